@@ -1,0 +1,27 @@
+"""Metadata helpers shared by assets, so every asset shows the same first things."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+PREVIEW_ROWS = 5
+
+
+def preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MarkdownMetadataValue:
+    """A markdown table of the first rows (built from Polars rows)."""
+    head = frame.head(rows).with_columns(pl.col(pl.Float64, pl.Float32).round(3))
+    cols = head.columns
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+              for row in head.iter_rows()]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def table_metadata(uri: str, version: int, frame: pl.DataFrame) -> dict[str, object]:
+    return {
+        "dagster/row_count": frame.height,
+        "dagster/uri": uri,
+        "delta_version": version,
+        "preview": preview(frame),
+    }

@@ -1,0 +1,25 @@
+"""Daily partitions: the partition key is the business date of the data (UTC)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import dagster as dg
+
+
+def daily_partitions(start: str) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=start, timezone="UTC")
+
+
+def partition_day(context: dg.AssetExecutionContext) -> dt.date:
+    return dt.date.fromisoformat(context.partition_key)
+
+
+def lookback(days_back: int, until: int = 0) -> dg.TimeWindowPartitionMapping:
+    """Upstream days ``D - days_back .. D + until`` (days before the first partition are fine)."""
+    with warnings.catch_warnings():  # the flag is beta, and exactly what look-backs need
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.TimeWindowPartitionMapping(
+            start_offset=-days_back, end_offset=until, allow_nonexistent_upstream_partitions=True
+        )

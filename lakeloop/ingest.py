@@ -1,0 +1,198 @@
+"""Reading one day of landing files under a dataset contract.
+
+What a reader rejects, and why:
+- no files for the day: ``MissingLandingData`` (a missing day is a failure, not an empty day);
+- a structurally broken batch: an empty (zero-byte) file, a truncated or ragged CSV, an
+  unreadable Parquet file, a required column missing, or a column whose values mostly do not
+  parse as the contract's type. These are *batch* problems: the whole day is refused with a
+  message naming the file and column, and nothing is written.
+- single unparseable values (``"12,5x"`` in ``amount``) are *row* problems: the value becomes
+  null and the row carries the reason, so validation quarantines it with its raw text.
+Columns the contract does not know are kept out of the typed frame and reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from lakeloop.contracts import ColumnSpec, Contract
+from lakeloop.storage.objects import ObjectStore
+
+SOURCE_FILE = "_source_file"
+ROW_NUMBER = "_row"
+PARSE_ERRORS = "_parse_errors"
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "string": pl.String(), "int64": pl.Int64(), "float64": pl.Float64(),
+    "bool": pl.Boolean(), "date": pl.Date(), "datetime": pl.Datetime("us"),
+}
+TRUE_WORDS = ["true", "t", "1", "yes", "y"]
+FALSE_WORDS = ["false", "f", "0", "no", "n"]
+
+
+class MissingLandingData(FileNotFoundError):
+    """No landing files for a dataset and day."""
+
+
+@dataclass
+class Landed:
+    """One day's files as landed: raw values (text for CSV), renamed to canonical names."""
+
+    dataset: str
+    day: dt.date
+    files: list[str]
+    raw: pl.DataFrame | None = None
+    problems: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.raw is not None
+
+
+def day_folder(contract: Contract, day: dt.date) -> tuple[str, str]:
+    return contract.landing_dir, f"date={day.isoformat()}"
+
+
+def _file_format(contract: Contract, uri: str) -> str:
+    if contract.format != "auto":
+        return contract.format
+    for fmt in ("csv", "parquet"):
+        if uri.endswith(f".{fmt}"):
+            return fmt
+    raise ValueError(f"{uri}: cannot tell the format from the extension (.csv or .parquet)")
+
+
+def _truncation(data: bytes) -> str | None:
+    """Why a CSV looks cut off mid-write, or None.
+
+    Polars silently pads a short last line with nulls, so a file cut mid-row would pass as a
+    row of nulls; we check the last record's field count against the header ourselves.
+    """
+    text = data.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if len(lines) < 2:
+        return None
+    header = next(csv.reader([lines[0]]))
+    last = next(csv.reader([lines[-1]]), [])
+    if len(last) != len(header):
+        ending = "" if text.endswith(("\n", "\r")) else " and no line terminator"
+        return (f"truncated CSV: last line has {len(last)} of {len(header)} fields{ending}; "
+                "the file looks cut off mid-write")
+    return None
+
+
+def _read_one(uri: str, data: bytes, fmt: str) -> tuple[pl.DataFrame | None, str | None]:
+    name = uri.rsplit("/", 1)[-1]
+    if not data.strip():
+        return None, f"{name}: empty file (0 bytes of data, no header)"
+    try:
+        if fmt == "csv":
+            if problem := _truncation(data):
+                return None, f"{name}: {problem}"
+            frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
+        else:
+            frame = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # polars raises several types; all mean "unreadable"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return None, f"{name}: unreadable {fmt.upper()} ({first})"
+    return frame.with_columns(pl.lit(name).alias(SOURCE_FILE)), None
+
+
+def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
+    """Read every file of ``contract``'s dataset for ``day`` (raises ``MissingLandingData``)."""
+    files = [f for f in store.list(*day_folder(contract, day))
+             if not f.rsplit("/", 1)[-1].startswith((".", "_"))]
+    if not files:
+        raise MissingLandingData(
+            f"{contract.name}: no landing files for {day} under "
+            f"{store.uri(*day_folder(contract, day))}; a missing day is an error, not an empty day"
+        )
+    landed = Landed(contract.name, day, files)
+    frames = []
+    for uri in files:
+        frame, problem = _read_one(uri, store.read_bytes(uri), _file_format(contract, uri))
+        if problem:
+            landed.problems.append(problem)
+        else:
+            frames.append(frame)
+    if landed.problems:
+        return landed
+
+    rename = {spec.source or name: name for name, spec in contract.columns.items()}
+    missing_by_file = {}
+    for uri, frame in zip(files, frames, strict=True):
+        missing = sorted(name for src, name in rename.items() if src not in frame.columns)
+        if missing:
+            missing_by_file[uri.rsplit("/", 1)[-1]] = missing
+    for name, missing in missing_by_file.items():
+        sources = [contract.source_name(m) for m in missing]
+        landed.problems.append(f"{name}: required columns missing: {', '.join(sources)} "
+                               f"(schema change? the contract {contract.name}.yaml expects them)")
+    if landed.problems:
+        return landed
+
+    known = set(rename) | {SOURCE_FILE}
+    landed.extra_columns = sorted({c for f in frames for c in f.columns if c not in known})
+    # Keep the raw text of every column (extras included) so quarantine loses nothing.
+    raw = pl.concat([f.select(pl.all().cast(pl.String)) for f in frames], how="diagonal")
+    landed.raw = raw.rename(rename).with_row_index(ROW_NUMBER)
+    return landed
+
+
+def _parse(expr: pl.Expr, spec: ColumnSpec) -> pl.Expr:
+    text = expr.str.strip_chars()
+    match spec.dtype:
+        case "string":
+            return expr
+        case "int64" | "float64":
+            return text.cast(POLARS_TYPES[spec.dtype], strict=False)
+        case "bool":
+            low = text.str.to_lowercase()
+            return (pl.when(low.is_in(TRUE_WORDS)).then(True)
+                    .when(low.is_in(FALSE_WORDS)).then(False)
+                    .otherwise(None))
+        case "date":
+            return text.str.slice(0, 10).str.to_date(spec.format or "%Y-%m-%d", strict=False)
+        case "datetime":
+            return text.str.to_datetime(spec.format, time_unit="us", strict=False)
+    raise AssertionError(spec.dtype)
+
+
+def coerce(landed: Landed, contract: Contract) -> tuple[pl.DataFrame, list[str]]:
+    """Typed frame with the contract's columns plus ``_row``, ``_source_file``, ``_parse_errors``.
+
+    Returns the frame and structural problems (columns that are mostly unparseable).
+    """
+    assert landed.raw is not None
+    raw = landed.raw
+    parsed = raw.select(
+        ROW_NUMBER, SOURCE_FILE,
+        *[_parse(pl.col(name), spec).alias(name) for name, spec in contract.columns.items()],
+    )
+    problems, error_exprs = [], []
+    limit = contract.batch.max_unparseable_fraction
+    for name, spec in contract.columns.items():
+        failed = raw[name].is_not_null() & (raw[name].str.strip_chars() != "") & \
+            parsed[name].is_null()
+        n_failed = int(failed.sum())
+        if not n_failed:
+            continue
+        present = int(raw[name].is_not_null().sum())
+        examples = raw.filter(failed)[name].unique(maintain_order=True).head(3).to_list()
+        if n_failed / max(present, 1) > limit:
+            problems.append(
+                f"column {contract.source_name(name)}: {n_failed} of {present} values are not "
+                f"{spec.dtype} (e.g. {examples}); wrong type or wrong column?"
+            )
+        error_exprs.append(
+            pl.when(pl.Series(failed)).then(pl.lit(f"{name}: not a {spec.dtype}"))
+        )
+    errors = pl.concat_list(error_exprs).list.drop_nulls() if error_exprs else \
+        pl.lit([], dtype=pl.List(pl.String))
+    return parsed.with_columns(errors.alias(PARSE_ERRORS)), problems

@@ -1,0 +1,34 @@
+"""The one Definitions object of lakeloop (``pipelines.definitions:defs``).
+
+Built lazily by ``@dg.definitions`` so settings are read from the environment when Dagster
+loads the code location, not at import time.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.features import feature_assets
+from assets.ingest import ingest_assets
+from assets.partitions import daily_partitions
+from lakeloop.settings import Settings
+from pipelines.jobs import nightly_job
+from pipelines.schedules import nightly_schedule
+from resources import build_resources
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    partitions = daily_partitions(settings.partitions_start)
+    nightly = nightly_job(partitions)
+    return dg.Definitions(
+        assets=[*ingest_assets(partitions), *feature_assets(partitions)],
+        jobs=[nightly],
+        schedules=[nightly_schedule(nightly)],
+        resources=build_resources(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

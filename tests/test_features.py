@@ -1,0 +1,126 @@
+"""Feature functions: point-in-time correctness, look-back-only reads, determinism."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from lakeloop.bronze import bronze_table, process_day, write_day
+from lakeloop.contracts import load_contract
+from lakeloop.features import (
+    DEMAND_LOOKBACK_DAYS,
+    TRANSACTION_LOOKBACK_DAYS,
+    demand_features,
+    transaction_features,
+)
+from lakeloop.storage import Lake, ObjectStore
+from tests.conftest import day
+
+CATEGORICAL = load_contract("transactions").with_role("categorical")
+
+
+@pytest.fixture(scope="module")
+def bronze(tiny_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """Ten days of bronze (transactions, labels, sales) built by the real ingest code."""
+    lake = Lake(str(tmp_path_factory.mktemp("lake")))
+    store = ObjectStore(str(tiny_landing))
+    for dataset in ("transactions", "fraud_labels", "sales"):
+        for i in range(10):
+            write_day(lake, process_day(store, lake, load_contract(dataset), day(i)))
+    return lake
+
+
+def _tx_features(history: pl.LazyFrame, labels: pl.LazyFrame, d: dt.date) -> pl.DataFrame:
+    return transaction_features(history, labels, d, CATEGORICAL).collect()
+
+
+def test_no_transaction_feature_uses_data_after_the_row(bronze: Lake) -> None:
+    """Cut history at time T: features of every row at or before T must not change."""
+    d = day(7)
+    history = bronze.scan(bronze_table("transactions"), d - dt.timedelta(days=7), d).collect()
+    labels = bronze.scan(bronze_table("fraud_labels"), d - dt.timedelta(days=30),
+                         d - dt.timedelta(days=1))
+    full = _tx_features(history.lazy(), labels, d)
+    for cut in ("06:00:00", "12:00:00", "18:30:00"):
+        t = dt.datetime.fromisoformat(f"{d}T{cut}")
+        cut_history = history.filter(pl.col("ts") <= t)
+        partial = _tx_features(cut_history.lazy(), labels, d)
+        before = full.filter(pl.col("ts") <= t)
+        assert partial.height == before.height > 10
+        assert_frame_equal(partial, before)
+    # and the labels of the day itself (reported later that day) are never used
+    same_day = bronze.scan(bronze_table("fraud_labels"), d, d)
+    with_today = _tx_features(history.lazy(), pl.concat([labels, same_day]), d)
+    assert same_day.collect().height > 0
+    assert not with_today.equals(full)  # the guard is the caller's window: labels end at D-1
+
+
+def test_windows_count_only_strictly_earlier_transactions() -> None:
+    ts = [dt.datetime(2026, 1, 8, 10, 0), dt.datetime(2026, 1, 8, 10, 30),
+          dt.datetime(2026, 1, 8, 10, 30), dt.datetime(2026, 1, 8, 11, 15)]
+    frame = pl.LazyFrame({
+        "transaction_id": ["a", "b", "c", "d"], "ts": ts, "card_id": ["k"] * 4,
+        "merchant_id": ["m1", "m1", "m2", "m1"], "date": [dt.date(2026, 1, 8)] * 4,
+        "amount": [10.0, 20.0, 30.0, 40.0], **{c: ["x"] * 4 for c in CATEGORICAL},
+    })
+    out = _tx_features(frame, None, dt.date(2026, 1, 8))
+    assert out["card_count_1h"].to_list() == [0, 1, 1, 2]  # (t-1h, t): 10:00 drops out at 11:00
+    assert out["card_amount_sum_1h"].to_list() == [0.0, 10.0, 10.0, 50.0]
+    assert out["card_count_24h"].to_list() == [0, 1, 1, 3]
+    assert out["card_first_seen_7d"].to_list() == [True, False, False, False]
+    assert out["merchant_count_24h"].to_list() == [0, 1, 0, 2]
+    assert out["amount_vs_card_mean_7d"][3] == pytest.approx(40.0 / 20.0)
+
+
+def test_a_day_reads_only_its_look_back(bronze: Lake, tmp_path: Path) -> None:
+    """Delete the files of the partitions before the look-back: the day still computes."""
+    lake = Lake(str(Path(shutil.copytree(bronze.root, tmp_path / "lake"))))
+    d = day(9)
+    first = d - dt.timedelta(days=TRANSACTION_LOOKBACK_DAYS)
+    assert first == day(2)
+
+    def compute() -> pl.DataFrame:
+        return _tx_features(lake.scan(bronze_table("transactions"), first, d),
+                            lake.scan(bronze_table("fraud_labels"), None, d - dt.timedelta(1)), d)
+
+    expected = compute()
+    table = Path(lake.uri(bronze_table("transactions")))
+    removed = [f for i in (0, 1) for f in (table / f"date={day(i)}").glob("*.parquet")]
+    for f in removed:
+        f.unlink()
+    assert len(removed) >= 2
+    with pytest.raises(FileNotFoundError):  # a full-history scan would now fail...
+        lake.scan(bronze_table("transactions")).collect()
+    assert_frame_equal(compute(), expected)  # ...the day's look-back read never opens them
+
+
+def test_demand_features_are_point_in_time_and_correct(bronze: Lake) -> None:
+    d = day(7)
+    history = bronze.scan(bronze_table("sales"), d - dt.timedelta(days=DEMAND_LOOKBACK_DAYS), d)
+    out = demand_features(history, d).collect()
+    assert out.height == 20 and out["date"].unique().to_list() == [d]
+    sales = history.collect()
+    one = sales.filter(pl.col("store_id") == "s00", pl.col("item_id") == "i000").sort("date")
+    row = out.filter(pl.col("series_id") == "s00_i000").row(0, named=True)
+    assert row["units"] == one["units"][-1]
+    assert row["units_lag_1"] == one["units"][-2]
+    assert row["units_lag_7"] == one["units"][-8]
+    assert row["units_lag_14"] is None  # not in the 8 simulated days: null, never a wrong lag
+    assert row["units_mean_7d"] == pytest.approx(one["units"][-8:-1].mean())  # D-7..D-1
+    # changing today's units changes no feature of today
+    bumped = sales.with_columns(pl.when(pl.col("date") == d).then(pl.col("units") * 10)
+                                .otherwise("units").alias("units"))
+    again = demand_features(bumped.lazy(), d).collect()
+    assert_frame_equal(again.drop("units"), out.drop("units"))
+
+
+def test_features_are_deterministic(bronze: Lake) -> None:
+    d = day(6)
+    args = (bronze.scan(bronze_table("transactions"), d - dt.timedelta(days=7), d),
+            bronze.scan(bronze_table("fraud_labels"), d - dt.timedelta(30), d - dt.timedelta(1)))
+    assert_frame_equal(_tx_features(*args, d), _tx_features(*args, d))
