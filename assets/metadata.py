@@ -18,10 +18,17 @@ def preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MarkdownMetadat
     return dg.MetadataValue.md("\n".join(lines))
 
 
+def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype))
+                                   for name, dtype in frame.schema.items()])
+
+
 def table_metadata(uri: str, version: int, frame: pl.DataFrame) -> dict[str, object]:
+    """Row count, where the table lives, the Delta version written, schema and a preview."""
     return {
         "dagster/row_count": frame.height,
         "dagster/uri": uri,
+        "dagster/column_schema": column_schema(frame),
         "delta_version": version,
         "preview": preview(frame),
     }
