@@ -40,6 +40,7 @@ class Settings:
     - ``dagster_home``: the Dagster instance (SQLite by default).
     - ``partitions_start``: first daily partition (``YYYY-MM-DD``).
     - ``contracts_dir``: optional folder of dataset contract YAMLs overriding the built-in ones.
+    - ``device``: torch device for training and scoring (``auto``: CUDA if present, else CPU).
     """
 
     lake_root: str
@@ -47,6 +48,7 @@ class Settings:
     dagster_home: Path
     partitions_start: str = "2026-01-01"
     contracts_dir: Path | None = None
+    device: str = "auto"
     s3: S3Settings = field(default_factory=S3Settings)
 
     @classmethod
@@ -60,6 +62,7 @@ class Settings:
             dagster_home=Path(env.get("DAGSTER_HOME", str(home / "dagster_home"))),
             partitions_start=env.get("LAKELOOP_PARTITIONS_START", "2026-01-01"),
             contracts_dir=Path(contracts) if contracts else None,
+            device=env.get("LAKELOOP_DEVICE", "auto"),
             s3=S3Settings(
                 endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
                 region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),

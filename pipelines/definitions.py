@@ -11,8 +11,10 @@ import dagster as dg
 from assets.features import feature_assets
 from assets.ingest import ingest_assets
 from assets.partitions import daily_partitions
+from assets.scoring import scoring_assets
+from assets.training import fraud_model, fraud_training_set
 from lakeloop.settings import Settings
-from pipelines.jobs import nightly_job
+from pipelines.jobs import nightly_job, retrain_fraud_job
 from pipelines.schedules import nightly_schedule
 from resources import build_resources
 
@@ -22,8 +24,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     partitions = daily_partitions(settings.partitions_start)
     nightly = nightly_job(partitions)
     return dg.Definitions(
-        assets=[*ingest_assets(partitions), *feature_assets(partitions)],
-        jobs=[nightly],
+        assets=[*ingest_assets(partitions), *feature_assets(partitions),
+                *scoring_assets(partitions), fraud_training_set, fraud_model],
+        jobs=[nightly, retrain_fraud_job()],
         schedules=[nightly_schedule(nightly)],
         resources=build_resources(settings),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-NIGHTLY_GROUPS = ("ingest", "features")
+NIGHTLY_GROUPS = ("ingest", "features", "scoring")
 
 
 def nightly_job(partitions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJobDefinition:
@@ -12,5 +12,14 @@ def nightly_job(partitions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJobDef
         "nightly",
         selection=dg.AssetSelection.groups(*NIGHTLY_GROUPS),
         partitions_def=partitions,
-        description="One day end to end: ingest + blocking GX checks, then features.",
+        description="One day end to end: ingest + blocking GX checks, features, scoring with "
+        "the champion models.",
+    )
+
+
+def retrain_fraud_job() -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        "retrain_fraud",
+        selection=dg.AssetSelection.assets("fraud_training_set", "fraud_model"),
+        description="Rebuild the fraud training set, train a challenger, promote it if it wins.",
     )

@@ -7,12 +7,17 @@ Credentials are never resource fields: boto3 and delta-rs read them from the env
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from lakeloop.contracts import Contract, load_contract
 from lakeloop.settings import S3Settings, Settings
 from lakeloop.storage import Lake, ObjectStore
+
+if TYPE_CHECKING:  # torch loads only when a run needs it, not when Dagster loads the code
+    from lakeloop.compute import Compute
+    from lakeloop.registry import ModelRegistry
 
 
 class _S3Fields(dg.ConfigurableResource):
@@ -60,4 +65,29 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "contracts": ContractsResource(
             directory=str(settings.contracts_dir) if settings.contracts_dir else None
         ),
+        "registry": RegistryResource(root=settings.lake_root, **s3),
+        "compute": ComputeResource(device=settings.device),
     }
+
+
+class RegistryResource(_S3Fields):
+    """The model registry, under ``root/registry`` (the lake root by default)."""
+
+    root: str
+
+    def registry(self) -> ModelRegistry:
+        from lakeloop.registry import ModelRegistry
+
+        return ModelRegistry(ObjectStore(self.root, self._s3()))
+
+
+class ComputeResource(dg.ConfigurableResource):
+    """Device choice for torch: ``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda[:N]``,
+    ``mps``; defaults to $LAKELOOP_DEVICE, then ``auto``."""
+
+    device: str = "auto"
+
+    def compute(self) -> Compute:
+        from lakeloop.compute import compute
+
+        return compute(None if self.device == "auto" else self.device)

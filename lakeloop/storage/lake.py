@@ -10,16 +10,19 @@ reads through pyarrow (see shared/DEPENDENCIES.md, traps 4 and 5).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from lakeloop.settings import S3Settings
 from lakeloop.storage.objects import is_s3, join
 
 PARTITION_COLUMN = "date"
+COMMIT_KEY = "lakeloop.lineage"
 
 
 class Lake:
@@ -81,15 +84,29 @@ class Lake:
         assert version is not None  # we just wrote it
         return version
 
-    def overwrite(self, table: str, frame: pl.DataFrame) -> int:
-        """Replace a whole (small, unpartitioned) table atomically."""
-        frame.write_delta(
-            self.uri(table), mode="overwrite", storage_options=self.storage_options,
-            delta_write_options={"schema_mode": "overwrite"},
-        )
+    def overwrite(self, table: str, frame: pl.DataFrame,
+                  commit_metadata: dict[str, Any] | None = None) -> int:
+        """Replace a whole (unpartitioned) table atomically; ``commit_metadata`` (JSON-able)
+        is stored in the Delta commit itself, so lineage travels with the table version."""
+        options: dict[str, Any] = {"schema_mode": "overwrite"}
+        if commit_metadata:
+            options["commit_properties"] = CommitProperties(
+                custom_metadata={COMMIT_KEY: json.dumps(commit_metadata, sort_keys=True)})
+        frame.write_delta(self.uri(table), mode="overwrite",
+                          storage_options=self.storage_options, delta_write_options=options)
         version = self.version(table)
         assert version is not None
         return version
+
+    def commit_metadata(self, table: str, version: int) -> dict[str, Any]:
+        """What ``overwrite(..., commit_metadata=...)`` stored with ``version``."""
+        dt_ = self.table(table)
+        if dt_ is None:
+            raise FileNotFoundError(f"no Delta table {self.uri(table)}")
+        for commit in dt_.history():
+            if commit.get("version") == version:
+                return json.loads(commit.get(COMMIT_KEY, "{}"))
+        raise KeyError(f"{table}: no commit {version} in the history")
 
     # -- reads ------------------------------------------------------------------------------
     def scan(

@@ -65,7 +65,11 @@ class ObjectStore:
     def read_bytes(self, uri: str) -> bytes:
         if is_s3(uri):
             bucket, key = split_s3(uri)
-            return self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+            client = self._s3()
+            try:
+                return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except client.exceptions.NoSuchKey as exc:
+                raise FileNotFoundError(f"no such object: {uri}") from exc
         return Path(uri).read_bytes()
 
     def write_bytes(self, data: bytes, *parts: str) -> str:

@@ -1,0 +1,1 @@
+"""Models: plain torch / scikit-learn code, no Dagster. Metrics, fraud, demand."""

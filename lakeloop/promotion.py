@@ -1,0 +1,47 @@
+"""Champion/challenger: promote only what beats the baseline and the champion on the same data.
+
+The challenger and the champion are scored on the same, newest test window; the challenger
+must beat the best baseline, and beat the champion by ``margin`` (absolute, on ``metric``).
+The first model promotes if it beats the baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+    metric: str
+    challenger: float
+    champion: float | None
+    baseline: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def decide(metric: str, challenger: float, baseline: float, champion: float | None,
+           margin: float) -> Decision:
+    def fmt(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.4f}"
+
+    def d(promote: bool, why: str) -> Decision:
+        return Decision(promote, why, metric, challenger, champion, baseline)
+
+    if math.isnan(challenger):
+        return d(False, f"challenger {metric} is undefined on the test window (no positives?)")
+    if challenger <= baseline:
+        return d(False, f"challenger {metric} {fmt(challenger)} does not beat the best baseline "
+                 f"{fmt(baseline)}")
+    if champion is None or math.isnan(champion):
+        return d(True, f"first model: {metric} {fmt(challenger)} beats the best baseline "
+                 f"{fmt(baseline)}")
+    if challenger >= champion + margin:
+        return d(True, f"challenger {metric} {fmt(challenger)} beats champion {fmt(champion)} "
+                 f"by >= {margin} on the same test window")
+    return d(False, f"challenger {metric} {fmt(challenger)} does not beat champion "
+             f"{fmt(champion)} by the margin {margin}; kept as challenger")
