@@ -109,7 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a landing zone, then run the `nightly` job for every day on the "
         "Dagster instance in DAGSTER_HOME (SQLite by default), and print a summary.",
     )
-    _simulate_args(demo, settings, days=14)
+    _simulate_args(demo, settings, days=45)
+    demo.add_argument("--train-after", type=int, default=35,
+                      help="train the first fraud model after this many days (default: "
+                      "%(default)s)")
+    demo.add_argument("--label-window", type=int, default=14,
+                      help="days after which the demo treats labels as matured (default: "
+                      "%(default)s)")
     demo.add_argument("--lake", default=settings.lake_root, help="lake root (default: %(default)s)")
     demo.add_argument("--fresh", action="store_true",
                       help="delete the demo's lake, landing zone and Dagster home first")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakeloop.registry import ModelRegistry
 from lakeloop.settings import Settings
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.storage.objects import is_s3
@@ -24,11 +25,11 @@ DAGSTER_YAML = """\
 telemetry:
   enabled: false
 """
-# The console shows the progress bar and failures; every event is still in the instance.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The console shows the progress bar and errors; every event is still in the instance.
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 TABLES = ["bronze/transactions", "bronze/fraud_labels", "bronze/sales",
           "quarantine/transactions", "quarantine/fraud_labels", "quarantine/sales",
-          "silver/transaction_features", "silver/demand_features"]
+          "silver/transaction_features", "silver/demand_features", "gold/fraud_scores"]
 
 
 def prepare_home(home: Path) -> Path:
@@ -65,19 +66,30 @@ def run_demo(args: argparse.Namespace) -> int:
         simulate(cfg, ObjectStore(settings.landing_root, settings.s3),
                  progress=lambda _d: bar.update())
 
-    job = build_definitions(settings).resolve_job_def("nightly")
+    defs = build_definitions(settings)
+    nightly, retrain = defs.resolve_job_def("nightly"), defs.resolve_job_def("retrain_fraud")
     failed: list[str] = []
     with dg.DagsterInstance.get() as instance, \
             tqdm(total=cfg.days, desc="nightly", unit="day", disable=args.quiet) as bar:
         for i in range(cfg.days):
             day = cfg.day(i).isoformat()
             bar.set_postfix_str(day)
-            result = job.execute_in_process(partition_key=day, instance=instance,
-                                            raise_on_error=False, run_config=QUIET)
+            result = nightly.execute_in_process(partition_key=day, instance=instance,
+                                                raise_on_error=False, run_config=QUIET)
             if not result.success:
                 failed.append(day)
+            if i + 1 == args.train_after:  # warm-up done: first champion, scoring from tomorrow
+                bar.set_postfix_str(f"{day} training")
+                trained = retrain.execute_in_process(
+                    instance=instance, raise_on_error=False,
+                    run_config={**QUIET, "ops": {"fraud_training_set": {"config": {
+                        "as_of": day, "label_window_days": args.label_window}}}})
+                if not trained.success:
+                    failed.append(f"retrain_fraud@{day}")
             bar.update()
-    print_summary(Lake(settings.lake_root, settings.s3), cfg.start, cfg.day(cfg.days - 1), failed)
+    lake = Lake(settings.lake_root, settings.s3)
+    print_summary(lake, cfg.start, cfg.day(cfg.days - 1), failed)
+    print_models(ModelRegistry(ObjectStore(settings.lake_root, settings.s3)))
     print(f"\nDagster home: {settings.dagster_home}  (see the runs: make dev)")
     return 1 if failed else 0
 
@@ -90,4 +102,18 @@ def print_summary(lake: Lake, first: dt.date, last: dt.date, failed: list[str]) 
         version = lake.version(table)
         print(f"{table:32s} {len(counts):5d} {sum(counts.values()):10,d} "
               f"{'-' if version is None else version:>8}")
-    print("failed days: " + (", ".join(failed) if failed else "none"))
+    print("failed: " + (", ".join(failed) if failed else "none"))
+
+
+def print_models(registry: ModelRegistry) -> None:
+    from lakeloop.models.fraud_lifecycle import MODEL_NAME
+
+    champion = registry.champion_version(MODEL_NAME)
+    print(f"\n{MODEL_NAME} models (champion: {champion or 'none'})")
+    print(f"{'version':8s} {'PR-AUC':>7s} {'logreg':>7s} {'GBT':>7s} {'rec@1%':>7s}  decision")
+    for version in registry.versions(MODEL_NAME):
+        meta = registry.get(MODEL_NAME, version).meta
+        m, b = meta["metrics"], meta["baselines"]
+        print(f"{version:8s} {m['pr_auc']:7.3f} {b['logistic_regression']['pr_auc']:7.3f} "
+              f"{b['gradient_boosting']['pr_auc']:7.3f} {m['recall_at_1pct']:7.3f}  "
+              f"{meta['decision']['reason']}")

@@ -1,0 +1,145 @@
+"""Models: device choice, reproducible training sets, tiny real training, promotion rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+from polars.testing import assert_frame_equal
+
+from lakeloop.bronze import process_day, write_day
+from lakeloop.compute import compute, pick_device
+from lakeloop.contracts import load_contract
+from lakeloop.features import transaction_features
+from lakeloop.models.fraud import LABEL, FraudConfig, train_fraud
+from lakeloop.models.fraud_lifecycle import MODEL_NAME, load_fraud_model, train_and_promote
+from lakeloop.promotion import decide
+from lakeloop.registry import ModelRegistry
+from lakeloop.storage import Lake, ObjectStore
+from lakeloop.training_sets import FRAUD_FEATURES, FraudWindow, fraud_training_set
+from tests.conftest import day, write_landing
+
+ROOT = Path(__file__).resolve().parents[1]
+CATEGORICAL = load_contract("transactions").with_role("categorical")
+WINDOW = FraudWindow(window_days=8, label_window_days=3, val_days=1, test_days=2)
+AS_OF = day(11)
+FAST = FraudConfig(max_epochs=3, batch_size=512, patience=2)
+
+
+def build_features(lake: Lake, store: ObjectStore, i: int) -> None:
+    for dataset in ("transactions", "fraud_labels"):
+        write_day(lake, process_day(store, lake, load_contract(dataset), day(i)))
+    d = day(i)
+    frame = transaction_features(
+        lake.scan("bronze/transactions", d - dt.timedelta(days=7), d),
+        lake.scan("bronze/fraud_labels", d - dt.timedelta(days=30), d - dt.timedelta(days=1))
+        if i else None, d, CATEGORICAL).collect()
+    lake.overwrite_partition(FRAUD_FEATURES, frame, d)
+
+
+@pytest.fixture(scope="module")
+def fraud_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """Twelve days at 2,500 transactions a day through the real ingest and feature code."""
+    root = tmp_path_factory.mktemp("fraud")
+    store = ObjectStore(str(write_landing(root / "landing", days=12, scale=0.05)))
+    lake = Lake(str(root / "lake"))
+    for i in range(12):
+        build_features(lake, store, i)
+    return lake
+
+
+def test_device_is_chosen_not_hard_coded(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device().type == expected
+    monkeypatch.setenv("LAKELOOP_DEVICE", "cpu")
+    assert compute().device.type == "cpu" and compute().amp_dtype is None
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            pick_device("cuda")
+    literal = re.compile(r"\.cuda\(|[\"']cpu[\"']|[\"']cuda[\"']")
+    for path in (ROOT / "lakeloop" / "models").glob("*.py"):
+        assert not literal.search(path.read_text()), f"device literal in {path.name}"
+
+
+def test_training_set_rebuilds_identically_from_recorded_versions(fraud_lake: Lake,
+                                                                   tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    import shutil
+
+    shutil.copytree(fraud_lake.root, lake.root)
+    first = fraud_training_set(lake, AS_OF, WINDOW)
+    assert set(first.frame["split"].unique()) == {"train", "validation", "test"}
+    dates = first.frame.group_by("split").agg(pl.col("date").min().alias("lo"),
+                                              pl.col("date").max().alias("hi"))
+    spans = {r["split"]: (r["lo"], r["hi"]) for r in dates.iter_rows(named=True)}
+    assert spans["train"][1] < spans["validation"][0] <= spans["validation"][1] < spans["test"][0]
+    assert spans["test"][1] == AS_OF - dt.timedelta(days=WINDOW.label_window_days)
+    assert first.frame[LABEL].sum() > 0
+
+    # the lake moves on: a day of features is rewritten and more labels arrive
+    changed = lake.scan(FRAUD_FEATURES, day(5), day(5)).collect().head(100)
+    lake.overwrite_partition(FRAUD_FEATURES, changed, day(5))
+    later = fraud_training_set(lake, AS_OF, WINDOW)
+    assert later.source_versions != first.source_versions
+    assert later.frame.height != first.frame.height
+
+    rebuilt = fraud_training_set(lake, AS_OF, WINDOW, versions=first.source_versions)
+    assert_frame_equal(rebuilt.frame, first.frame)
+
+
+def test_tiny_training_is_deterministic_and_survives_the_registry(fraud_lake: Lake,
+                                                                  tmp_path: Path) -> None:
+    ts = fraud_training_set(fraud_lake, AS_OF, WINDOW)
+    cpu = compute("cpu")
+    a = train_fraud(ts.part("train"), ts.part("validation"), CATEGORICAL, cpu, FAST,
+                    log=lambda _m: None)
+    b = train_fraud(ts.part("train"), ts.part("validation"), CATEGORICAL, cpu, FAST,
+                    log=lambda _m: None)
+    for key, value in a.model.state().items():
+        assert torch.equal(value, b.model.state()[key]), key
+    assert 1 <= a.epochs <= FAST.max_epochs and a.samples_per_s > 0
+    test = ts.part("test")
+    scores = a.model.score(test, cpu)
+    assert scores.shape == (test.height,) and np.all((scores >= 0) & (scores <= 1))
+
+    registry = ModelRegistry(ObjectStore(str(tmp_path / "lake")))
+    mv = registry.register(MODEL_NAME, a.model.state(), a.model.meta())
+    again = load_fraud_model(registry, registry.get(MODEL_NAME, mv.version))
+    np.testing.assert_allclose(again.score(test, cpu), scores, rtol=1e-6)
+
+
+def test_promotion_rules() -> None:
+    assert decide("pr_auc", 0.6, 0.5, None, 0.01).promote  # first model beats baseline
+    assert not decide("pr_auc", 0.45, 0.5, None, 0.01).promote  # ... or not
+    assert decide("pr_auc", 0.7, 0.5, 0.6, 0.01).promote  # better champion
+    worse = decide("pr_auc", 0.55, 0.5, 0.6, 0.01)
+    assert not worse.promote and "does not beat champion" in worse.reason
+    assert not decide("pr_auc", 0.605, 0.5, 0.6, 0.01).promote  # inside the margin
+    assert not decide("pr_auc", math.nan, 0.5, 0.6, 0.01).promote
+
+
+def test_worse_challenger_is_kept_and_reason_recorded(fraud_lake: Lake, tmp_path: Path) -> None:
+    ts = fraud_training_set(fraud_lake, AS_OF, WINDOW)
+    registry = ModelRegistry(ObjectStore(str(tmp_path / "lake")))
+    cpu = compute("cpu")
+    quiet = {"log": lambda _m: None}
+    good = train_and_promote(ts, registry, cpu, CATEGORICAL, FAST, 0.0, {"t": 1}, **quiet)
+    if not good.decision.promote:  # the tiny model must at least beat the baselines to start
+        pytest.fail(f"first model not promoted: {good.decision.reason}")
+    assert registry.champion_version(MODEL_NAME) == good.version.version
+    # a crippled challenger: one epoch at a learning rate that barely moves the weights
+    bad_cfg = FraudConfig(max_epochs=1, lr=1e-7, batch_size=512, warmup_epochs=0, seed=3)
+    bad = train_and_promote(ts, registry, cpu, CATEGORICAL, bad_cfg, 0.0, {"t": 1}, **quiet)
+    assert not bad.decision.promote
+    assert registry.champion_version(MODEL_NAME) == good.version.version
+    meta = registry.get(MODEL_NAME, bad.version.version).meta
+    assert meta["decision"]["promote"] is False and meta["decision"]["reason"]
+    assert meta["champion_at_training"] == good.version.version
+    assert meta["training_set"] == {"t": 1} and meta["seed"] == 3
+    assert meta["metrics"]["pr_auc"] < good.test_metrics["pr_auc"]
