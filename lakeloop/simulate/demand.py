@@ -13,16 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from lakeloop.simulate.fraud import EPOCH
+from lakeloop.calendar import EPOCH, is_holiday
 
-HOLIDAYS = {(1, 1), (1, 6), (5, 1), (8, 15), (10, 3), (11, 1), (12, 24), (12, 25), (12, 26),
-            (12, 31)}
 WEEKLY_USUAL = np.array([0.85, 0.9, 0.95, 1.0, 1.15, 1.35, 0.8])  # Mon..Sun
 WEEKLY_DRIFTED = np.array([1.0, 1.35, 1.3, 1.0, 0.9, 0.85, 0.7])
-
-
-def is_holiday(day: dt.date) -> bool:
-    return (day.month, day.day) in HOLIDAYS
 
 
 @dataclass(frozen=True)

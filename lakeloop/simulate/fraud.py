@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from lakeloop.calendar import EPOCH  # fixes phases so a date's data is independent of --start
+
 BASE_TRANSACTIONS_PER_DAY = 50_000
 MAX_LABEL_DELAY_DAYS = 30
-EPOCH = dt.date(2024, 1, 1)  # fixes trend/phase so a date's data is independent of --start
 
 COUNTRIES = np.array(["DE", "FR", "GB", "US", "NL", "ES", "IT", "SE", "PL", "CH"])
 COUNTRY_P = np.array([0.22, 0.15, 0.14, 0.12, 0.08, 0.08, 0.08, 0.05, 0.05, 0.03])
