@@ -25,7 +25,9 @@ class Decision:
 
 
 def decide(metric: str, challenger: float, baseline: float, champion: float | None,
-           margin: float) -> Decision:
+           margin: float, higher_is_better: bool = True) -> Decision:
+    """Promotion decision; for error metrics (MASE, MAE) pass ``higher_is_better=False``."""
+    sign = 1.0 if higher_is_better else -1.0
     def fmt(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.4f}"
 
@@ -34,13 +36,13 @@ def decide(metric: str, challenger: float, baseline: float, champion: float | No
 
     if math.isnan(challenger):
         return d(False, f"challenger {metric} is undefined on the test window (no positives?)")
-    if challenger <= baseline:
+    if sign * challenger <= sign * baseline:
         return d(False, f"challenger {metric} {fmt(challenger)} does not beat the best baseline "
                  f"{fmt(baseline)}")
     if champion is None or math.isnan(champion):
         return d(True, f"first model: {metric} {fmt(challenger)} beats the best baseline "
                  f"{fmt(baseline)}")
-    if challenger >= champion + margin:
+    if sign * (challenger - champion) >= margin:
         return d(True, f"challenger {metric} {fmt(challenger)} beats champion {fmt(champion)} "
                  f"by >= {margin} on the same test window")
     return d(False, f"challenger {metric} {fmt(challenger)} does not beat champion "

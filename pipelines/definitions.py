@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.demand_training import demand_model, demand_training_set
 from assets.features import feature_assets
+from assets.fraud_training import fraud_model, fraud_training_set
 from assets.ingest import ingest_assets
 from assets.partitions import daily_partitions
 from assets.scoring import scoring_assets
-from assets.training import fraud_model, fraud_training_set
 from lakeloop.settings import Settings
-from pipelines.jobs import nightly_job, retrain_fraud_job
+from pipelines.jobs import nightly_job, retrain_demand_job, retrain_fraud_job
 from pipelines.schedules import nightly_schedule
 from resources import build_resources
 
@@ -25,8 +26,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     nightly = nightly_job(partitions)
     return dg.Definitions(
         assets=[*ingest_assets(partitions), *feature_assets(partitions),
-                *scoring_assets(partitions), fraud_training_set, fraud_model],
-        jobs=[nightly, retrain_fraud_job()],
+                *scoring_assets(partitions), fraud_training_set, fraud_model,
+                demand_training_set, demand_model],
+        jobs=[nightly, retrain_fraud_job(), retrain_demand_job()],
         schedules=[nightly_schedule(nightly)],
         resources=build_resources(settings),
     )

@@ -23,3 +23,12 @@ def retrain_fraud_job() -> dg.UnresolvedAssetJobDefinition:
         selection=dg.AssetSelection.assets("fraud_training_set", "fraud_model"),
         description="Rebuild the fraud training set, train a challenger, promote it if it wins.",
     )
+
+
+def retrain_demand_job() -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        "retrain_demand",
+        selection=dg.AssetSelection.assets("demand_training_set", "demand_model"),
+        description="Rebuild the demand history, train and backtest a challenger, promote it if "
+        "it wins.",
+    )

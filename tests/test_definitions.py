@@ -19,7 +19,8 @@ def test_definitions_graph() -> None:
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"transactions_raw", "fraud_labels_raw", "sales_raw",
                     "transaction_features", "demand_features", "fraud_training_set",
-                    "fraud_model", "fraud_scores"}
+                    "fraud_model", "fraud_scores", "demand_training_set", "demand_model",
+                    "demand_forecasts"}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert checks == {("transactions_raw", "transactions_suite"),
                       ("fraud_labels_raw", "fraud_labels_suite"), ("sales_raw", "sales_suite")}
@@ -31,8 +32,8 @@ def test_definitions_graph() -> None:
     job = d.resolve_job_def("nightly")
     assert job.partitions_def == dg.DailyPartitionsDefinition(start_date="2026-01-01",
                                                                timezone="UTC")
-    retrain = d.resolve_job_def("retrain_fraud")
-    assert retrain.partitions_def is None
+    for name in ("retrain_fraud", "retrain_demand"):
+        assert d.resolve_job_def(name).partitions_def is None
     schedule = d.resolve_schedule_def("nightly_schedule")
     assert schedule.cron_schedule == "0 2 * * *" and schedule.job_name == "nightly"
 

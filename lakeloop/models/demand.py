@@ -12,8 +12,10 @@ Known covariates: price ratio, promotion, holiday, day-of-week; unknown: the tar
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -103,10 +105,21 @@ def _with_target(pdf: pd.DataFrame, scales: dict[str, float]) -> pd.DataFrame:
     return out
 
 
+def quiet_lightning() -> None:
+    """Lightning's tips, device banners and pytree deprecation chatter drown the run logs;
+    epochs and losses are logged by us."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+
+
 def make_dataset(pdf: pd.DataFrame, cfg: DemandConfig, **kw: Any) -> Any:
     from pytorch_forecasting import TimeSeriesDataSet
     from pytorch_forecasting.data import TorchNormalizer
 
+    quiet_lightning()
     return TimeSeriesDataSet(
         pdf, time_idx="time_idx", target=TARGET, group_ids=["series_id"],
         max_encoder_length=cfg.encoder_length, min_encoder_length=cfg.encoder_length,

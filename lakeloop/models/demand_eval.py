@@ -27,6 +27,11 @@ class BacktestPlan:
         return cls(origins, origins[0] - horizon + 1)
 
 
+def pinball_loss(actual: np.ndarray, forecast: np.ndarray, q: float) -> float:
+    diff = actual - forecast
+    return float(np.mean(np.maximum(q * diff, (q - 1) * diff)))
+
+
 def _residual_quantiles(train: pd.DataFrame, quantiles: tuple[float, ...]) -> pd.DataFrame:
     t = train.sort_values("time_idx").copy()
     t["resid"] = t["units"] - t.groupby("series_id", observed=True)["units"].shift(SEASON)
@@ -74,10 +79,8 @@ def forecast_metrics(results: pd.DataFrame, train: pd.DataFrame,
         err = (g["actual"] - g["q0.5"]).abs()
         denom = g["actual"].abs() + g["q0.5"].abs()
         smape = np.where(denom > 0, 2 * err / denom.where(denom > 0, 1), 0.0)
-        pinball = np.mean([
-            np.mean(np.maximum(q * (g["actual"] - g[f"q{q}"]), (q - 1) * (g["actual"] - g[f"q{q}"])))
-            for q in quantiles
-        ])
+        pinball = np.mean([pinball_loss(g["actual"].to_numpy(), g[f"q{q}"].to_numpy(), q)
+                           for q in quantiles])
         mase_series = (err.groupby(g["series_id"]).mean() / scale).dropna()
         out[str(name)] = {
             "mae": float(err.mean()), "smape": float(np.mean(smape)),

@@ -74,7 +74,7 @@ def fraud_training_set(context: dg.AssetExecutionContext, config: FraudTrainingS
     })
 
 
-def _metrics_table(rows: dict[str, dict[str, float] | None]) -> dg.MarkdownMetadataValue:
+def metrics_table(rows: dict[str, dict[str, float] | None]) -> dg.MarkdownMetadataValue:
     keys = ["pr_auc", "roc_auc", "recall_at_1pct", "recall_at_5pct", "precision_at_50pct_recall"]
     lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for name, m in rows.items():
@@ -127,7 +127,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, lak
         "test_recall_at_5pct": m["recall_at_5pct"],
         "baseline_logreg_pr_auc": run.baselines["logistic_regression"]["pr_auc"],
         "baseline_gbt_pr_auc": run.baselines["gradient_boosting"]["pr_auc"],
-        "comparison": _metrics_table({
+        "comparison": metrics_table({
             f"challenger {run.version.version}": m,
             f"champion {run.champion_version}": run.champion_metrics,
             **run.baselines,
