@@ -1,0 +1,78 @@
+"""Training and scoring wired through Dagster: retrain jobs, promotion metadata, gold tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from lakeloop.registry import ModelRegistry
+from lakeloop.settings import Settings
+from lakeloop.storage import Lake, ObjectStore
+from pipelines.definitions import build_definitions
+from tests.conftest import START, day, write_landing
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+DAYS = 22
+FRAUD_RUN = {**QUIET, "ops": {
+    "fraud_training_set": {"config": {"label_window_days": 10, "window_days": 12,
+                                      "val_days": 2, "test_days": 3}},
+    "fraud_model": {"config": {"max_epochs": 3}}}}
+DEMAND_RUN = {**QUIET, "ops": {
+    "demand_training_set": {"config": {"horizon": 3, "encoder_length": 7,
+                                       "backtest_origins": 2}},
+    "demand_model": {"config": {"max_epochs": 2, "hidden_size": 16}}}}
+
+
+@pytest.fixture(scope="module")
+def lake_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("closed")
+    write_landing(root / "landing", days=DAYS, scale=0.05)
+    return Settings(lake_root=str(root / "lake"), landing_root=str(root / "landing"),
+                    dagster_home=root / "home", partitions_start=START.isoformat())
+
+
+def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
+    defs = build_definitions(lake_settings)
+    nightly = defs.resolve_job_def("nightly")
+    with dg.instance_for_test() as instance:
+        for i in range(DAYS - 1):
+            assert nightly.execute_in_process(partition_key=day(i).isoformat(),
+                                              instance=instance, run_config=QUIET).success
+        lake = Lake(lake_settings.lake_root)
+        assert not lake.exists("gold/fraud_scores")  # no champion yet: nothing scored
+
+        fraud = defs.resolve_job_def("retrain_fraud").execute_in_process(
+            instance=instance, run_config=FRAUD_RUN)
+        demand = defs.resolve_job_def("retrain_demand").execute_in_process(
+            instance=instance, run_config=DEMAND_RUN)
+        assert fraud.success and demand.success
+        fm = fraud.asset_materializations_for_node("fraud_model")[0].metadata
+        dm = demand.asset_materializations_for_node("demand_model")[0].metadata
+        for meta, metric in ((fm, "test_pr_auc"), (dm, "backtest_mase")):
+            assert meta["model_version"].value == "v0001"
+            assert isinstance(meta[metric].value, float)
+            assert meta["decision"].value  # the reason is always stated
+        assert Path(dm["forecast_plot"].value).read_bytes()[:4] == b"\x89PNG"
+
+        # whatever the decision, an operator can force a version (lakeloop models promote)
+        registry = ModelRegistry(ObjectStore(lake_settings.lake_root))
+        for name in ("fraud", "demand"):
+            if registry.champion_version(name) is None:
+                registry.promote(name, "v0001", "test: operator override")
+        last = day(DAYS - 1).isoformat()
+        assert nightly.execute_in_process(partition_key=last, instance=instance,
+                                          run_config=QUIET).success
+    features = lake.scan("silver/transaction_features", day(DAYS - 1), day(DAYS - 1)).collect()
+    expected = {"fraud": registry.champion_version("fraud"),
+                "demand": registry.champion_version("demand")}
+    scores = lake.scan("gold/fraud_scores").collect()
+    assert scores.height == features.height
+    assert scores["model_version"].unique().to_list() == [expected["fraud"]] == ["v0001"]
+    assert scores["fraud_score"].is_between(0, 1).all()
+    forecasts = lake.scan("gold/demand_forecasts").collect()
+    assert forecasts.height == 20 * 3
+    assert forecasts["model_version"].unique().to_list() == [expected["demand"]] == ["v0001"]
+    assert forecasts.select((pl.col("p10") <= pl.col("p90") + 1e-6).all()).item()
