@@ -1,4 +1,4 @@
-"""The ``lakeloop`` command: ``simulate`` a landing zone, run the ``demo``.
+"""The ``lakeloop`` command: ``simulate`` a landing zone, run the ``demo``, manage ``models``.
 
 Dagster is imported only by the commands that run it, so ``lakeloop simulate`` starts fast.
 """
@@ -109,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a landing zone, then run the `nightly` job for every day on the "
         "Dagster instance in DAGSTER_HOME (SQLite by default), and print a summary.",
     )
-    _simulate_args(demo, settings, days=45)
-    demo.add_argument("--train-after", type=int, default=35,
+    _simulate_args(demo, settings, days=75)
+    demo.add_argument("--train-after", type=int, default=63,
                       help="train the first fraud model after this many days (default: "
                       "%(default)s)")
     demo.add_argument("--label-window", type=int, default=14,
@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="delete the demo's lake, landing zone and Dagster home first")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
+
+    from lakeloop.models_cli import add_models_parser
+
+    add_models_parser(sub)
     return parser
 
 
@@ -128,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"lakeloop {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

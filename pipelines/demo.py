@@ -29,7 +29,18 @@ telemetry:
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 TABLES = ["bronze/transactions", "bronze/fraud_labels", "bronze/sales",
           "quarantine/transactions", "quarantine/fraud_labels", "quarantine/sales",
-          "silver/transaction_features", "silver/demand_features", "gold/fraud_scores"]
+          "silver/transaction_features", "silver/demand_features", "gold/fraud_scores",
+          "gold/demand_forecasts"]
+
+
+def retrain_configs(day: str, label_window: int) -> dict[str, dict]:
+    """Run config of the retrain jobs for the demo's short history (weeks, not years)."""
+    return {
+        "retrain_fraud": {"fraud_training_set": {"config": {
+            "as_of": day, "label_window_days": label_window}}},
+        "retrain_demand": {"demand_training_set": {"config": {
+            "as_of": day, "horizon": 7, "encoder_length": 14, "backtest_origins": 2}}},
+    }
 
 
 def prepare_home(home: Path) -> Path:
@@ -67,7 +78,7 @@ def run_demo(args: argparse.Namespace) -> int:
                  progress=lambda _d: bar.update())
 
     defs = build_definitions(settings)
-    nightly, retrain = defs.resolve_job_def("nightly"), defs.resolve_job_def("retrain_fraud")
+    nightly = defs.resolve_job_def("nightly")
     failed: list[str] = []
     with dg.DagsterInstance.get() as instance, \
             tqdm(total=cfg.days, desc="nightly", unit="day", disable=args.quiet) as bar:
@@ -78,14 +89,13 @@ def run_demo(args: argparse.Namespace) -> int:
                                                 raise_on_error=False, run_config=QUIET)
             if not result.success:
                 failed.append(day)
-            if i + 1 == args.train_after:  # warm-up done: first champion, scoring from tomorrow
+            if i + 1 == args.train_after:  # warm-up done: first champions, scoring from tomorrow
                 bar.set_postfix_str(f"{day} training")
-                trained = retrain.execute_in_process(
-                    instance=instance, raise_on_error=False,
-                    run_config={**QUIET, "ops": {"fraud_training_set": {"config": {
-                        "as_of": day, "label_window_days": args.label_window}}}})
-                if not trained.success:
-                    failed.append(f"retrain_fraud@{day}")
+                for job, ops in retrain_configs(day, args.label_window).items():
+                    trained = defs.resolve_job_def(job).execute_in_process(
+                        instance=instance, raise_on_error=False, run_config={**QUIET, "ops": ops})
+                    if not trained.success:
+                        failed.append(f"{job}@{day}")
             bar.update()
     lake = Lake(settings.lake_root, settings.s3)
     print_summary(lake, cfg.start, cfg.day(cfg.days - 1), failed)
@@ -106,14 +116,7 @@ def print_summary(lake: Lake, first: dt.date, last: dt.date, failed: list[str]) 
 
 
 def print_models(registry: ModelRegistry) -> None:
-    from lakeloop.models.fraud_lifecycle import MODEL_NAME
+    from lakeloop.models_cli import print_versions
 
-    champion = registry.champion_version(MODEL_NAME)
-    print(f"\n{MODEL_NAME} models (champion: {champion or 'none'})")
-    print(f"{'version':8s} {'PR-AUC':>7s} {'logreg':>7s} {'GBT':>7s} {'rec@1%':>7s}  decision")
-    for version in registry.versions(MODEL_NAME):
-        meta = registry.get(MODEL_NAME, version).meta
-        m, b = meta["metrics"], meta["baselines"]
-        print(f"{version:8s} {m['pr_auc']:7.3f} {b['logistic_regression']['pr_auc']:7.3f} "
-              f"{b['gradient_boosting']['pr_auc']:7.3f} {m['recall_at_1pct']:7.3f}  "
-              f"{meta['decision']['reason']}")
+    print()
+    print_versions(registry)

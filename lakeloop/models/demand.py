@@ -233,13 +233,15 @@ def weekday_mean(history: pd.DataFrame, origin: int, horizon: int, weeks: int = 
 
 
 class _KeepBest:
-    """Lightning callback: remember the weights with the best validation loss (in memory)."""
+    """Lightning callback: log each epoch and keep the weights with the best validation loss
+    in memory (Lightning's checkpoints would pickle the dataset's state to disk)."""
 
-    def __new__(cls) -> Any:  # build the subclass lazily: lightning imports slowly
+    def __new__(cls, log: Callable[[str], None]) -> Any:  # lightning imports slowly: lazily
         from lightning.pytorch.callbacks import Callback
 
         class KeepBest(Callback):
             def __init__(self) -> None:
+                self.emit = log
                 self.best = math.inf
                 self.state: dict[str, torch.Tensor] | None = None
                 self.epochs = 0
@@ -249,6 +251,9 @@ class _KeepBest:
                     return
                 self.epochs += 1
                 loss = float(trainer.callback_metrics.get("val_loss", math.inf))
+                train = float(trainer.callback_metrics.get("train_loss", math.nan))
+                self.emit(f"epoch {self.epochs}/{trainer.max_epochs}: train loss {train:.4f}, "
+                         f"val loss {loss:.4f}")
                 if loss < self.best:
                     self.best = loss
                     self.state = {k: v.detach().clone() for k, v in
@@ -283,7 +288,7 @@ def train_demand(pdf: pd.DataFrame, val_from: int, cfg: DemandConfig, compute: C
     val_ds = make_dataset(data, cfg, min_prediction_idx=val_from,
                           predict_mode=False, randomize_length=None)
     model = DemandModel(cfg, scales, _network(train_ds, cfg))
-    keep = _KeepBest()
+    keep = _KeepBest(log)
     loader_kw = {"num_workers": cfg.num_workers, "pin_memory": compute.pin_memory}
     trainer = lp.Trainer(
         max_epochs=cfg.max_epochs, accelerator=compute.lightning_accelerator, devices=1,

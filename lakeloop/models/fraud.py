@@ -222,9 +222,13 @@ def train_fraud(
     # A DataLoader over per-row items would spend more time collating than training.
     codes, num = pre.transform(train)
     y = train[LABEL].cast(pl.Float32).to_numpy()
-    t_codes = torch.from_numpy(codes).to(compute.device, non_blocking=True)
-    t_num = torch.from_numpy(num).to(compute.device, non_blocking=True)
-    t_y = torch.from_numpy(y).to(compute.device, non_blocking=True)
+    def to_device(array: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if compute.pin_memory:  # page-locked host memory: a fast, asynchronous copy to the GPU
+            tensor = tensor.pin_memory()
+        return tensor.to(compute.device, non_blocking=True)
+
+    t_codes, t_num, t_y = to_device(codes), to_device(num), to_device(y)
     positives = max(float(y.sum()), 1.0)
     pos_weight = torch.tensor(math.sqrt((len(y) - positives) / positives), device=compute.device)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
