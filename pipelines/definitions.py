@@ -12,6 +12,7 @@ from assets.demand_training import demand_model, demand_training_set
 from assets.features import feature_assets
 from assets.fraud_training import fraud_model, fraud_training_set
 from assets.ingest import ingest_assets
+from assets.monitoring import monitoring_assets
 from assets.partitions import daily_partitions
 from assets.scoring import scoring_assets
 from lakeloop.settings import Settings
@@ -26,8 +27,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     nightly = nightly_job(partitions)
     return dg.Definitions(
         assets=[*ingest_assets(partitions), *feature_assets(partitions),
-                *scoring_assets(partitions), fraud_training_set, fraud_model,
-                demand_training_set, demand_model],
+                *scoring_assets(partitions), *monitoring_assets(partitions),
+                fraud_training_set, fraud_model, demand_training_set, demand_model],
         jobs=[nightly, retrain_fraud_job(), retrain_demand_job()],
         schedules=[nightly_schedule(nightly)],
         resources=build_resources(settings),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-NIGHTLY_GROUPS = ("ingest", "features", "scoring")
+NIGHTLY_GROUPS = ("ingest", "features", "scoring", "monitoring")
 
 
 def nightly_job(partitions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJobDefinition:
@@ -13,7 +13,7 @@ def nightly_job(partitions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJobDef
         selection=dg.AssetSelection.groups(*NIGHTLY_GROUPS),
         partitions_def=partitions,
         description="One day end to end: ingest + blocking GX checks, features, scoring with "
-        "the champion models.",
+        "the champion models, drift monitoring.",
     )
 
 

@@ -1,0 +1,73 @@
+"""Monitoring assets: daily data and prediction drift per domain, Evidently reports kept."""
+
+import dagster as dg
+from pydantic import Field
+
+from assets.partitions import partition_day
+from resources import ComputeResource, LakeResource, RegistryResource
+
+
+class DriftAssetConfig(dg.Config):
+    column_threshold: float = Field(0.2, description="PSI at which a column counts as drifted")
+    drift_share: float = Field(0.3, description="share of drifted columns = dataset drift")
+    prediction_threshold: float = Field(0.2, description="PSI of the prediction distribution")
+    sample_size: int = Field(5_000, description="rows sampled (seeded) from each side")
+
+
+def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift) -> dg.MaterializeResult:  # noqa: ANN001
+    from lakeloop.monitoring import DRIFT_TABLES, store_reports
+    from lakeloop.storage import ObjectStore
+
+    if drift is None:
+        context.log.warning("no champion yet: no reference to measure drift against")
+        return dg.MaterializeResult(metadata={"measured": False, "reason": "no champion yet"})
+    storage = lake.lake()
+    reports = store_reports(ObjectStore(storage.root, storage.s3), drift)
+    version = storage.overwrite_partition(DRIFT_TABLES[drift.domain], drift.row(), drift.day)
+    r = drift.result
+    if r.dataset_drift:
+        context.log.warning(f"{drift.domain} drift on {drift.day}: {r.drifted_columns}")
+    return dg.MaterializeResult(metadata={
+        "measured": True,
+        **r.figures(),
+        "champion": drift.champion,
+        "drifted": dg.MetadataValue.json(r.drifted_columns),
+        "column_psi": dg.MetadataValue.json({k: round(v, 4) for k, v in r.column_psi.items()}),
+        "report": dg.MetadataValue.path(reports["html"]),
+        "report_json": dg.MetadataValue.path(reports["json"]),
+        "delta_version": version,
+    })
+
+
+def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"evidently"},
+              deps=["transaction_features", "fraud_scores"],
+              description="Feature and score drift of the day vs the fraud champion's training "
+              "window (PSI on seeded samples); Evidently HTML/JSON under reports/fraud_drift/.")
+    def fraud_drift(context: dg.AssetExecutionContext, config: DriftAssetConfig,
+                    lake: LakeResource, registry: RegistryResource, compute: ComputeResource
+                    ) -> dg.MaterializeResult:
+        from lakeloop.drift import DriftConfig
+        from lakeloop.monitoring import fraud_day_drift
+
+        cfg = DriftConfig(config.column_threshold, config.drift_share,
+                          config.prediction_threshold, config.sample_size)
+        drift = fraud_day_drift(lake.lake(), registry.registry(), compute.compute(),
+                                partition_day(context), cfg)
+        return _result(context, lake, drift)
+
+    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"evidently"},
+              deps=["demand_features", "demand_forecasts"],
+              description="Feature and forecast drift of the day vs the demand champion's "
+              "training history; Evidently HTML/JSON under reports/demand_drift/.")
+    def demand_drift(context: dg.AssetExecutionContext, config: DriftAssetConfig,
+                     lake: LakeResource, registry: RegistryResource) -> dg.MaterializeResult:
+        from lakeloop.drift import DriftConfig
+        from lakeloop.monitoring import demand_day_drift
+
+        cfg = DriftConfig(config.column_threshold, config.drift_share,
+                          config.prediction_threshold, config.sample_size)
+        drift = demand_day_drift(lake.lake(), registry.registry(), partition_day(context), cfg)
+        return _result(context, lake, drift)
+
+    return [fraud_drift, demand_drift]
