@@ -18,6 +18,7 @@ from assets.scoring import scoring_assets
 from lakeloop.settings import Settings
 from pipelines.jobs import nightly_job, retrain_demand_job, retrain_fraud_job
 from pipelines.schedules import nightly_schedule
+from pipelines.sensors import drift_sensor, run_failure_alert
 from resources import build_resources
 
 
@@ -31,6 +32,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 fraud_training_set, fraud_model, demand_training_set, demand_model],
         jobs=[nightly, retrain_fraud_job(), retrain_demand_job()],
         schedules=[nightly_schedule(nightly)],
+        sensors=[drift_sensor("fraud"), drift_sensor("demand"), run_failure_alert],
         resources=build_resources(settings),
     )
 

@@ -56,6 +56,29 @@ class ContractsResource(dg.ConfigurableResource):
         return load_contract(name, Path(self.directory) if self.directory else None)
 
 
+ALERT_ENV = {  # resource field -> environment variable (read at run time, never stored)
+    "webhook_url": "LAKELOOP_ALERT_WEBHOOK_URL",
+    "slack_webhook_url": "LAKELOOP_SLACK_WEBHOOK_URL",
+    "smtp_host": "LAKELOOP_SMTP_HOST",
+    "smtp_username": "LAKELOOP_SMTP_USERNAME",
+    "smtp_password": "LAKELOOP_SMTP_PASSWORD",
+    "email_to": "LAKELOOP_ALERT_EMAIL_TO",
+}
+
+
+def alerts_resource(environ: dict[str, str] | None = None) -> AlertsResource:
+    """Channels for the env vars that are set; values stay ``EnvVar`` references."""
+    import os
+
+    env = os.environ if environ is None else environ
+    fields: dict = {f: dg.EnvVar(var) for f, var in ALERT_ENV.items() if env.get(var)}
+    if env.get("LAKELOOP_SMTP_PORT"):
+        fields["smtp_port"] = int(env["LAKELOOP_SMTP_PORT"])
+    if env.get("LAKELOOP_ALERT_EMAIL_FROM"):
+        fields["email_from"] = env["LAKELOOP_ALERT_EMAIL_FROM"]
+    return AlertsResource(**fields)
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     s3 = {"s3_endpoint_url": settings.s3.endpoint_url, "s3_region": settings.s3.region,
           "s3_allow_http": settings.s3.allow_http}
@@ -67,6 +90,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         ),
         "registry": RegistryResource(root=settings.lake_root, **s3),
         "compute": ComputeResource(device=settings.device),
+        "alerts": alerts_resource(),
     }
 
 
@@ -91,3 +115,58 @@ class ComputeResource(dg.ConfigurableResource):
         from lakeloop.compute import compute
 
         return compute(None if self.device == "auto" else self.device)
+
+
+class AlertsResource(dg.ConfigurableResource):
+    """Alert channels, each on when configured (all from env vars, see build_resources).
+
+    Every alert is also appended to the ``alerts/log`` Delta table and written to the run /
+    sensor log, so the demo (no channel configured) still shows them. An alert already in the
+    log (same episode and kind) is not sent again: a retried sensor tick cannot double-alert.
+    """
+
+    webhook_url: str | None = None
+    slack_webhook_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    email_from: str = "lakeloop@localhost"
+    email_to: str | None = None  # comma-separated
+
+    def channels(self) -> list:
+        from lakeloop.alerts import EmailChannel, SlackChannel, WebhookChannel
+
+        out: list = []
+        if self.webhook_url:
+            out.append(WebhookChannel(self.webhook_url))
+        if self.slack_webhook_url:
+            out.append(SlackChannel(self.slack_webhook_url))
+        if self.smtp_host and self.email_to:
+            out.append(EmailChannel(self.smtp_host, self.smtp_port, self.email_from,
+                                    [a.strip() for a in self.email_to.split(",") if a.strip()],
+                                    self.smtp_username, self.smtp_password, self.smtp_starttls))
+        return out
+
+    def send(self, alert, lake: Lake, log=None) -> list:  # noqa: ANN001
+        import json
+
+        import polars as pl
+
+        from lakeloop.alerts import deliver
+
+        table = "alerts/log"
+        if lake.exists(table) and lake.scan(table).filter(
+            (pl.col("episode") == alert.episode) & (pl.col("kind") == alert.kind)
+        ).select(pl.len()).collect().item():
+            return []  # already alerted for this episode
+        results = deliver(alert, self.channels())
+        row = {k: v for k, v in alert.as_dict().items() if k != "details"}
+        row["details"] = json.dumps(alert.details, default=str, sort_keys=True)
+        row["deliveries"] = json.dumps([r.__dict__ for r in results])
+        lake.append(table, pl.DataFrame([row], schema={k: pl.String for k in row}))
+        if log is not None:
+            log(f"ALERT {alert.title}: {alert.summary}"
+                + "".join(f" [{r.channel}: {'ok' if r.ok else r.error}]" for r in results))
+        return results

@@ -98,6 +98,13 @@ class Lake:
         assert version is not None
         return version
 
+    def append(self, table: str, frame: pl.DataFrame) -> int:
+        """Append rows (logs: alerts); one atomic commit."""
+        frame.write_delta(self.uri(table), mode="append", storage_options=self.storage_options)
+        version = self.version(table)
+        assert version is not None
+        return version
+
     def commit_metadata(self, table: str, version: int) -> dict[str, Any]:
         """What ``overwrite(..., commit_metadata=...)`` stored with ``version``."""
         dt_ = self.table(table)

@@ -1,0 +1,99 @@
+"""Sensors: drift episodes -> one alert and one retraining run; failed runs -> an alert.
+
+The drift sensors read the daily drift history (Delta tables written by the monitoring
+assets), advance the episode state kept in the cursor (``lakeloop.policy``), and request the
+retrain job with a run key per episode, so a re-evaluated tick never launches twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import dagster as dg
+
+from lakeloop.policy import EpisodeState, RetrainPolicy, step
+from resources import AlertsResource, LakeResource
+
+RETRAIN_JOBS = {"fraud": "retrain_fraud", "demand": "retrain_demand"}
+TRAINING_SET_ASSET = {"fraud": "fraud_training_set", "demand": "demand_training_set"}
+EARLIEST = dt.date(1970, 1, 1)
+
+
+def drift_sensor(domain: str, policy: RetrainPolicy | None = None,
+                 retrain_config: dict | None = None) -> dg.SensorDefinition:
+    policy = policy or RetrainPolicy()
+    job = RETRAIN_JOBS[domain]
+
+    @dg.sensor(
+        name=f"{domain}_drift_sensor", job_name=job, minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Requests {job} when {domain} drift persists ({policy.k} of the last "
+        f"{policy.n} days), at most once per episode and per {policy.cooldown_days}-day "
+        "cooldown; alerts when an episode opens and when it resolves.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource,
+                alerts: AlertsResource) -> dg.SensorResult | dg.SkipReason:
+        from lakeloop.alerts import Alert
+        from lakeloop.monitoring import drift_history
+
+        state = EpisodeState.from_dict(json.loads(context.cursor) if context.cursor else None)
+        storage = lake.lake()
+        start = dt.date.fromisoformat(state.last_day) + dt.timedelta(days=1) \
+            if state.last_day else EARLIEST
+        history = drift_history(storage, domain, start, dt.date(9999, 12, 31))
+        if history.is_empty():
+            return dg.SkipReason(f"no new {domain} drift measurements since {state.last_day}")
+        requests = []
+        for row in history.iter_rows(named=True):
+            day = row["date"]
+            drifted = bool(row["dataset_drift"]) or bool(row["prediction_drift"])
+            actions = step(state, day, drifted, policy, domain)
+            kinds = {a.kind: a for a in actions}
+            if "retrain" in kinds:
+                a = kinds["retrain"]
+                config = {"as_of": day.isoformat(), **(retrain_config or {})}
+                requests.append(dg.RunRequest(
+                    run_key=f"{a.episode}-retrain",
+                    run_config={"ops": {TRAINING_SET_ASSET[domain]: {"config": config}}},
+                    tags={"lakeloop/trigger": f"{domain}_drift", "lakeloop/episode": a.episode,
+                          "lakeloop/reason": a.reason[:200]},
+                ))
+            report = storage.uri(f"reports/{domain}_drift/date={day.isoformat()}/report.html")
+            details = {"drift_share": row["drift_share"], "max_column_psi": row["max_column_psi"],
+                       "prediction_psi": row["prediction_psi"],
+                       "drifted_columns": row["drifted_columns"] or "none",
+                       "champion": row["champion"]}
+            if "open" in kinds:
+                a = kinds["open"]
+                action = (f"{job} requested (run key {a.episode}-retrain)" if "retrain" in kinds
+                          else f"no retrain: {kinds['cooldown'].reason}")
+                alerts.send(Alert("drift_open", domain, a.episode,
+                                  f"{domain}: drift episode opened on {day}", a.reason,
+                                  details, report, action), storage, log=context.log.warning)
+            if "resolve" in kinds:
+                a = kinds["resolve"]
+                alerts.send(Alert("drift_resolved", domain, a.episode,
+                                  f"{domain}: drift episode resolved on {day}", a.reason,
+                                  details, report, "none"), storage, log=context.log.info)
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(state.to_dict()))
+
+    return _sensor
+
+
+@dg.run_failure_sensor(name="run_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="Alerts on every failed run (job, partition, failing steps).")
+def run_failure_alert(context: dg.RunFailureSensorContext, lake: LakeResource,
+                      alerts: AlertsResource) -> None:
+    from lakeloop.alerts import Alert
+
+    run = context.dagster_run
+    steps = sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
+    alerts.send(Alert(
+        "run_failure", "pipeline", f"run-{run.run_id}",
+        f"run of {run.job_name} failed" + (f" ({run.tags.get('dagster/partition')})"
+                                          if run.tags.get("dagster/partition") else ""),
+        (context.failure_event.message or "run failed")[:500],
+        {"run_id": run.run_id, "failed_steps": ", ".join(steps) or "n/a"},
+        None, "none: see the run in the Dagster UI",
+    ), lake.lake(), log=context.log.warning)

@@ -1,0 +1,122 @@
+"""Retraining policy and the drift sensors, on real Delta history and a real webhook server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from lakeloop.policy import EpisodeState, RetrainPolicy, step
+from lakeloop.storage import Lake
+from pipelines.sensors import drift_sensor
+from resources import AlertsResource, LakeResource
+
+SECRET = "/services/T0/B0/very-secret-token"
+D0 = dt.date(2026, 2, 1)
+
+
+def _days(flags: str) -> list[tuple[dt.date, bool]]:
+    return [(D0 + dt.timedelta(days=i), c == "D") for i, c in enumerate(flags)]
+
+
+def _run(flags: str, policy: RetrainPolicy, state: EpisodeState | None = None) -> list[str]:
+    state = state or EpisodeState()
+    out = []
+    for day, drifted in _days(flags):
+        out += [f"{a.kind}@{day.day}" for a in step(state, day, drifted, policy, "fraud")]
+    return out
+
+
+def test_policy_opens_retrains_resolves_and_cools_down() -> None:
+    policy = RetrainPolicy(k=2, n=3, cooldown_days=7, quiet_days=3)
+    assert _run("....D...D...", policy) == []  # isolated drifted days are not an episode
+    # one episode: one open + one retrain, however long it lasts; resolved after 3 quiet days
+    assert _run("..DDDDD...", policy) == ["open@4", "retrain@4", "resolve@10"]
+    # a second episode inside the cooldown alerts but does not retrain again
+    assert _run("DD...DD", policy) == ["open@2", "retrain@2", "resolve@5", "open@7",
+                                       "cooldown@7"]
+    # after the cooldown it retrains again
+    assert _run("DD...." + "....DD", policy)[-2:] == ["open@12", "retrain@12"]
+
+
+class Recorder(BaseHTTPRequestHandler):
+    posts: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        Recorder.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    Recorder.posts = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}{SECRET}"
+    server.shutdown()
+
+
+def _write_history(lake: Lake, flags: str) -> None:
+    for day, drifted in _days(flags):
+        row = pl.DataFrame({
+            "date": [day], "domain": ["fraud"], "champion": ["v0001"],
+            "dataset_drift": [drifted], "drift_share": [0.5 if drifted else 0.0],
+            "drifted_columns": ["device,hour" if drifted else ""],
+            "max_column_psi": [0.9 if drifted else 0.05], "prediction_psi": [0.01],
+            "prediction_drift": [False]})
+        lake.overwrite_partition("monitoring/fraud_drift", row, day)
+
+
+def _evaluate(lake_root: str, url: str, cursor: str | None):  # noqa: ANN202
+    sensor = drift_sensor("fraud")
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
+            "lake": LakeResource(root=lake_root), "alerts": AlertsResource(webhook_url=url)})
+        return sensor(ctx)
+
+
+def test_sensor_requests_one_retrain_and_one_alert_per_episode(tmp_path: Path,
+                                                                webhook: str) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    _write_history(lake, "...")
+    quiet = _evaluate(lake.root, webhook, None)
+    assert not quiet.run_requests and Recorder.posts == []
+
+    _write_history(lake, "...DDD")
+    result = _evaluate(lake.root, webhook, quiet.cursor)
+    [request] = result.run_requests
+    assert request.run_key == "fraud-2026-02-05-retrain"
+    assert request.tags["lakeloop/trigger"] == "fraud_drift"
+    assert "drift on 2 of the last 3 days" in request.tags["lakeloop/reason"]
+    assert request.run_config["ops"]["fraud_training_set"]["config"]["as_of"] == "2026-02-05"
+    [post] = Recorder.posts
+    assert post["kind"] == "drift_open" and post["details"]["drifted_columns"] == "device,hour"
+    assert "retrain_fraud requested" in post["action"]
+    assert post["report"].endswith("fraud_drift/date=2026-02-05/report.html")
+
+    again = _evaluate(lake.root, webhook, result.cursor)  # nothing new: nothing happens
+    assert isinstance(again, dg.SkipReason) or not again.run_requests
+    retried = _evaluate(lake.root, webhook, quiet.cursor)  # a tick retried from the old cursor
+    assert [r.run_key for r in retried.run_requests] == [request.run_key]  # deduped by key
+    assert len(Recorder.posts) == 1  # and the alert is not sent twice
+
+    _write_history(lake, "...DDD...")
+    resolved = _evaluate(lake.root, webhook, result.cursor)
+    assert not resolved.run_requests
+    assert [p["kind"] for p in Recorder.posts] == ["drift_open", "drift_resolved"]
+
+    log = lake.scan("alerts/log").collect()
+    assert sorted(log["kind"].to_list()) == ["drift_open", "drift_resolved"]
+    dumped = log.write_csv()
+    assert "very-secret-token" not in dumped and "127.0.0.1" in dumped  # host only
