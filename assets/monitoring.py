@@ -7,10 +7,25 @@ from assets.partitions import partition_day
 from resources import ComputeResource, LakeResource, RegistryResource
 
 
-class DriftAssetConfig(dg.Config):
-    column_threshold: float = Field(0.2, description="PSI at which a column counts as drifted")
+class FraudDriftConfig(dg.Config):
+    """Defaults tuned on 14 quiet simulated days: the largest column PSI seen was 0.021 and the
+    largest score PSI 0.011, so 0.05 leaves a 2x margin; 2 of 12 columns make a drifted day."""
+
+    column_threshold: float = Field(0.05, description="PSI at which a column counts as drifted")
+    drift_share: float = Field(0.15, description="share of drifted columns = dataset drift")
+    prediction_threshold: float = Field(0.05, description="PSI of the score distribution")
+    sample_size: int = Field(5_000, description="rows sampled (seeded) from each side")
+
+
+class DemandDriftConfig(dg.Config):
+    """One row per series a day (300), so PSI is noisier than for fraud. Tuned on 14 quiet
+    simulated days: per-series unit indices peaked at PSI 0.231 (0.279 once for the lag-7
+    index) and forecast indices at 0.219; the first level-shift days gave 0.298 and 0.286. A
+    thin margin: the 2-of-3-days rule of the sensor absorbs single noisy days."""
+
+    column_threshold: float = Field(0.26, description="PSI at which a column counts as drifted")
     drift_share: float = Field(0.3, description="share of drifted columns = dataset drift")
-    prediction_threshold: float = Field(0.2, description="PSI of the prediction distribution")
+    prediction_threshold: float = Field(0.3, description="PSI of the forecast distribution")
     sample_size: int = Field(5_000, description="rows sampled (seeded) from each side")
 
 
@@ -44,7 +59,7 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
               deps=["transaction_features", "fraud_scores"],
               description="Feature and score drift of the day vs the fraud champion's training "
               "window (PSI on seeded samples); Evidently HTML/JSON under reports/fraud_drift/.")
-    def fraud_drift(context: dg.AssetExecutionContext, config: DriftAssetConfig,
+    def fraud_drift(context: dg.AssetExecutionContext, config: FraudDriftConfig,
                     lake: LakeResource, registry: RegistryResource, compute: ComputeResource
                     ) -> dg.MaterializeResult:
         from lakeloop.drift import DriftConfig
@@ -60,7 +75,7 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
               deps=["demand_features", "demand_forecasts"],
               description="Feature and forecast drift of the day vs the demand champion's "
               "training history; Evidently HTML/JSON under reports/demand_drift/.")
-    def demand_drift(context: dg.AssetExecutionContext, config: DriftAssetConfig,
+    def demand_drift(context: dg.AssetExecutionContext, config: DemandDriftConfig,
                      lake: LakeResource, registry: RegistryResource) -> dg.MaterializeResult:
         from lakeloop.drift import DriftConfig
         from lakeloop.monitoring import demand_day_drift

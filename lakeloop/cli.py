@@ -109,8 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a landing zone, then run the `nightly` job for every day on the "
         "Dagster instance in DAGSTER_HOME (SQLite by default), and print a summary.",
     )
-    _simulate_args(demo, settings, days=75)
-    demo.add_argument("--train-after", type=int, default=63,
+    _simulate_args(demo, settings, days=90)
+    demo.add_argument("--drift-day", type=int, default=70,
+                      help="inject fraud concept drift and a demand level shift on this day "
+                      "number (0 = none; default: %(default)s)")
+    demo.add_argument("--train-after", type=int, default=56,
                       help="train the first fraud model after this many days (default: "
                       "%(default)s)")
     demo.add_argument("--label-window", type=int, default=14,

@@ -65,6 +65,19 @@ def _to_pandas(frame: pl.DataFrame, columns: list[str]) -> Any:
     return out.with_columns(pl.col(pl.Boolean).cast(pl.String)).to_pandas()
 
 
+def prediction_psi(reference: pl.Series, current: pl.Series, cfg: DriftConfig) -> float:
+    """PSI of a prediction distribution whose reference is not the feature reference."""
+    from evidently import Report
+    from evidently.metrics import ValueDrift
+
+    ref = sample(reference.to_frame("prediction"), cfg.sample_size, cfg.seed)
+    cur = sample(current.to_frame("prediction"), cfg.sample_size, cfg.seed)
+    snapshot = Report([ValueDrift(column="prediction", method="psi",
+                                  threshold=cfg.prediction_threshold)]).run(
+        current_data=cur.to_pandas(), reference_data=ref.to_pandas())
+    return float(snapshot.dict()["metrics"][0]["value"])
+
+
 def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[str],
                   cfg: DriftConfig, prediction: str | None = None) -> DriftResult:
     """Drift of ``current`` vs ``reference`` on ``columns`` (+ the ``prediction`` column)."""

@@ -5,6 +5,8 @@ rules are tested without Dagster:
 - a day "drifted" if its dataset drift or prediction drift flag is set;
 - an episode opens when at least ``k`` of the last ``n`` measured days drifted: one alert, and
   one retrain unless the previous retrain is younger than ``cooldown_days``;
+- the retrain can wait ``retrain_after_days`` after the alert, so the drifted days' labels
+  (fraud) or actuals (demand) are in the training data when it runs;
 - it resolves after ``quiet_days`` quiet days in a row: one "resolved" alert.
 """
 
@@ -21,6 +23,7 @@ class RetrainPolicy:
     n: int = 3
     cooldown_days: int = 7
     quiet_days: int = 3
+    retrain_after_days: int = 0
 
 
 @dataclass
@@ -31,6 +34,7 @@ class EpisodeState:
     last_day: str | None = None
     quiet_streak: int = 0
     recent: list[bool] = field(default_factory=list)  # newest last, at most n
+    retrain_due: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,7 +46,7 @@ class EpisodeState:
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # "open" | "retrain" | "resolve"
+    kind: str  # "open" | "retrain" | "scheduled" | "cooldown" | "resolve"
     day: str
     episode: str
     reason: str
@@ -55,6 +59,10 @@ def step(state: EpisodeState, day: dt.date, drifted: bool, policy: RetrainPolicy
     state.recent = [*state.recent, drifted][-policy.n:]
     state.last_day = iso
     actions: list[Action] = []
+    if state.retrain_due and iso >= state.retrain_due:
+        state.last_retrain, state.retrain_due = iso, None
+        actions.append(Action("retrain", iso, f"{domain}-{state.opened}",
+                              f"scheduled when the episode opened on {state.opened}"))
     if not state.open:
         if sum(state.recent) >= policy.k:
             state.open, state.opened, state.quiet_streak = True, iso, 0
@@ -63,8 +71,13 @@ def step(state: EpisodeState, day: dt.date, drifted: bool, policy: RetrainPolicy
             actions.append(Action("open", iso, episode, why))
             last = dt.date.fromisoformat(state.last_retrain) if state.last_retrain else None
             if last is None or (day - last).days >= policy.cooldown_days:
-                state.last_retrain = iso
-                actions.append(Action("retrain", iso, episode, why))
+                if policy.retrain_after_days:
+                    due = day + dt.timedelta(days=policy.retrain_after_days)
+                    state.retrain_due = due.isoformat()
+                    actions.append(Action("scheduled", state.retrain_due, episode, why))
+                else:
+                    state.last_retrain = iso
+                    actions.append(Action("retrain", iso, episode, why))
             else:
                 actions.append(Action("cooldown", iso, episode,
                                       f"last retrain {state.last_retrain} is within the "

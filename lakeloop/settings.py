@@ -32,6 +32,32 @@ class S3Settings:
 
 
 @dataclass(frozen=True)
+class TrainingSettings:
+    """Retraining knobs the sensors pass to the retrain jobs (and the demo shortens)."""
+
+    label_window_days: int = 30
+    drift_label_window_days: int = 1  # drift retrains learn from the freshest labels
+    forecast_horizon: int = 14
+    encoder_length: int = 28
+    backtest_origins: int = 3
+
+    def run_config(self, domain: str, as_of: str, drift: bool = False) -> dict:
+        """Run config of ``retrain_<domain>``. A drift retrain trains on labels as fresh as
+        ``drift_label_window_days``: waiting for fully matured labels would mean training on
+        the world before the drift."""
+        if domain == "fraud":
+            if drift:  # the newest days hold the new pattern: keep most of them for training
+                return {"fraud_training_set": {"config": {
+                    "as_of": as_of, "label_window_days": self.drift_label_window_days,
+                    "val_days": 1, "test_days": 2}}}
+            return {"fraud_training_set": {"config": {
+                "as_of": as_of, "label_window_days": self.label_window_days}}}
+        return {"demand_training_set": {"config": {
+            "as_of": as_of, "horizon": self.forecast_horizon,
+            "encoder_length": self.encoder_length, "backtest_origins": self.backtest_origins}}}
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where lakeloop keeps things.
 
@@ -50,6 +76,7 @@ class Settings:
     contracts_dir: Path | None = None
     device: str = "auto"
     s3: S3Settings = field(default_factory=S3Settings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +90,13 @@ class Settings:
             partitions_start=env.get("LAKELOOP_PARTITIONS_START", "2026-01-01"),
             contracts_dir=Path(contracts) if contracts else None,
             device=env.get("LAKELOOP_DEVICE", "auto"),
+            training=TrainingSettings(
+                label_window_days=int(env.get("LAKELOOP_LABEL_WINDOW_DAYS", "30")),
+                drift_label_window_days=int(env.get("LAKELOOP_DRIFT_LABEL_WINDOW_DAYS", "1")),
+                forecast_horizon=int(env.get("LAKELOOP_FORECAST_HORIZON", "14")),
+                encoder_length=int(env.get("LAKELOOP_ENCODER_LENGTH", "28")),
+                backtest_origins=int(env.get("LAKELOOP_BACKTEST_ORIGINS", "3")),
+            ),
             s3=S3Settings(
                 endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
                 region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),

@@ -32,7 +32,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 fraud_training_set, fraud_model, demand_training_set, demand_model],
         jobs=[nightly, retrain_fraud_job(), retrain_demand_job()],
         schedules=[nightly_schedule(nightly)],
-        sensors=[drift_sensor("fraud"), drift_sensor("demand"), run_failure_alert],
+        sensors=[drift_sensor("fraud", settings.training),
+                 drift_sensor("demand", settings.training), run_failure_alert],
         resources=build_resources(settings),
     )
 

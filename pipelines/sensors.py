@@ -13,16 +13,25 @@ import json
 import dagster as dg
 
 from lakeloop.policy import EpisodeState, RetrainPolicy, step
+from lakeloop.settings import TrainingSettings
 from resources import AlertsResource, LakeResource
 
 RETRAIN_JOBS = {"fraud": "retrain_fraud", "demand": "retrain_demand"}
-TRAINING_SET_ASSET = {"fraud": "fraud_training_set", "demand": "demand_training_set"}
 EARLIEST = dt.date(1970, 1, 1)
 
 
-def drift_sensor(domain: str, policy: RetrainPolicy | None = None,
-                 retrain_config: dict | None = None) -> dg.SensorDefinition:
-    policy = policy or RetrainPolicy()
+DEFAULT_POLICIES = {
+    # fraud: chargebacks of a new pattern need days to arrive before a retrain can learn it
+    "fraud": RetrainPolicy(retrain_after_days=4),
+    # demand: let a few days of the new level into the history first
+    "demand": RetrainPolicy(retrain_after_days=3),
+}
+
+
+def drift_sensor(domain: str, training: TrainingSettings | None = None,
+                 policy: RetrainPolicy | None = None) -> dg.SensorDefinition:
+    policy = policy or DEFAULT_POLICIES[domain]
+    training = training or TrainingSettings()
     job = RETRAIN_JOBS[domain]
 
     @dg.sensor(
@@ -52,10 +61,9 @@ def drift_sensor(domain: str, policy: RetrainPolicy | None = None,
             kinds = {a.kind: a for a in actions}
             if "retrain" in kinds:
                 a = kinds["retrain"]
-                config = {"as_of": day.isoformat(), **(retrain_config or {})}
                 requests.append(dg.RunRequest(
                     run_key=f"{a.episode}-retrain",
-                    run_config={"ops": {TRAINING_SET_ASSET[domain]: {"config": config}}},
+                    run_config={"ops": training.run_config(domain, day.isoformat(), drift=True)},
                     tags={"lakeloop/trigger": f"{domain}_drift", "lakeloop/episode": a.episode,
                           "lakeloop/reason": a.reason[:200]},
                 ))
@@ -66,8 +74,13 @@ def drift_sensor(domain: str, policy: RetrainPolicy | None = None,
                        "champion": row["champion"]}
             if "open" in kinds:
                 a = kinds["open"]
-                action = (f"{job} requested (run key {a.episode}-retrain)" if "retrain" in kinds
-                          else f"no retrain: {kinds['cooldown'].reason}")
+                if "retrain" in kinds:
+                    action = f"{job} requested (run key {a.episode}-retrain)"
+                elif "scheduled" in kinds:
+                    action = (f"{job} scheduled for {kinds['scheduled'].day}, once the drifted "
+                              "days' labels/actuals have landed")
+                else:
+                    action = f"no retrain: {kinds['cooldown'].reason}"
                 alerts.send(Alert("drift_open", domain, a.episode,
                                   f"{domain}: drift episode opened on {day}", a.reason,
                                   details, report, action), storage, log=context.log.warning)

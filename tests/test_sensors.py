@@ -44,6 +44,9 @@ def test_policy_opens_retrains_resolves_and_cools_down() -> None:
                                        "cooldown@7"]
     # after the cooldown it retrains again
     assert _run("DD...." + "....DD", policy)[-2:] == ["open@12", "retrain@12"]
+    # a delayed retrain waits for the drifted days' labels, once, even if it resolved
+    delayed = RetrainPolicy(k=2, n=3, cooldown_days=7, quiet_days=3, retrain_after_days=4)
+    assert _run("DD.......", delayed) == ["open@2", "scheduled@2", "resolve@5", "retrain@6"]
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -79,7 +82,7 @@ def _write_history(lake: Lake, flags: str) -> None:
 
 
 def _evaluate(lake_root: str, url: str, cursor: str | None):  # noqa: ANN202
-    sensor = drift_sensor("fraud")
+    sensor = drift_sensor("fraud", policy=RetrainPolicy())  # retrain as soon as it opens
     with dg.instance_for_test() as instance:
         ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
             "lake": LakeResource(root=lake_root), "alerts": AlertsResource(webhook_url=url)})
