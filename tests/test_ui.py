@@ -1,0 +1,85 @@
+"""`dagster dev` on the demo's instance serves its history (checked through GraphQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lakeloop.settings import Settings
+from pipelines.definitions import build_definitions
+from pipelines.demo import prepare_home
+from tests.conftest import day
+
+ROOT = Path(__file__).resolve().parents[1]
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+RUNS_QUERY = """{ runsOrError { ... on Runs { results { jobName status
+  tags { key value } } } } }"""
+ASSET_QUERY = """{ assetOrError(assetKey: {path: ["transactions_raw"]}) { ... on Asset {
+  assetMaterializations(limit: 10) { partition metadataEntries { label } } } } }"""
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    home = prepare_home(tmp_path / "home")  # what `lakeloop demo` does, then two nightly runs
+    env = {"DAGSTER_HOME": str(home), "LAKELOOP_LAKE": settings.lake_root,
+           "LAKELOOP_LANDING": settings.landing_root}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    job = build_definitions(Settings.from_env()).resolve_job_def("nightly")
+    with dg.DagsterInstance.get() as instance:
+        for i in range(2):
+            assert job.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
+                                          run_config=QUIET).success
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dagster = Path(sys.executable).parent / "dagster"
+    server = subprocess.Popen(  # its own process group: `dagster dev` stops on SIGINT
+        [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                data = _graphql(port, RUNS_QUERY)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("dagster dev did not come up")
+                time.sleep(1)
+        runs = data["runsOrError"]["results"]
+        nightly = [r for r in runs if r["jobName"] == "nightly"]
+        assert [r["status"] for r in nightly] == ["SUCCESS", "SUCCESS"]
+        partitions = sorted(t["value"] for r in nightly for t in r["tags"]
+                            if t["key"] == "dagster/partition")
+        assert partitions == [day(0).isoformat(), day(1).isoformat()]
+        asset = _graphql(port, ASSET_QUERY)["assetOrError"]["assetMaterializations"]
+        assert sorted(m["partition"] for m in asset) == partitions
+        labels = {e["label"] for e in asset[0]["metadataEntries"]}
+        assert {"delta_version", "dagster/row_count", "preview"} <= labels
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
