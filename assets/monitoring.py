@@ -85,4 +85,45 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         drift = demand_day_drift(lake.lake(), registry.registry(), partition_day(context), cfg)
         return _result(context, lake, drift)
 
-    return [fraud_drift, demand_drift]
+    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"polars"},
+              deps=["fraud_scores", "fraud_labels_raw"],
+              description="Realised PR-AUC / recall of the scores of the day whose labels just "
+              "matured (the champion's label window ago), vs the champion's validation PR-AUC.")
+    def fraud_performance(context: dg.AssetExecutionContext, lake: LakeResource,
+                          registry: RegistryResource) -> dg.MaterializeResult:
+        import polars as pl
+
+        from lakeloop.monitoring import fraud_performance as measure
+
+        day, storage = partition_day(context), lake.lake()
+        result = measure(storage, registry.registry(), day)
+        if result is None:
+            return dg.MaterializeResult(metadata={"measured": False,
+                                                  "reason": "no matured scored day yet"})
+        storage.overwrite_partition("monitoring/fraud_performance", pl.DataFrame([result]), day)
+        meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                for k, v in result.items() if k != "date" and v is not None}
+        return dg.MaterializeResult(metadata={"measured": True, **meta})
+
+    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"polars"},
+              deps=["demand_features", "demand_forecasts"],
+              description="Realised MAE / sMAPE / WAPE and p10-p90 coverage of every forecast "
+              "that targeted the day, now that its actuals landed.")
+    def forecast_accuracy(context: dg.AssetExecutionContext, lake: LakeResource
+                          ) -> dg.MaterializeResult:
+        import polars as pl
+
+        from lakeloop.monitoring import forecast_accuracy as measure
+
+        day, storage = partition_day(context), lake.lake()
+        result = measure(storage, day)
+        if result is None:
+            return dg.MaterializeResult(metadata={"measured": False,
+                                                  "reason": "no forecast targeted this day"})
+        by_h = {str(k): round(v, 3) for k, v in result.pop("mae_by_horizon").items()}
+        storage.overwrite_partition("monitoring/forecast_accuracy", pl.DataFrame([result]), day)
+        return dg.MaterializeResult(metadata={
+            "measured": True, **{k: v for k, v in result.items() if k != "date"},
+            "mae_by_horizon": dg.MetadataValue.json(by_h)})
+
+    return [fraud_drift, demand_drift, fraud_performance, forecast_accuracy]

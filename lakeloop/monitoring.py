@@ -148,3 +148,59 @@ def drift_history(lake: Lake, domain: str, start: dt.date, end: dt.date) -> pl.D
     if not lake.exists(table):
         return pl.DataFrame()
     return lake.scan(table, start, end).sort("date").collect()
+
+
+def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
+                      maturity_days: int | None = None) -> dict | None:
+    """Realised quality of the scores of ``day - maturity`` with the labels known on ``day``.
+
+    The maturity defaults to the label window the champion was trained with. Returns None
+    when there is nothing to evaluate yet (no champion, or no scores for that day)."""
+    from lakeloop.models.fraud_lifecycle import MODEL_NAME
+    from lakeloop.models.metrics import classification_metrics
+
+    champion = registry.champion(MODEL_NAME)
+    if champion is None or not lake.exists("gold/fraud_scores"):
+        return None
+    maturity = maturity_days or champion.meta["training_set"]["window"]["label_window_days"]
+    evaluated = day - dt.timedelta(days=maturity)
+    scores = lake.scan("gold/fraud_scores", evaluated, evaluated).collect()
+    if scores.is_empty():
+        return None
+    fraud = lake.scan("bronze/fraud_labels", None, day).select("transaction_id").unique() \
+        .with_columns(pl.lit(1).alias("y")).collect()
+    joined = scores.join(fraud, on="transaction_id", how="left").with_columns(
+        pl.col("y").fill_null(0))
+    m = classification_metrics(joined["y"].to_numpy(), joined["fraud_score"].to_numpy())
+    versions = joined["model_version"].unique().to_list()
+    reference = registry.get(MODEL_NAME, versions[0]).meta.get("val_metrics", {})
+    return {"date": day, "evaluated_day": evaluated, "model_version": ",".join(versions),
+            "maturity_days": maturity, **{k: m[k] for k in ("pr_auc", "roc_auc",
+                                                            "recall_at_1pct", "recall_at_5pct",
+                                                            "positives", "rows")},
+            "validation_pr_auc": reference.get("pr_auc")}
+
+
+def forecast_accuracy(lake: Lake, day: dt.date) -> dict | None:
+    """Realised error of every forecast whose target was ``day``, now that its actuals landed."""
+    if not lake.exists("gold/demand_forecasts"):
+        return None
+    forecasts = lake.scan("gold/demand_forecasts", day - dt.timedelta(days=60), day) \
+        .filter(pl.col("target_date") == day).collect()
+    actual = lake.scan("silver/demand_features", day, day).select("series_id", "units").collect()
+    joined = forecasts.join(actual, on="series_id", how="inner")
+    if joined.is_empty():
+        return None
+    err = (joined["p50"] - joined["units"]).abs()
+    denom = joined["p50"].abs() + joined["units"].abs()
+    by_h = joined.with_columns(err.alias("e")).group_by("horizon").agg(
+        pl.col("e").mean()).sort("horizon")
+    inside = ((joined["units"] >= joined["p10"]) & (joined["units"] <= joined["p90"])).mean()
+    return {"date": day, "forecasts": joined.height,
+            "mae": float(err.mean()),
+            "smape": float((2 * err / denom.clip(lower_bound=1e-9)).mean()),
+            "wape": float(err.sum() / max(float(joined["units"].sum()), 1e-9)),
+            "coverage_p10_p90": float(inside),
+            "mae_by_horizon": dict(zip(by_h["horizon"].to_list(), by_h["e"].to_list(),
+                                       strict=True)),
+            "model_version": ",".join(sorted(joined["model_version"].unique().to_list()))}

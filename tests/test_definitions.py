@@ -20,7 +20,8 @@ def test_definitions_graph() -> None:
     assert keys == {"transactions_raw", "fraud_labels_raw", "sales_raw",
                     "transaction_features", "demand_features", "fraud_training_set",
                     "fraud_model", "fraud_scores", "demand_training_set", "demand_model",
-                    "demand_forecasts", "fraud_drift", "demand_drift"}
+                    "demand_forecasts", "fraud_drift", "demand_drift", "fraud_performance",
+                    "forecast_accuracy"}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert checks == {("transactions_raw", "transactions_suite"),
                       ("fraud_labels_raw", "fraud_labels_suite"), ("sales_raw", "sales_suite")}
