@@ -65,8 +65,7 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         from lakeloop.drift import DriftConfig
         from lakeloop.monitoring import fraud_day_drift
 
-        cfg = DriftConfig(config.column_threshold, config.drift_share,
-                          config.prediction_threshold, config.sample_size)
+        cfg = DriftConfig(**config.model_dump())
         drift = fraud_day_drift(lake.lake(), registry.registry(), compute.compute(),
                                 partition_day(context), cfg)
         return _result(context, lake, drift)
@@ -80,8 +79,7 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         from lakeloop.drift import DriftConfig
         from lakeloop.monitoring import demand_day_drift
 
-        cfg = DriftConfig(config.column_threshold, config.drift_share,
-                          config.prediction_threshold, config.sample_size)
+        cfg = DriftConfig(**config.model_dump())
         drift = demand_day_drift(lake.lake(), registry.registry(), partition_day(context), cfg)
         return _result(context, lake, drift)
 

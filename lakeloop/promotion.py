@@ -8,7 +8,14 @@ The first model promotes if it beats the baseline.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from lakeloop.registry import ModelRegistry, ModelVersion
 
 
 @dataclass(frozen=True)
@@ -47,3 +54,15 @@ def decide(metric: str, challenger: float, baseline: float, champion: float | No
                  f"by >= {margin} on the same test window")
     return d(False, f"challenger {metric} {fmt(challenger)} does not beat champion "
              f"{fmt(champion)} by the margin {margin}; kept as challenger")
+
+
+def register_and_apply(registry: ModelRegistry, model: str, state: dict[str, torch.Tensor],
+                       meta: dict[str, Any], decision: Decision,
+                       log: Callable[[str], None] = print) -> ModelVersion:
+    """Register the challenger with its decision, then promote it if it won."""
+    version = registry.register(model, state, {**meta, "decision": decision.as_dict()})
+    if decision.promote:
+        registry.promote(model, version.version, decision.reason)
+    outcome = "PROMOTED" if decision.promote else "kept as challenger"
+    log(f"{model} {version.version}: {outcome} - {decision.reason}")
+    return version

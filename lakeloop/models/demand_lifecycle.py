@@ -21,7 +21,7 @@ from lakeloop.models.demand import (
     train_demand,
 )
 from lakeloop.models.demand_eval import BacktestPlan, backtest, forecast_metrics
-from lakeloop.promotion import Decision, decide
+from lakeloop.promotion import Decision, decide, register_and_apply
 from lakeloop.registry import ModelRegistry, ModelVersion
 
 MODEL_NAME = "demand"
@@ -66,7 +66,7 @@ def train_and_promote_demand(
     decision = decide(PROMOTION_METRIC, metrics["nhits"][PROMOTION_METRIC], best_baseline,
                       None if champion_metrics is None else champion_metrics[PROMOTION_METRIC],
                       margin, higher_is_better=False)
-    version = registry.register(MODEL_NAME, result.model.state(), {
+    version = register_and_apply(registry, MODEL_NAME, result.model.state(), {
         **result.model.meta(),
         "metrics": metrics["nhits"],
         "baselines": {b: metrics[b] for b in BASELINES if b in metrics},
@@ -79,12 +79,7 @@ def train_and_promote_demand(
         "epochs": result.epochs,
         "champion_at_training": None if champion is None else champion.version,
         "champion_metrics_on_backtest": champion_metrics,
-        "decision": decision.as_dict(),
-    })
-    if decision.promote:
-        registry.promote(MODEL_NAME, version.version, decision.reason)
-    outcome = "PROMOTED" if decision.promote else "kept as challenger"
-    log(f"{MODEL_NAME} {version.version}: {outcome} - {decision.reason}")
+    }, decision, log)
     return DemandRun(version, decision, result, metrics,
                      None if champion is None else champion.version, champion_metrics, results)
 

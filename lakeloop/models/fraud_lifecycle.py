@@ -16,7 +16,7 @@ from lakeloop.compute import Compute
 from lakeloop.models.baselines import fraud_baselines
 from lakeloop.models.fraud import LABEL, FraudConfig, FraudModel, TrainResult, train_fraud
 from lakeloop.models.metrics import classification_metrics
-from lakeloop.promotion import Decision, decide
+from lakeloop.promotion import Decision, decide, register_and_apply
 from lakeloop.registry import ModelRegistry, ModelVersion
 from lakeloop.training_sets import TrainingSet
 
@@ -64,7 +64,7 @@ def train_and_promote(
     decision = decide(PROMOTION_METRIC, test_metrics[PROMOTION_METRIC], best_baseline,
                       None if champion_metrics is None else champion_metrics[PROMOTION_METRIC],
                       margin)
-    version = registry.register(MODEL_NAME, result.model.state(), {
+    version = register_and_apply(registry, MODEL_NAME, result.model.state(), {
         **result.model.meta(),
         "metrics": test_metrics,
         "val_metrics": result.val_metrics,
@@ -80,11 +80,6 @@ def train_and_promote(
                            "numeric": result.model.pre.numeric},
         "champion_at_training": None if champion is None else champion.version,
         "champion_metrics_on_test": champion_metrics,
-        "decision": decision.as_dict(),
-    })
-    if decision.promote:
-        registry.promote(MODEL_NAME, version.version, decision.reason)
-    outcome = "PROMOTED" if decision.promote else "kept as challenger"
-    log(f"{MODEL_NAME} {version.version}: {outcome} - {decision.reason}")
+    }, decision, log)
     return FraudRun(version, decision, result, test_metrics, baselines,
                     None if champion is None else champion.version, champion_metrics)
