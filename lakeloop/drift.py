@@ -85,11 +85,15 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
     from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
 
-    cols = [c for c in columns if c in reference.columns and c in current.columns]
-    pred = [prediction] if prediction and prediction in reference.columns and \
-        prediction in current.columns else []
     ref = sample(reference, cfg.sample_size, cfg.seed)
     cur = sample(current, cfg.sample_size, cfg.seed)
+
+    def measurable(c: str) -> bool:  # Evidently refuses a column that is empty on one side
+        return c in ref.columns and c in cur.columns and \
+            ref[c].drop_nulls().len() > 0 and cur[c].drop_nulls().len() > 0
+
+    cols = [c for c in columns if measurable(c)]
+    pred = [prediction] if prediction and measurable(prediction) else []
     metrics: list[Any] = [DataDriftPreset(columns=cols, method="psi",
                                           threshold=cfg.column_threshold,
                                           drift_share=cfg.drift_share)]

@@ -40,3 +40,10 @@ def test_quiet_day_is_not_drift_and_a_shift_is() -> None:
     figures = shifted.figures()
     assert figures["drifted_columns"] == 2 and figures["drift_share"] == 0.4
     assert "<html" in shifted.html.lower() and '"metrics"' in shifted.json
+
+
+def test_columns_empty_on_one_side_are_left_out() -> None:
+    reference = _frame(2_000, 1).with_columns(pl.lit(None, dtype=pl.Float64).alias("lag_7"))
+    current = _frame(2_000, 2).with_columns(pl.lit(1.0).alias("lag_7"))
+    result = compute_drift(reference, current, [*COLUMNS, "lag_7"], DriftConfig())
+    assert set(result.column_psi) == set(COLUMNS)  # measured what can be measured

@@ -38,7 +38,7 @@ def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
     defs = build_definitions(lake_settings)
     nightly = defs.resolve_job_def("nightly")
     with dg.instance_for_test() as instance:
-        for i in range(DAYS - 1):
+        for i in range(DAYS - 2):
             assert nightly.execute_in_process(partition_key=day(i).isoformat(),
                                               instance=instance, run_config=QUIET).success
         lake = Lake(lake_settings.lake_root)
@@ -62,17 +62,29 @@ def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
         for name in ("fraud", "demand"):
             if registry.champion_version(name) is None:
                 registry.promote(name, "v0001", "test: operator override")
-        last = day(DAYS - 1).isoformat()
-        assert nightly.execute_in_process(partition_key=last, instance=instance,
-                                          run_config=QUIET).success
+        runs = [nightly.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
+                                           run_config=QUIET) for i in (DAYS - 2, DAYS - 1)]
+        assert all(r.success for r in runs)
+        # yesterday's next-day forecasts meet today's actuals
+        accuracy = runs[1].asset_materializations_for_node("forecast_accuracy")[0].metadata
+        assert accuracy["measured"].value and accuracy["forecasts"].value == 20
+        assert 0 <= accuracy["coverage_p10_p90"].value <= 1 and accuracy["mae"].value >= 0
+        drift = runs[1].asset_materializations_for_node("fraud_drift")[0].metadata
+        assert drift["measured"].value and drift["current_sample"].value > 0
+        assert Path(drift["report"].value).read_text().lower().count("<html") >= 1
     features = lake.scan("silver/transaction_features", day(DAYS - 1), day(DAYS - 1)).collect()
     expected = {"fraud": registry.champion_version("fraud"),
                 "demand": registry.champion_version("demand")}
-    scores = lake.scan("gold/fraud_scores").collect()
+    from lakeloop.monitoring import fraud_performance
+
+    realised = fraud_performance(lake, registry, day(DAYS - 1), maturity_days=1)
+    assert realised["evaluated_day"] == day(DAYS - 2) and realised["rows"] > 1_000
+    assert realised["model_version"] == "v0001"
+    scores = lake.scan("gold/fraud_scores", day(DAYS - 1), day(DAYS - 1)).collect()
     assert scores.height == features.height
     assert scores["model_version"].unique().to_list() == [expected["fraud"]] == ["v0001"]
     assert scores["fraud_score"].is_between(0, 1).all()
-    forecasts = lake.scan("gold/demand_forecasts").collect()
+    forecasts = lake.scan("gold/demand_forecasts", day(DAYS - 1), day(DAYS - 1)).collect()
     assert forecasts.height == 20 * 3
     assert forecasts["model_version"].unique().to_list() == [expected["demand"]] == ["v0001"]
     assert forecasts.select((pl.col("p10") <= pl.col("p90") + 1e-6).all()).item()
