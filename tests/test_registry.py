@@ -100,3 +100,26 @@ def test_foreign_pickle_is_refused_even_with_a_matching_checksum(
     (folder / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(RegistryError, match="not a plain tensor state_dict"):
         registry.load_weights(registry.get("fraud", mv.version))
+
+
+def test_models_cli_lists_promotes_and_rolls_back(registry: ModelRegistry, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from lakeloop.cli import main
+
+    lake = str(tmp_path / "lake")
+    registry.register("fraud", _state(1.0), {"metrics": {"pr_auc": 0.5},
+                                             "decision": {"reason": "first"}})
+    registry.register("fraud", _state(2.0), {"metrics": {"pr_auc": 0.7},
+                                             "decision": {"reason": "better"}})
+    assert main(["models", "--lake", lake, "promote", "fraud", "v0001"]) == 0
+    assert main(["models", "--lake", lake, "promote", "fraud", "v0002", "--reason", "test"]) == 0
+    capsys.readouterr()
+    assert main(["models", "--lake", lake, "list", "fraud"]) == 0
+    out = capsys.readouterr().out
+    assert "champion: v0002" in out and "* v0002  pr_auc=0.7000" in out
+    assert main(["models", "--lake", lake, "rollback", "fraud"]) == 0
+    assert registry.champion_version("fraud") == "v0001"
+    assert main(["models", "--lake", lake, "show", "fraud", "v0002"]) == 0
+    assert '"pr_auc": 0.7' in capsys.readouterr().out
+    assert main(["models", "--lake", lake, "promote", "fraud", "v0009"]) == 2  # clear error
+    assert "no version v0009" in capsys.readouterr().err
