@@ -84,7 +84,8 @@ def run_demo(args: argparse.Namespace) -> int:
         _wipe(settings.lake_root, settings.landing_root, settings.dagster_home)
     prepare_home(settings.dagster_home)
     cfg = _sim_config(args)
-    drift_day = args.start + dt.timedelta(days=args.drift_day) if args.drift_day else None
+    drift_day = args.start + dt.timedelta(days=args.drift_day) \
+        if 0 < args.drift_day < args.days else None  # a drift after the last day never happens
     if drift_day:
         cfg = dataclasses.replace(cfg, drifts=(*cfg.drifts, Drift("concept", drift_day),
                                                Drift("demand_level", drift_day)))
