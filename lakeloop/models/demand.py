@@ -11,7 +11,6 @@ Known covariates: price ratio, promotion, holiday, day-of-week; unknown: the tar
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import time
@@ -25,7 +24,7 @@ import pandas as pd
 import polars as pl
 import torch
 
-from lakeloop.calendar import from_time_index, is_holiday, time_index
+from lakeloop.calendar import from_time_index, is_holiday
 from lakeloop.compute import Compute, seed_everything
 
 KNOWN_REALS = ["price_ratio_28d", "on_promo", "is_holiday", "dow_sin", "dow_cos"]
@@ -313,11 +312,3 @@ def train_demand(pdf: pd.DataFrame, val_from: int, cfg: DemandConfig, compute: C
     return DemandTrainResult(model, epochs, keep.best, seconds,
                              len(train_ds) * max(epochs, 1) / seconds if seconds else 0.0,
                              len(train_ds))
-
-
-def day_of(idx: int) -> dt.date:
-    return from_time_index(idx)
-
-
-__all__ = ["DemandConfig", "DemandModel", "seasonal_naive", "time_index", "train_demand",
-           "weekday_mean"]
