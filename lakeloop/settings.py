@@ -36,7 +36,7 @@ class TrainingSettings:
     """Retraining knobs the sensors pass to the retrain jobs (and the demo shortens)."""
 
     label_window_days: int = 30
-    drift_label_window_days: int = 1  # drift retrains learn from the freshest labels
+    drift_label_window_days: int = 4  # drift retrains: fresh, but mostly reported, labels
     forecast_horizon: int = 14
     encoder_length: int = 28
     backtest_origins: int = 3
@@ -92,7 +92,7 @@ class Settings:
             device=env.get("LAKELOOP_DEVICE", "auto"),
             training=TrainingSettings(
                 label_window_days=int(env.get("LAKELOOP_LABEL_WINDOW_DAYS", "30")),
-                drift_label_window_days=int(env.get("LAKELOOP_DRIFT_LABEL_WINDOW_DAYS", "1")),
+                drift_label_window_days=int(env.get("LAKELOOP_DRIFT_LABEL_WINDOW_DAYS", "4")),
                 forecast_horizon=int(env.get("LAKELOOP_FORECAST_HORIZON", "14")),
                 encoder_length=int(env.get("LAKELOOP_ENCODER_LENGTH", "28")),
                 backtest_origins=int(env.get("LAKELOOP_BACKTEST_ORIGINS", "3")),
