@@ -3,10 +3,10 @@
 import datetime as dt
 
 import dagster as dg
-import polars as pl
 from pydantic import Field
 
-from lakeloop.storage import Lake, ObjectStore
+from assets.partitions import as_of_day
+from lakeloop.storage import ObjectStore
 from resources import ComputeResource, LakeResource, RegistryResource
 
 DEMAND_FEATURES = "silver/demand_features"
@@ -31,13 +31,6 @@ class DemandModelConfig(dg.Config):
     promotion_margin: float = Field(0.01, description="MASE reduction needed vs champion")
 
 
-def _newest_day(lake: Lake) -> dt.date:
-    newest = lake.scan(DEMAND_FEATURES).select(pl.col("date").max()).collect().item()
-    if newest is None:
-        raise dg.Failure(description=f"{DEMAND_FEATURES} is empty: materialize features first")
-    return newest
-
-
 @dg.asset(
     group_name="training", kinds={"delta", "polars"}, deps=["demand_features"],
     description=f"`{DEMAND_TRAINING_TABLE}`: per-series daily history up to a day, with the "
@@ -49,7 +42,7 @@ def demand_training_set(context: dg.AssetExecutionContext, config: DemandTrainin
     from lakeloop.models.demand_eval import BacktestPlan
 
     storage = lake.lake()
-    as_of = dt.date.fromisoformat(config.as_of) if config.as_of else _newest_day(storage)
+    as_of = as_of_day(config.as_of, storage, DEMAND_FEATURES)
     source_version = storage.version(DEMAND_FEATURES)
     first = as_of - dt.timedelta(days=config.history_days - 1)
     frame = storage.scan(DEMAND_FEATURES, first, as_of, version=source_version) \

@@ -8,7 +8,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.metadata import preview
-from lakeloop.storage import Lake
+from assets.partitions import as_of_day
 from resources import ComputeResource, ContractsResource, LakeResource, RegistryResource
 
 FRAUD_TRAINING_TABLE = "training/fraud"
@@ -31,13 +31,6 @@ class FraudModelConfig(dg.Config):
     promotion_margin: float = Field(0.005, description="PR-AUC gain needed to replace champion")
 
 
-def _newest_day(lake: Lake, table: str) -> dt.date:
-    newest = lake.scan(table).select(pl.col("date").max()).collect().item()
-    if newest is None:
-        raise dg.Failure(description=f"{table} is empty: materialize features first")
-    return newest
-
-
 @dg.asset(
     group_name="training",
     kinds={"delta", "polars"},
@@ -50,8 +43,7 @@ def fraud_training_set(context: dg.AssetExecutionContext, config: FraudTrainingS
     from lakeloop.training_sets import FRAUD_FEATURES, FraudWindow, fraud_training_set
 
     storage = lake.lake()
-    as_of = dt.date.fromisoformat(config.as_of) if config.as_of else \
-        _newest_day(storage, FRAUD_FEATURES)
+    as_of = as_of_day(config.as_of, storage, FRAUD_FEATURES)
     window = FraudWindow(config.window_days, config.label_window_days, config.val_days,
                          config.test_days)
     try:

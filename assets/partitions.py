@@ -16,6 +16,19 @@ def partition_day(context: dg.AssetExecutionContext) -> dt.date:
     return dt.date.fromisoformat(context.partition_key)
 
 
+def as_of_day(as_of: str | None, lake, table: str) -> dt.date:  # noqa: ANN001 - a Lake
+    """The configured day, or the newest day ``table`` has (a clear failure if it is empty)."""
+    if as_of:
+        return dt.date.fromisoformat(as_of)
+    import polars as pl
+
+    newest = lake.scan(table).select(pl.col("date").max()).collect().item() \
+        if lake.exists(table) else None
+    if newest is None:
+        raise dg.Failure(description=f"{table} is empty: materialize its asset first")
+    return newest
+
+
 def lookback(days_back: int, until: int = 0) -> dg.TimeWindowPartitionMapping:
     """Upstream days ``D - days_back .. D + until`` (days before the first partition are fine)."""
     with warnings.catch_warnings():  # the flag is beta, and exactly what look-backs need
