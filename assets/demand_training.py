@@ -5,6 +5,7 @@ import datetime as dt
 import dagster as dg
 from pydantic import Field
 
+from assets.metadata import metrics_table
 from assets.partitions import as_of_day
 from lakeloop.storage import ObjectStore
 from resources import ComputeResource, LakeResource, RegistryResource
@@ -99,13 +100,9 @@ def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
     plot_uri = storage.uri(f"reports/demand/{run.version.version}_backtest.png")
     ObjectStore(storage.root, storage.s3).write_bytes(
         png, "reports", "demand", f"{run.version.version}_backtest.png")
-    keys = ["mae", "smape", "mase", "pinball", "mase_p10", "mase_p50", "mase_p90"]
-    table = ["| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     rows = {f"challenger {run.version.version}": run.metrics["nhits"],
             f"champion {run.champion_version}": run.champion_metrics,
             **{k: v for k, v in run.metrics.items() if k != "nhits"}}
-    table += [f"| {n} | " + " | ".join(f"{m[k]:.3f}" for k in keys) + " |"
-              for n, m in rows.items() if m is not None]
     m = run.metrics["nhits"]
     return dg.MaterializeResult(metadata={
         "model_version": run.version.version,
@@ -116,7 +113,8 @@ def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
         "backtest_pinball": m["pinball"],
         "seasonal_naive_mase": run.metrics["seasonal_naive"]["mase"],
         "weekday_mean_mase": run.metrics["weekday_mean"]["mase"],
-        "comparison": dg.MetadataValue.md("\n".join(table)),
+        "comparison": metrics_table(["mae", "smape", "mase", "pinball", "mase_p10",
+                                     "mase_p50", "mase_p90"], rows),
         "per_series_mase": dg.MetadataValue.json(
             {k: m[k] for k in ("mase_p10", "mase_p50", "mase_p90")}),
         "forecast_plot": dg.MetadataValue.path(plot_uri),

@@ -7,11 +7,13 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets.metadata import preview
+from assets.metadata import metrics_table, preview
 from assets.partitions import as_of_day
 from resources import ComputeResource, ContractsResource, LakeResource, RegistryResource
 
 FRAUD_TRAINING_TABLE = "training/fraud"
+FRAUD_TABLE_KEYS = ["pr_auc", "roc_auc", "recall_at_1pct", "recall_at_5pct",
+                    "precision_at_50pct_recall"]
 
 
 class FraudTrainingSetConfig(dg.Config):
@@ -66,15 +68,6 @@ def fraud_training_set(context: dg.AssetExecutionContext, config: FraudTrainingS
     })
 
 
-def metrics_table(rows: dict[str, dict[str, float] | None]) -> dg.MarkdownMetadataValue:
-    keys = ["pr_auc", "roc_auc", "recall_at_1pct", "recall_at_5pct", "precision_at_50pct_recall"]
-    lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-    for name, m in rows.items():
-        if m is not None:
-            lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |")
-    return dg.MetadataValue.md("\n".join(lines))
-
-
 @dg.asset(
     group_name="training",
     kinds={"pytorch"},
@@ -119,7 +112,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, lak
         "test_recall_at_5pct": m["recall_at_5pct"],
         "baseline_logreg_pr_auc": run.baselines["logistic_regression"]["pr_auc"],
         "baseline_gbt_pr_auc": run.baselines["gradient_boosting"]["pr_auc"],
-        "comparison": metrics_table({
+        "comparison": metrics_table(FRAUD_TABLE_KEYS, {
             f"challenger {run.version.version}": m,
             f"champion {run.champion_version}": run.champion_metrics,
             **run.baselines,

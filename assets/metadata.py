@@ -32,3 +32,12 @@ def table_metadata(uri: str, version: int, frame: pl.DataFrame) -> dict[str, obj
         "delta_version": version,
         "preview": preview(frame),
     }
+
+
+def metrics_table(keys: list[str], rows: dict[str, dict[str, float] | None]
+                  ) -> dg.MarkdownMetadataValue:
+    """Models side by side on the same test data (rows that are None are left out)."""
+    lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    lines += [f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |"
+              for name, m in rows.items() if m is not None]
+    return dg.MetadataValue.md("\n".join(lines))

@@ -57,10 +57,13 @@ def decide(metric: str, challenger: float, baseline: float, champion: float | No
 
 
 def register_and_apply(registry: ModelRegistry, model: str, state: dict[str, torch.Tensor],
-                       meta: dict[str, Any], decision: Decision,
+                       meta: dict[str, Any], decision: Decision, champion: ModelVersion | None,
                        log: Callable[[str], None] = print) -> ModelVersion:
-    """Register the challenger with its decision, then promote it if it won."""
-    version = registry.register(model, state, {**meta, "decision": decision.as_dict()})
+    """Register the challenger with its decision and the champion it was compared with, then
+    promote it if it won."""
+    version = registry.register(model, state, {
+        **meta, "decision": decision.as_dict(),
+        "champion_at_training": None if champion is None else champion.version})
     if decision.promote:
         registry.promote(model, version.version, decision.reason)
     outcome = "PROMOTED" if decision.promote else "kept as challenger"

@@ -98,12 +98,6 @@ class ModelRegistry:
                                *self._parts(model, "versions", version, META))
         return ModelVersion(model, version, full)
 
-    def update_meta(self, mv: ModelVersion, **changes: Any) -> ModelVersion:
-        meta = {**mv.meta, **changes}
-        self.store.write_bytes(json.dumps(meta, indent=2, sort_keys=True, default=str).encode(),
-                               *self._parts(mv.model, "versions", mv.version, META))
-        return ModelVersion(mv.model, mv.version, meta)
-
     def _pointer(self, model: str) -> dict[str, Any]:
         uri = self.store.uri(*self._parts(model, CHAMPION))
         try:

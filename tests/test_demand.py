@@ -70,6 +70,17 @@ def test_train_backtest_register_and_forecast(history: pd.DataFrame, tmp_path: P
     assert len(first) == 20 * CFG.horizon and (first["method"] == "nhits").all()
     assert (first["q0.1"] <= first["q0.9"] + 1e-6).all()
 
+    # a second challenger is judged against the champion on the same backtest origins
+    if not run.decision.promote:  # tiny model may lose to a baseline: make it champion anyway
+        registry.promote(MODEL_NAME, run.version.version, "test: operator override")
+    second = train_and_promote_demand(history, plan, registry, cpu, CFG, 0.0, {"t": 2},
+                                      log=lambda _m: None)
+    assert second.champion_version == run.version.version
+    assert second.champion_metrics["points"] == run.metrics["nhits"]["points"]
+    assert second.champion_metrics["mase"] == pytest.approx(run.metrics["nhits"]["mase"])
+    assert registry.get(MODEL_NAME, second.version.version).meta[
+        "champion_at_training"] == run.version.version
+
     # a series the model has never seen gets the stated fallback, not an error
     stranger = past[past["series_id"] == "s00_i000"].assign(series_id="s99_i999")
     mixed = forecast_with_fallback(rebuilt, pd.concat([past, stranger]), cpu)

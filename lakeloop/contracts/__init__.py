@@ -19,7 +19,6 @@ Role = Literal[
     "categorical", "price", "known",
 ]
 BUILTIN_DIR = Path(__file__).parent
-DATASETS = ("transactions", "fraud_labels", "sales")
 
 
 class ContractError(ValueError):
@@ -75,12 +74,6 @@ class Contract(BaseModel):
 
     def with_role(self, role: Role) -> list[str]:
         return [name for name, spec in self.columns.items() if spec.role == role]
-
-    def one_with_role(self, role: Role) -> str | None:
-        names = self.with_role(role)
-        if len(names) > 1:
-            raise ContractError(f"{self.name}: more than one column with role {role!r}: {names}")
-        return names[0] if names else None
 
 
 def load_contract_file(path: Path) -> Contract:

@@ -15,6 +15,8 @@ import pandas as pd
 from lakeloop.compute import Compute
 from lakeloop.models.demand import SEASON, DemandModel, seasonal_naive, weekday_mean
 
+BASELINE_FORECASTS = (("seasonal_naive", seasonal_naive), ("weekday_mean", weekday_mean))
+
 
 @dataclass(frozen=True)
 class BacktestPlan:
@@ -44,9 +46,12 @@ def _mase_scale(train: pd.DataFrame) -> pd.Series:
     return diff.groupby(t["series_id"]).mean().clip(lower=1e-6)
 
 
-def backtest(model: DemandModel, pdf: pd.DataFrame, plan: BacktestPlan, compute: Compute
-             ) -> pd.DataFrame:
-    """One row per (model, series, origin, horizon): forecast quantiles and the actual."""
+def backtest(model: DemandModel, pdf: pd.DataFrame, plan: BacktestPlan, compute: Compute,
+             baselines: bool = True) -> pd.DataFrame:
+    """One row per (model, series, origin, horizon): forecast quantiles and the actual.
+
+    ``baselines=False`` skips the baselines (scoring a champion on a plan they already ran on).
+    """
     horizon, quantiles = model.config.horizon, model.config.quantiles
     train = pdf[pdf["time_idx"] < plan.val_from]
     resid = _residual_quantiles(train, quantiles)
@@ -58,12 +63,12 @@ def backtest(model: DemandModel, pdf: pd.DataFrame, plan: BacktestPlan, compute:
             .assign(units=np.nan)
         nn = model.forecast(history, future, compute).assign(model="nhits", origin=origin)
         frames.append(nn)
-        for name, fn in (("seasonal_naive", seasonal_naive), ("weekday_mean", weekday_mean)):
+        for name, fn in BASELINE_FORECASTS if baselines else ():
             base = fn(history, origin, horizon).assign(model=name, origin=origin)
             r = resid.reindex(base["series_id"]).to_numpy()
             for k, q in enumerate(quantiles):
                 base[f"q{q}"] = (base["forecast"] + np.nan_to_num(r[:, k])).clip(lower=0)
-            base[f"q{0.5}"] = base["forecast"] if 0.5 in quantiles else base.get("q0.5")
+            base["q0.5"] = base["forecast"]  # a baseline's median is its point forecast
             frames.append(base.drop(columns="forecast"))
     out = pd.concat(frames, ignore_index=True)
     out["actual"] = [actual.get((s, t), np.nan) for s, t in zip(out["series_id"],

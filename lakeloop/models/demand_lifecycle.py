@@ -60,9 +60,8 @@ def train_and_promote_demand(
     champion_metrics = None
     if champion is not None:
         champ = load_demand_model(registry, champion, pdf)
-        champ_results = backtest(champ, pdf, plan, compute)
         champion_metrics = forecast_metrics(
-            champ_results[champ_results["model"] == "nhits"], train, cfg.quantiles)["nhits"]
+            backtest(champ, pdf, plan, compute, baselines=False), train, cfg.quantiles)["nhits"]
     decision = decide(PROMOTION_METRIC, metrics["nhits"][PROMOTION_METRIC], best_baseline,
                       None if champion_metrics is None else champion_metrics[PROMOTION_METRIC],
                       margin, higher_is_better=False)
@@ -77,9 +76,8 @@ def train_and_promote_demand(
         "train_seconds": result.seconds,
         "samples_per_s": result.samples_per_s,
         "epochs": result.epochs,
-        "champion_at_training": None if champion is None else champion.version,
         "champion_metrics_on_backtest": champion_metrics,
-    }, decision, log)
+    }, decision, champion, log)
     return DemandRun(version, decision, result, metrics,
                      None if champion is None else champion.version, champion_metrics, results)
 

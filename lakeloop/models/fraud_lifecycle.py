@@ -78,8 +78,7 @@ def train_and_promote(
         "best_epoch": result.best_epoch,
         "feature_schema": {"categorical": result.model.pre.categorical,
                            "numeric": result.model.pre.numeric},
-        "champion_at_training": None if champion is None else champion.version,
         "champion_metrics_on_test": champion_metrics,
-    }, decision, log)
+    }, decision, champion, log)
     return FraudRun(version, decision, result, test_metrics, baselines,
                     None if champion is None else champion.version, champion_metrics)
