@@ -119,7 +119,7 @@ def timeline_png(lake: Lake, summary: dict[str, Any]) -> bytes:
         if lake.exists(table):
             h = lake.scan(table).sort("date").collect()
             ax.plot(h["date"], h["drift_share"], label="share of drifted columns", color="C0")
-            ax.plot(h["date"], h["prediction_psi"], label="prediction PSI", color="C1")
+            ax.plot(h["date"], h["prediction_drift_score"], label="prediction PSI", color="C1")
         info = summary[domain]
         if drift_day:
             ax.axvline(dt.date.fromisoformat(drift_day), color="black", ls=":",

@@ -1,4 +1,4 @@
-"""What each domain's drift is measured on: the champion's own training window as reference.
+"""What each domain's drift is measured on: the newest days the champion was trained on.
 
 Plain functions over the lake and registry; the Dagster assets only call these and store.
 """
@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from lakeloop.compute import Compute
-from lakeloop.drift import DriftConfig, DriftResult, compute_drift, sample
+from lakeloop.drift import DriftConfig, DriftResult, compute_drift
 from lakeloop.registry import ModelRegistry, ModelVersion
 from lakeloop.storage import Lake, ObjectStore
 
@@ -20,12 +19,16 @@ from lakeloop.storage import Lake, ObjectStore
 FRAUD_MONITORED = ["amount", "amount_vs_card_mean_7d", "card_count_1h", "card_count_24h",
                    "card_amount_mean_7d", "card_seconds_since_prev", "hour", "is_night",
                    "channel", "device", "merchant_category", "country"]
-# Demand is monitored on per-series *indices*: units divided by the series' reference mean on
-# the same weekday. Raw units mix series of very different sizes and weekdays, and on a
-# 300-row day their PSI moved as much on quiet days (0.03-0.25) as under a level shift.
-# Not monitored: weekday, promotion and price ratio - they are the plan, known in advance.
-DEMAND_MONITORED = ["units_index", "units_lag_7_index", "units_mean_7d_index"]
-FORECAST_REFERENCE_DAYS = 7
+# Demand is monitored on per-series *indices* of regular-price days: units divided by the
+# series' earlier mean on that weekday (``demand_levels``). Raw units mix series of very
+# different sizes and weekdays, and on a 300-row day their PSI moved as much on quiet days
+# (0.03-0.25) as under a level shift. Not monitored: weekday, promotion and price ratio -
+# they are the plan, known in advance.
+# Not monitored: the lag-7 and 7-day-mean indices. They are delayed copies of units, so they
+# drift a week after units and stay drifted a week after the reference has moved on.
+DEMAND_MONITORED = ["units_index"]
+FIRST_WEEK_DAYS = 7  # a champion's first days of predictions: the prediction-drift reference
+PREDICTION_LOOKBACK_DAYS = 60
 DRIFT_TABLES = {"fraud": "monitoring/fraud_drift", "demand": "monitoring/demand_drift"}
 
 
@@ -43,95 +46,139 @@ class DayDrift:
             "date": [self.day], "domain": [self.domain], "champion": [self.champion],
             "dataset_drift": [f["dataset_drift"]], "drift_share": [f["drift_share"]],
             "drifted_columns": [",".join(self.result.drifted_columns)],
-            "max_column_psi": [f["max_column_psi"]],
-            "prediction_psi": [f.get("prediction_psi")],
+            "max_column_drift": [f["max_column_drift"]],
+            "prediction_drift_score": [f.get("prediction_drift_score")],
             "prediction_drift": [f.get("prediction_drift")],
-        }, schema_overrides={"prediction_psi": pl.Float64, "prediction_drift": pl.Boolean})
+        }, schema_overrides={"prediction_drift_score": pl.Float64, "prediction_drift": pl.Boolean})
 
 
-def fraud_reference(lake: Lake, champion: ModelVersion) -> pl.DataFrame:
+def reference_window(champion: ModelVersion, days: int) -> tuple[dt.date, dt.date]:
+    """The newest ``days`` days of the data the champion was trained and selected on.
+
+    Why the newest days and not its whole training window: after a drift retrain the
+    champion has learnt the new normal from those days, and only they describe it; a reference
+    that is mostly pre-drift would keep a fixed drift episode open forever."""
     lineage = champion.meta["training_set"]
-    frame = lake.scan(lineage["table"], version=lineage["version"]) \
-        .filter(pl.col("split") == "train").collect()
-    return frame
+    if "window" in lineage:  # fraud: the feature days of the training set
+        from lakeloop.training_sets import FraudWindow
+
+        first, last = FraudWindow(**lineage["window"]).dates(
+            dt.date.fromisoformat(lineage["as_of"]))
+    else:  # demand: the history up to the training set's as-of day
+        last = dt.date.fromisoformat(lineage["as_of"])
+        first = last - dt.timedelta(days=days - 1)
+    return max(first, last - dt.timedelta(days=days - 1)), last
 
 
-def fraud_day_drift(lake: Lake, registry: ModelRegistry, compute: Compute, day: dt.date,
-                    cfg: DriftConfig) -> DayDrift | None:
-    from lakeloop.models.fraud_lifecycle import MODEL_NAME, load_fraud_model
+def fraud_reference(lake: Lake, champion: ModelVersion, cfg: DriftConfig) -> pl.DataFrame:
+    """The features of the champion's reference days, read at the Delta version its training
+    set recorded (time travel): what the model saw, even if a partition was re-run since."""
+    from lakeloop.training_sets import FRAUD_FEATURES
+
+    first, last = reference_window(champion, cfg.reference_days)
+    version = champion.meta["training_set"]["source_versions"][FRAUD_FEATURES]
+    return lake.scan(FRAUD_FEATURES, first, last, version=version).collect()
+
+
+def first_week(predictions: pl.LazyFrame, version: str, day: dt.date
+               ) -> tuple[pl.Series, pl.Series] | None:
+    """The champion's first ``FIRST_WEEK_DAYS`` days of predictions (``v``) and the day's.
+
+    Why its own first week in production and not its predictions on its training days: on
+    days it was fitted on, a model is surer than it can be on new ones (in the demo a
+    retrained champion's scores moved by PSI 0.08-0.14 between the two on quiet days)."""
+    past = predictions.filter(pl.col("model_version") == version).select("date", "v").collect()
+    days = sorted(past["date"].unique().to_list())[:FIRST_WEEK_DAYS]
+    if len(days) < FIRST_WEEK_DAYS or day <= days[-1]:
+        return None  # the champion's reference week is still being written
+    current = past.filter(pl.col("date") == day)["v"]
+    return (past.filter(pl.col("date").is_in(days))["v"], current) if len(current) else None
+
+
+def _recent(lake: Lake, table: str, day: dt.date) -> pl.LazyFrame:
+    return lake.scan(table, day - dt.timedelta(days=PREDICTION_LOOKBACK_DAYS), day)
+
+
+def fraud_day_drift(lake: Lake, registry: ModelRegistry, day: dt.date, cfg: DriftConfig
+                    ) -> DayDrift | None:
+    """Feature drift of the day vs the champion's newest training week; prediction drift:
+    the day's scores vs the champion's first week of scores."""
+    from lakeloop.drift import prediction_drift_score
+    from lakeloop.models.fraud_lifecycle import MODEL_NAME
 
     champion = registry.champion(MODEL_NAME)
     if champion is None:
         return None
-    model = load_fraud_model(registry, champion)
-    reference = sample(fraud_reference(lake, champion), cfg.sample_size, cfg.seed)
-    current = sample(lake.scan("silver/transaction_features", day, day).collect(),
-                     cfg.sample_size, cfg.seed)
-    reference = reference.with_columns(pl.Series("fraud_score", model.score(reference, compute)))
-    current = current.with_columns(pl.Series("fraud_score", model.score(current, compute)))
-    result = compute_drift(reference, current, FRAUD_MONITORED, cfg, prediction="fraud_score")
+    reference = fraud_reference(lake, champion, cfg)
+    current = lake.scan("silver/transaction_features", day, day).collect()
+    result = compute_drift(reference, current, FRAUD_MONITORED, cfg)
+    scores = first_week(_recent(lake, "gold/fraud_scores", day)
+                        .select("date", "model_version", pl.col("fraud_score").alias("v")),
+                        champion.version, day) if lake.exists("gold/fraud_scores") else None
+    if scores is not None:
+        result.prediction_drift_score = prediction_drift_score(*scores, cfg)
+        result.prediction_drift = result.prediction_drift_score >= cfg.prediction_threshold
     return DayDrift("fraud", day, champion.version, result)
+
+
+def demand_levels(history: pl.DataFrame, before: dt.date) -> pl.DataFrame:
+    """Per series and weekday, the expected units: the mean of the history before ``before``.
+
+    Levels come from days *before* the reference window, so reference days and the day
+    measured are both out of sample: levels fitted on the reference days themselves make
+    the reference look tighter than any new day can be (tried: quiet days then alarmed)."""
+    units = pl.col("units").cast(pl.Float64)
+    past = history.filter(pl.col("date") < before)
+    return past.group_by("series_id", "weekday").agg(
+        units.mean().clip(lower_bound=1.0).alias("_level"))
+
+
+def _demand_indices(frame: pl.DataFrame, levels: pl.DataFrame) -> pl.DataFrame:
+    return frame.join(levels, on=["series_id", "weekday"], how="left").with_columns(
+        (pl.col("units") / pl.col("_level")).alias("units_index"))
 
 
 def demand_day_drift(lake: Lake, registry: ModelRegistry, day: dt.date, cfg: DriftConfig
                      ) -> DayDrift | None:
-    """Feature drift of the day's series vs the champion's training history; prediction drift:
-    the day's next-day forecasts vs the demand the champion was trained on."""
-    from lakeloop.calendar import from_time_index
+    """Feature drift of the day's series vs the newest week of the champion's history, both
+    as indices over the series' earlier weekday levels; prediction drift: the day's next-day
+    forecasts vs the champion's first week of them."""
     from lakeloop.models.demand_lifecycle import MODEL_NAME
 
     champion = registry.champion(MODEL_NAME)
     if champion is None:
         return None
     lineage = champion.meta["training_set"]
-    train_end = from_time_index(lineage["val_from"])
-    history = lake.scan(lineage["table"], version=lineage["version"]) \
-        .filter(pl.col("date") < train_end).collect()
-    level = history.group_by("series_id", "weekday").agg(
-        pl.col("units").cast(pl.Float64).mean().clip(lower_bound=1.0).alias("_level"))
-    reference = history.filter(pl.col("weekday") == day.isoweekday())
-    current = lake.scan("silver/demand_features", day, day).collect()
-    frames = []
-    for frame in (reference, current):
-        frame = frame.join(level, on=["series_id", "weekday"], how="left").with_columns(
-            (pl.col("units") / pl.col("_level")).alias("units_index"),
-            (pl.col("units_lag_7") / pl.col("_level")).alias("units_lag_7_index"),
-            (pl.col("units_mean_7d") / pl.col("_level")).alias("units_mean_7d_index"))
-        frames.append(frame)
-    reference, current = frames
+    # promotions are the plan, not drift: 12% of items a week at +50% would dominate the index
+    regular = ~pl.col("on_promo").cast(pl.Boolean)
+    history = lake.scan(lineage["table"], version=lineage["version"]).filter(regular).collect()
+    first, last = reference_window(champion, cfg.reference_days)
+    levels = demand_levels(history, first)
+    reference = _demand_indices(history.filter(pl.col("date").is_between(first, last)), levels)
+    current = _demand_indices(
+        lake.scan("silver/demand_features", day, day).filter(regular).collect(), levels)
     result = compute_drift(reference, current, DEMAND_MONITORED, cfg)
-    _forecast_drift(lake, champion.version, day, level, cfg, result)
+    _forecast_drift(lake, champion.version, day, levels, cfg, result)
     return DayDrift("demand", day, champion.version, result)
 
 
-def _forecast_index(lake: Lake, version: str, start: dt.date, end: dt.date,
-                    level: pl.DataFrame) -> pl.DataFrame:
-    """Next-day p50 forecasts of ``version`` divided by the series' weekday level."""
-    return (lake.scan("gold/demand_forecasts", start, end)
-            .filter(pl.col("horizon") == 1, pl.col("model_version") == version).collect()
-            .with_columns(pl.col("target_date").dt.weekday().alias("weekday"))
-            .join(level, on=["series_id", "weekday"], how="left")
-            .select("date", (pl.col("p50") / pl.col("_level")).alias("forecast_index")))
-
-
-def _forecast_drift(lake: Lake, version: str, day: dt.date, level: pl.DataFrame,
+def _forecast_drift(lake: Lake, version: str, day: dt.date, levels: pl.DataFrame,
                     cfg: DriftConfig, result: DriftResult) -> None:
-    """Prediction drift for demand: today's forecasts vs the champion's first week of
-    forecasts. (Forecasts are smooth and actuals are noisy, so actuals are no reference.)"""
-    from lakeloop.drift import prediction_psi
+    """Prediction drift for demand: today's next-day forecasts vs the champion's first week
+    of them, as indices over the series' weekday levels. (Forecasts are smooth and actuals
+    are noisy, so actuals are no reference.)"""
+    from lakeloop.drift import prediction_drift_score
 
     if not lake.exists("gold/demand_forecasts"):
         return
-    past = _forecast_index(lake, version, day - dt.timedelta(days=60), day, level)
-    first_days = sorted(past["date"].unique().to_list())[:FORECAST_REFERENCE_DAYS]
-    if len(first_days) < FORECAST_REFERENCE_DAYS or day <= first_days[-1]:
-        return  # the champion's reference week is still being written
-    reference = past.filter(pl.col("date").is_in(first_days))["forecast_index"]
-    current = past.filter(pl.col("date") == day)["forecast_index"]
-    if current.is_empty():
-        return
-    result.prediction_psi = prediction_psi(reference, current, cfg)
-    result.prediction_drift = result.prediction_psi >= cfg.prediction_threshold
+    index = (_recent(lake, "gold/demand_forecasts", day).filter(pl.col("horizon") == 1)
+             .with_columns(pl.col("target_date").dt.weekday().alias("weekday"))
+             .join(levels.lazy(), on=["series_id", "weekday"], how="left")
+             .select("date", "model_version", (pl.col("p50") / pl.col("_level")).alias("v")))
+    forecasts = first_week(index, version, day)
+    if forecasts is not None:
+        result.prediction_drift_score = prediction_drift_score(*forecasts, cfg)
+        result.prediction_drift = result.prediction_drift_score >= cfg.prediction_threshold
 
 
 def store_reports(store: ObjectStore, drift: DayDrift) -> dict[str, str]:

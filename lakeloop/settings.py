@@ -77,6 +77,7 @@ class Settings:
     device: str = "auto"
     s3: S3Settings = field(default_factory=S3Settings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    sensor_interval_s: int = 300  # drift sensors: least time between two ticks
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +91,7 @@ class Settings:
             partitions_start=env.get("LAKELOOP_PARTITIONS_START", "2026-01-01"),
             contracts_dir=Path(contracts) if contracts else None,
             device=env.get("LAKELOOP_DEVICE", "auto"),
+            sensor_interval_s=int(env.get("LAKELOOP_SENSOR_INTERVAL_S", "300")),
             training=TrainingSettings(
                 label_window_days=int(env.get("LAKELOOP_LABEL_WINDOW_DAYS", "30")),
                 drift_label_window_days=int(env.get("LAKELOOP_DRIFT_LABEL_WINDOW_DAYS", "4")),

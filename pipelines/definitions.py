@@ -32,8 +32,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 fraud_training_set, fraud_model, demand_training_set, demand_model],
         jobs=[nightly, retrain_fraud_job(), retrain_demand_job()],
         schedules=[nightly_schedule(nightly)],
-        sensors=[drift_sensor("fraud", settings.training),
-                 drift_sensor("demand", settings.training), run_failure_alert],
+        sensors=[drift_sensor("fraud", settings.training, interval_s=settings.sensor_interval_s),
+                 drift_sensor("demand", settings.training, interval_s=settings.sensor_interval_s),
+                 run_failure_alert],
         resources=build_resources(settings),
     )
 

@@ -7,17 +7,22 @@ otherwise), so ``dagster dev`` afterwards shows every run, check and materializa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
 import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import dagster as dg
 
 from lakeloop.registry import ModelRegistry
-from lakeloop.settings import Settings
+from lakeloop.settings import Settings, project_root
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.storage.objects import is_s3
 
@@ -52,17 +57,109 @@ def _wipe(*roots: str | Path) -> None:
 
 
 def _retrain(defs: dg.Definitions, instance: dg.DagsterInstance, domain: str, ops: dict,
-             tags: dict[str, str], day: str) -> dict:
+             day: str) -> tuple[str, dict]:
+    """The warm-up training: what a team does by hand once, before the sensors take over."""
     job = defs.resolve_job_def(f"retrain_{domain}")
-    result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags,
+    result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                    tags={"lakeloop/trigger": "warm-up"},
                                     run_config={**QUIET, "ops": ops})
-    record = {"day": day, "trigger": tags.get("lakeloop/trigger", "warm-up"),
-              "success": result.success}
-    if result.success:
-        meta = result.asset_materializations_for_node(f"{domain}_model")[0].metadata
-        record |= {"version": meta["model_version"].value, "promoted": meta["promoted"].value,
-                   "decision": meta["decision"].value}
+    return result.run_id, _retrain_record(instance, result.run_id, domain, day)
+
+
+def _retrain_record(instance: dg.DagsterInstance, run_id: str, domain: str, day: str) -> dict:
+    run = instance.get_run_by_id(run_id)
+    record = {"day": run.tags.get("lakeloop/as_of", day), "run_id": run_id,
+              "trigger": "drift" if "lakeloop/episode" in run.tags else "warm-up",
+              "episode": run.tags.get("lakeloop/episode"),
+              "success": run.status == dg.DagsterRunStatus.SUCCESS}
+    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    for event in events:
+        materialization = event.asset_materialization
+        if materialization and materialization.asset_key == dg.AssetKey(f"{domain}_model"):
+            meta = materialization.metadata
+            record |= {"version": meta["model_version"].value,
+                       "promoted": meta["promoted"].value, "decision": meta["decision"].value}
     return record
+
+
+# Dagster has no public call for "tick the sensors once, as the daemon does"; these are the
+# sensor daemon's own functions (Dagster's tests drive them the same way), pinned with
+# dagster in constraints.txt. Through them the demo's ticks, cursors and run keys are stored
+# in the instance exactly as `dagster-daemon` would store them, and `dagster dev` shows them.
+SYNC_LAUNCHER = {
+    "run_coordinator": {"module": "dagster._core.run_coordinator",  # launch at once, no queue
+                        "class": "DefaultRunCoordinator"},
+    "run_launcher": {"module": "dagster._core.launcher.sync_in_memory_run_launcher",
+                     "class": "SyncInMemoryRunLauncher"},
+}
+LOCATION = "pipelines.definitions"  # the name workspace.yaml gives the code location
+
+
+@contextlib.contextmanager
+def sensor_daemon(home: Path) -> Iterator[Callable[[], None]]:
+    """Yields ``tick()``: one sensor-daemon iteration over the workspace's running sensors.
+
+    The instance is the demo's own (same storage) with a synchronous run launcher, so a run
+    a sensor requests executes before ``tick()`` returns; its console output goes to
+    ``demo_runs.log`` in DAGSTER_HOME, its events to the instance."""
+    import logging
+
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+    from dagster._daemon.sensor import execute_sensor_iteration
+
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=LOCATION,
+                             attribute="defs", working_directory=str(project_root())),
+        location_name=LOCATION)
+    logger = logging.getLogger("lakeloop.demo.sensors")
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=SYNC_LAUNCHER)) \
+            as instance, WorkspaceProcessContext(
+                instance, InProcessWorkspaceLoadTarget(origin)) as workspace, \
+            open(home / "demo_runs.log", "a") as log:
+
+        def tick() -> None:
+            with _output_to(log):
+                for _ in execute_sensor_iteration(workspace, logger, None, None):
+                    pass
+
+        yield tick
+
+
+@contextlib.contextmanager
+def _output_to(log: IO[str]) -> Iterator[None]:
+    """Send stdout/stderr to ``log`` at the file-descriptor level: the runs' step
+    subprocesses (multiprocess executor) inherit the descriptors, not ``sys.stdout``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            yield
+    finally:
+        log.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def demo_environment(settings: Settings) -> dict[str, str]:
+    """What the code location reads (``Settings.from_env``) to load the demo's definitions."""
+    t = settings.training
+    return {"LAKELOOP_LAKE": settings.lake_root, "LAKELOOP_LANDING": settings.landing_root,
+            "LAKELOOP_PARTITIONS_START": settings.partitions_start,
+            "LAKELOOP_LABEL_WINDOW_DAYS": str(t.label_window_days),
+            "LAKELOOP_FORECAST_HORIZON": str(t.forecast_horizon),
+            "LAKELOOP_ENCODER_LENGTH": str(t.encoder_length),
+            "LAKELOOP_BACKTEST_ORIGINS": str(t.backtest_origins),
+            # a simulated day takes seconds, not a day: let the drift sensors tick every day
+            "LAKELOOP_SENSOR_INTERVAL_S": "1"}
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -93,16 +190,15 @@ def run_demo(args: argparse.Namespace) -> int:
         simulate(cfg, ObjectStore(settings.landing_root, settings.s3),
                  progress=lambda _d: bar.update())
 
-    defs = build_definitions(settings)
+    os.environ.update(demo_environment(settings))
+    defs = build_definitions(Settings.from_env())
     nightly = defs.resolve_job_def("nightly")
-    sensors = {d: defs.resolve_sensor_def(f"{d}_drift_sensor") for d in DOMAINS}
     registry = ModelRegistry(ObjectStore(settings.lake_root, settings.s3))
-    cursors: dict[str, str | None] = {}
-    launched: set[str] = set()
+    seen: set[str] = set()
     retrains: dict[str, list[dict]] = {d: [] for d in DOMAINS}
     champions: dict[str, list] = {d: [] for d in DOMAINS}
     failed: list[str] = []
-    with dg.DagsterInstance.get() as instance, \
+    with dg.DagsterInstance.get() as instance, sensor_daemon(settings.dagster_home) as tick, \
             tqdm(total=cfg.days, desc="closed loop", unit="day", disable=args.quiet) as bar:
         for i in range(cfg.days):
             day = cfg.day(i).isoformat()
@@ -114,25 +210,20 @@ def run_demo(args: argparse.Namespace) -> int:
             if i + 1 == args.train_after:  # warm-up done: first champions
                 bar.set_postfix_str(f"{day} first training")
                 for domain in DOMAINS:
-                    retrains[domain].append(_retrain(
-                        defs, instance, domain, settings.training.run_config(domain, day),
-                        {"lakeloop/trigger": "warm-up"}, day))
-            elif i + 1 > args.train_after:  # sensors, evaluated as the daemon would
-                for domain, sensor in sensors.items():
-                    ctx = dg.build_sensor_context(instance=instance, cursor=cursors.get(domain),
-                                                  resources=defs.resources)
-                    tick = sensor(ctx)
-                    if isinstance(tick, dg.SensorResult):
-                        cursors[domain] = tick.cursor
-                        for request in tick.run_requests or []:
-                            if request.run_key in launched:
-                                continue
-                            launched.add(request.run_key)
-                            bar.set_postfix_str(f"{day} retrain {domain}")
-                            retrains[domain].append(_retrain(
-                                defs, instance, domain, request.run_config["ops"],
-                                {**request.tags, "lakeloop/trigger": "drift",
-                                 "dagster/run_key": request.run_key}, day))
+                    run_id, record = _retrain(defs, instance, domain,
+                                              settings.training.run_config(domain, day), day)
+                    seen.add(run_id)
+                    retrains[domain].append(record)
+            elif i + 1 > args.train_after:  # the sensor daemon's tick after the nightly run
+                bar.set_postfix_str(f"{day} sensors")
+                time.sleep(1.0)  # the sensors' minimum interval in the demo
+                tick()
+                for domain in DOMAINS:
+                    for run in instance.get_runs(dg.RunsFilter(job_name=f"retrain_{domain}")):
+                        if run.run_id not in seen:
+                            seen.add(run.run_id)
+                            retrains[domain].append(
+                                _retrain_record(instance, run.run_id, domain, day))
             for domain in DOMAINS:
                 version = registry.champion_version(domain)
                 if version and (not champions[domain] or champions[domain][-1][1] != version):

@@ -25,19 +25,21 @@ DEFAULT_POLICIES = {
     # on; judged on immature labels, every model looks bad on the newest days (seen in the
     # demo: 179 of 390 bot-ring rows of a 1-day-old test window were still unlabelled)
     "fraud": RetrainPolicy(retrain_after_days=7),
-    # demand: let a few days of the new level into the history first
-    "demand": RetrainPolicy(retrain_after_days=3),
+    # demand: a week of the new level in the history, so the new champion's reference week
+    # (the newest days it was trained on) is all new level and the episode can resolve
+    "demand": RetrainPolicy(retrain_after_days=7),
 }
 
 
 def drift_sensor(domain: str, training: TrainingSettings | None = None,
-                 policy: RetrainPolicy | None = None) -> dg.SensorDefinition:
+                 policy: RetrainPolicy | None = None, interval_s: int = 300
+                 ) -> dg.SensorDefinition:
     policy = policy or DEFAULT_POLICIES[domain]
     training = training or TrainingSettings()
     job = RETRAIN_JOBS[domain]
 
     @dg.sensor(
-        name=f"{domain}_drift_sensor", job_name=job, minimum_interval_seconds=300,
+        name=f"{domain}_drift_sensor", job_name=job, minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Requests {job} when {domain} drift persists ({policy.k} of the last "
         f"{policy.n} days), at most once per episode and per {policy.cooldown_days}-day "
@@ -67,11 +69,12 @@ def drift_sensor(domain: str, training: TrainingSettings | None = None,
                     run_key=f"{a.episode}-retrain",
                     run_config={"ops": training.run_config(domain, day.isoformat(), drift=True)},
                     tags={"lakeloop/trigger": f"{domain}_drift", "lakeloop/episode": a.episode,
-                          "lakeloop/reason": a.reason[:200]},
+                          "lakeloop/as_of": day.isoformat(), "lakeloop/reason": a.reason[:200]},
                 ))
             report = storage.uri(f"reports/{domain}_drift/date={day.isoformat()}/report.html")
-            details = {"drift_share": row["drift_share"], "max_column_psi": row["max_column_psi"],
-                       "prediction_psi": row["prediction_psi"],
+            details = {"drift_share": row["drift_share"],
+                       "max_column_drift": row["max_column_drift"],
+                       "prediction_drift_score": row["prediction_drift_score"],
                        "drifted_columns": row["drifted_columns"] or "none",
                        "champion": row["champion"]}
             if "open" in kinds:

@@ -35,7 +35,7 @@ def test_quiet_day_is_not_drift_and_a_shift_is() -> None:
                             cfg, prediction="score")
     assert shifted.dataset_drift
     assert set(shifted.drifted_columns) == {"amount", "channel"}
-    assert shifted.column_psi["amount"] > 10 * quiet.column_psi["amount"]
+    assert shifted.column_drift["amount"] > 10 * quiet.column_drift["amount"]
     assert shifted.prediction_drift is True
     figures = shifted.figures()
     assert figures["drifted_columns"] == 2 and figures["drift_share"] == 0.4
@@ -46,4 +46,4 @@ def test_columns_empty_on_one_side_are_left_out() -> None:
     reference = _frame(2_000, 1).with_columns(pl.lit(None, dtype=pl.Float64).alias("lag_7"))
     current = _frame(2_000, 2).with_columns(pl.lit(1.0).alias("lag_7"))
     result = compute_drift(reference, current, [*COLUMNS, "lag_7"], DriftConfig())
-    assert set(result.column_psi) == set(COLUMNS)  # measured what can be measured
+    assert set(result.column_drift) == set(COLUMNS)  # measured what can be measured

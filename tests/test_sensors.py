@@ -76,7 +76,7 @@ def _write_history(lake: Lake, flags: str) -> None:
             "date": [day], "domain": ["fraud"], "champion": ["v0001"],
             "dataset_drift": [drifted], "drift_share": [0.5 if drifted else 0.0],
             "drifted_columns": ["device,hour" if drifted else ""],
-            "max_column_psi": [0.9 if drifted else 0.05], "prediction_psi": [0.01],
+            "max_column_drift": [0.9 if drifted else 0.05], "prediction_drift_score": [0.01],
             "prediction_drift": [False]})
         lake.overwrite_partition("monitoring/fraud_drift", row, day)
 
