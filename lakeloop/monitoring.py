@@ -197,12 +197,20 @@ def drift_history(lake: Lake, domain: str, start: dt.date, end: dt.date) -> pl.D
     return lake.scan(table, start, end).sort("date").collect()
 
 
-def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
-                      maturity_days: int | None = None) -> dict | None:
-    """Realised quality of the scores of ``day - maturity`` with the labels known on ``day``.
+PERFORMANCE_TABLE = "monitoring/fraud_performance"
 
-    The maturity defaults to the label window the champion was trained with. Returns None
-    when there is nothing to evaluate yet (no champion, or no scores for that day)."""
+
+def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
+                      maturity_days: int | None = None, pool_days: int = 7,
+                      decay_margin: float = 0.3) -> dict | None:
+    """The champion's realised quality on the scores whose labels have just matured.
+
+    Scores of ``day - maturity`` (and, pooled, of the ``pool_days`` days up to it: one day holds
+    a few dozen frauds, too few for a stable PR-AUC) are joined with the chargebacks known on
+    ``day``. ``decayed``: the pooled PR-AUC fell more than ``decay_margin`` (relative) below
+    the champion's PR-AUC on its own test window - what it promised when promoted. Only the
+    champion's own scores count, so a model retired since does not decay the new one.
+    Returns None when there is nothing to evaluate yet."""
     from lakeloop.models.fraud_lifecycle import MODEL_NAME
     from lakeloop.models.metrics import classification_metrics
 
@@ -211,21 +219,33 @@ def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
         return None
     maturity = maturity_days or champion.meta["training_set"]["window"]["label_window_days"]
     evaluated = day - dt.timedelta(days=maturity)
-    scores = lake.scan("gold/fraud_scores", evaluated, evaluated).collect()
-    if scores.is_empty():
+    scores = lake.scan("gold/fraud_scores", evaluated - dt.timedelta(days=pool_days - 1),
+                       evaluated).filter(pl.col("model_version") == champion.version).collect()
+    if scores.filter(pl.col("date") == evaluated).is_empty():
         return None
     fraud = lake.scan("bronze/fraud_labels", None, day).select("transaction_id").unique() \
         .with_columns(pl.lit(1).alias("y")).collect()
     joined = scores.join(fraud, on="transaction_id", how="left").with_columns(
         pl.col("y").fill_null(0))
-    m = classification_metrics(joined["y"].to_numpy(), joined["fraud_score"].to_numpy())
-    versions = joined["model_version"].unique().to_list()
-    reference = registry.get(MODEL_NAME, versions[0]).meta.get("val_metrics", {})
-    return {"date": day, "evaluated_day": evaluated, "model_version": ",".join(versions),
-            "maturity_days": maturity, **{k: m[k] for k in ("pr_auc", "roc_auc",
-                                                            "recall_at_1pct", "recall_at_5pct",
-                                                            "positives", "rows")},
-            "validation_pr_auc": reference.get("pr_auc")}
+    one = joined.filter(pl.col("date") == evaluated)
+    m = classification_metrics(one["y"].to_numpy(), one["fraud_score"].to_numpy())
+    pooled = classification_metrics(joined["y"].to_numpy(), joined["fraud_score"].to_numpy())
+    promised = champion.metrics.get("pr_auc")
+    decayed = promised is not None and pooled["pr_auc"] < (1 - decay_margin) * promised
+    return {"date": day, "evaluated_day": evaluated, "model_version": champion.version,
+            "maturity_days": maturity,
+            **{k: m[k] for k in ("pr_auc", "roc_auc", "recall_at_1pct", "recall_at_5pct",
+                                 "positives", "rows")},
+            "pr_auc_pooled": pooled["pr_auc"], "pooled_days": joined["date"].n_unique(),
+            "pooled_positives": pooled["positives"],
+            "validation_pr_auc": champion.meta.get("val_metrics", {}).get("pr_auc"),
+            "test_pr_auc": promised, "decayed": decayed}
+
+
+def performance_history(lake: Lake, start: dt.date, end: dt.date) -> pl.DataFrame:
+    if not lake.exists(PERFORMANCE_TABLE):
+        return pl.DataFrame()
+    return lake.scan(PERFORMANCE_TABLE, start, end).sort("date").collect()
 
 
 def forecast_accuracy(lake: Lake, day: dt.date) -> dict | None:

@@ -1,5 +1,8 @@
 """Sensors: drift episodes -> one alert and one retraining run; failed runs -> an alert.
 
+A day counts as drifted when its features or predictions drifted, or (fraud) when the
+champion's realised PR-AUC on matured labels decayed (``monitoring/fraud_performance``).
+
 The drift sensors read the daily drift history (Delta tables written by the monitoring
 assets), advance the episode state kept in the cursor (``lakeloop.policy``), and request the
 retrain job with a run key per episode, so a re-evaluated tick never launches twice.
@@ -11,6 +14,7 @@ import datetime as dt
 import json
 
 import dagster as dg
+import polars as pl
 
 from lakeloop.policy import EpisodeState, RetrainPolicy, step
 from lakeloop.settings import TrainingSettings
@@ -42,13 +46,15 @@ def drift_sensor(domain: str, training: TrainingSettings | None = None,
         name=f"{domain}_drift_sensor", job_name=job, minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Requests {job} when {domain} drift persists ({policy.k} of the last "
-        f"{policy.n} days), at most once per episode and per {policy.cooldown_days}-day "
+        f"{policy.n} days drifted"
+        + (", or the champion's realised PR-AUC decayed" if domain == "fraud" else "")
+        + f"), at most once per episode and per {policy.cooldown_days}-day "
         "cooldown; alerts when an episode opens and when it resolves.",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource,
                 alerts: AlertsResource) -> dg.SensorResult | dg.SkipReason:
         from lakeloop.alerts import Alert
-        from lakeloop.monitoring import drift_history
+        from lakeloop.monitoring import drift_history, performance_history
 
         state = EpisodeState.from_dict(json.loads(context.cursor) if context.cursor else None)
         storage = lake.lake()
@@ -57,10 +63,17 @@ def drift_sensor(domain: str, training: TrainingSettings | None = None,
         history = drift_history(storage, domain, start, dt.date(9999, 12, 31))
         if history.is_empty():
             return dg.SkipReason(f"no new {domain} drift measurements since {state.last_day}")
+        # fraud: realised performance decay (labels matured) also makes a day count as drifted
+        perf = performance_history(storage, start, dt.date(9999, 12, 31)) \
+            if domain == "fraud" else pl.DataFrame()
+        decayed = {} if perf.is_empty() else {
+            r["date"]: r for r in perf.filter(pl.col("decayed")).iter_rows(named=True)}
         requests = []
         for row in history.iter_rows(named=True):
             day = row["date"]
-            drifted = bool(row["dataset_drift"]) or bool(row["prediction_drift"])
+            decay = decayed.get(day)
+            drifted = bool(row["dataset_drift"]) or bool(row["prediction_drift"]) \
+                or decay is not None
             actions = step(state, day, drifted, policy, domain)
             kinds = {a.kind: a for a in actions}
             if "retrain" in kinds:
@@ -77,6 +90,10 @@ def drift_sensor(domain: str, training: TrainingSettings | None = None,
                        "prediction_drift_score": row["prediction_drift_score"],
                        "drifted_columns": row["drifted_columns"] or "none",
                        "champion": row["champion"]}
+            if decay is not None:
+                details["performance"] = (
+                    f"PR-AUC {decay['pr_auc_pooled']:.3f} over the {decay['pooled_days']} days "
+                    f"to {decay['evaluated_day']} vs {decay['test_pr_auc']:.3f} promised")
             if "open" in kinds:
                 a = kinds["open"]
                 if "retrain" in kinds:

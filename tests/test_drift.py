@@ -47,3 +47,40 @@ def test_columns_empty_on_one_side_are_left_out() -> None:
     current = _frame(2_000, 2).with_columns(pl.lit(1.0).alias("lag_7"))
     result = compute_drift(reference, current, [*COLUMNS, "lag_7"], DriftConfig())
     assert set(result.column_drift) == set(COLUMNS)  # measured what can be measured
+
+
+def test_reference_moves_to_the_newest_week_a_champion_was_trained_on() -> None:
+    import dataclasses
+    import datetime as dt
+
+    from lakeloop.monitoring import reference_window
+    from lakeloop.registry import ModelVersion
+    from lakeloop.training_sets import FraudWindow
+
+    window = FraudWindow(window_days=28, label_window_days=4, val_days=1, test_days=2)
+    fraud = ModelVersion("fraud", "v0002", {"training_set": {
+        "as_of": "2026-03-20", "window": dataclasses.asdict(window)}})
+    # fraud: the newest feature days of its training set (labels needed 4 days to mature)
+    assert reference_window(fraud, 7) == (dt.date(2026, 3, 10), dt.date(2026, 3, 16))
+    demand = ModelVersion("demand", "v0002", {"training_set": {"as_of": "2026-03-20"}})
+    assert reference_window(demand, 7) == (dt.date(2026, 3, 14), dt.date(2026, 3, 20))
+    short = ModelVersion("fraud", "v0001", {"training_set": {
+        "as_of": "2026-03-20", "window": dataclasses.asdict(
+            FraudWindow(window_days=5, label_window_days=4, val_days=1, test_days=2))}})
+    assert reference_window(short, 7) == (dt.date(2026, 3, 12), dt.date(2026, 3, 16))
+
+
+def test_prediction_reference_is_the_champions_first_week() -> None:
+    import datetime as dt
+
+    from lakeloop.monitoring import first_week
+
+    start = dt.date(2026, 3, 1)
+    rows = [{"date": start + dt.timedelta(days=i), "model_version": v, "v": float(i)}
+            for i in range(12) for v in (["v0001"] if i < 3 else ["v0002"])]
+    frame = pl.DataFrame(rows).lazy()
+    # v0002 scored from day 3: its reference week is days 3..9, so day 9 is not measured yet
+    assert first_week(frame, "v0002", start + dt.timedelta(days=9)) is None
+    reference, current = first_week(frame, "v0002", start + dt.timedelta(days=10))
+    assert sorted(reference.to_list()) == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    assert current.to_list() == [10.0]

@@ -123,3 +123,20 @@ def test_sensor_requests_one_retrain_and_one_alert_per_episode(tmp_path: Path,
     assert sorted(log["kind"].to_list()) == ["drift_open", "drift_resolved"]
     dumped = log.write_csv()
     assert "very-secret-token" not in dumped and "127.0.0.1" in dumped  # host only
+
+
+def test_performance_decay_alone_requests_a_retrain(tmp_path: Path, webhook: str) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    _write_history(lake, "......")  # no feature or score drift at all...
+    for day, decayed in _days("...DDD"):  # ...but the matured labels say the model got worse
+        lake.overwrite_partition("monitoring/fraud_performance", pl.DataFrame({
+            "date": [day], "evaluated_day": [day - dt.timedelta(days=14)],
+            "model_version": ["v0001"], "pr_auc_pooled": [0.3 if decayed else 0.7],
+            "pooled_days": [7], "test_pr_auc": [0.65], "decayed": [decayed]}), day)
+    result = _evaluate(lake.root, webhook, None)
+    [request] = result.run_requests
+    assert request.run_key == "fraud-2026-02-05-retrain"
+    [post] = Recorder.posts
+    assert post["kind"] == "drift_open"
+    assert post["details"]["performance"].startswith("PR-AUC 0.300 over the 7 days")
+    assert post["details"]["drifted_columns"] == "none"

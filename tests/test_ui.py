@@ -17,13 +17,16 @@ import pytest
 
 from lakeloop.settings import Settings
 from pipelines.definitions import build_definitions
-from pipelines.demo import prepare_home
+from pipelines.demo import prepare_home, sensor_daemon
 from tests.conftest import day
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 RUNS_QUERY = """{ runsOrError { ... on Runs { results { jobName status
   tags { key value } } } } }"""
+SENSOR_QUERY = """{ sensorOrError(sensorSelector: {repositoryName: "__repository__",
+  repositoryLocationName: "pipelines.definitions", sensorName: "fraud_drift_sensor"}) {
+  ... on Sensor { sensorState { status ticks(limit: 5) { status skipReason } } } } }"""
 ASSET_QUERY = """{ assetOrError(assetKey: {path: ["transactions_raw"]}) { ... on Asset {
   assetMaterializations(limit: 10) { partition metadataEntries { label } } } } }"""
 
@@ -48,6 +51,8 @@ def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
         for i in range(2):
             assert job.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
                                           run_config=QUIET).success
+    with sensor_daemon(home) as tick:  # the demo's sensor ticks, stored as the daemon does
+        tick()
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,6 +82,10 @@ def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
         assert sorted(m["partition"] for m in asset) == partitions
         labels = {e["label"] for e in asset[0]["metadataEntries"]}
         assert {"delta_version", "dagster/row_count", "preview"} <= labels
+        state = _graphql(port, SENSOR_QUERY)["sensorOrError"]["sensorState"]
+        assert state["status"] == "RUNNING"
+        [tick] = state["ticks"]  # no champion yet, so nothing to measure: a skipped tick
+        assert tick["status"] == "SKIPPED" and "no new fraud drift" in tick["skipReason"]
     finally:
         os.killpg(server.pid, signal.SIGINT)
         try:
