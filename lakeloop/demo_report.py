@@ -80,6 +80,10 @@ def build_summary(lake: Lake, first: dt.date, last: dt.date, drift_day: dt.date 
             ["episode"].str.slice(len(domain) + 1).to_list())
         opened_days = [dt.date.fromisoformat(d) for d in opened]
         detected = next((d for d in opened_days if drift_day and d >= drift_day), None)
+        resolved = [] if alerts is None else sorted(
+            alerts.filter((pl.col("domain") == domain) & (pl.col("kind") == "drift_resolved"))
+            .select("episode", pl.col("title").str.extract(r"resolved on (\S+)$").alias("day"))
+            .iter_rows())
         trained = [r for r in retrains.get(domain, []) if r["trigger"] == "drift"]
         first_retrain = next((dt.date.fromisoformat(r["day"]) for r in trained
                               if drift_day and dt.date.fromisoformat(r["day"]) >= drift_day),
@@ -94,6 +98,10 @@ def build_summary(lake: Lake, first: dt.date, last: dt.date, drift_day: dt.date 
             "detection_delay_days": (detected - drift_day).days if detected and drift_day
             else None,
             "alerts": len(opened_days),
+            "episodes": [{"episode": f"{domain}-{d.isoformat()}", "opened": d.isoformat(),
+                          "resolved": next((r for e, r in resolved
+                                            if e == f"{domain}-{d.isoformat()}"), None)}
+                         for d in opened_days],
             "false_alarms": sum(1 for d in opened_days if drift_day is None or d < drift_day),
             "retrains": trained,
             "champions": champions.get(domain, []),

@@ -171,7 +171,11 @@ def _forecast_drift(lake: Lake, version: str, day: dt.date, levels: pl.DataFrame
 
     if not lake.exists("gold/demand_forecasts"):
         return
+    # regular-price series only, as for the features (the promotion of the forecast's day)
+    regular = _recent(lake, "silver/demand_features", day).filter(
+        ~pl.col("on_promo").cast(pl.Boolean)).select("series_id", "date")
     index = (_recent(lake, "gold/demand_forecasts", day).filter(pl.col("horizon") == 1)
+             .join(regular, on=["series_id", "date"], how="semi")
              .with_columns(pl.col("target_date").dt.weekday().alias("weekday"))
              .join(levels.lazy(), on=["series_id", "weekday"], how="left")
              .select("date", "model_version", (pl.col("p50") / pl.col("_level")).alias("v")))
@@ -202,11 +206,12 @@ PERFORMANCE_TABLE = "monitoring/fraud_performance"
 
 def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
                       maturity_days: int | None = None, pool_days: int = 7,
-                      decay_margin: float = 0.3) -> dict | None:
+                      decay_margin: float = 0.3, min_maturity_days: int = 14) -> dict | None:
     """The champion's realised quality on the scores whose labels have just matured.
 
-    Scores of ``day - maturity`` (and, pooled, of the ``pool_days`` days up to it: one day holds
-    a few dozen frauds, too few for a stable PR-AUC) are joined with the chargebacks known on
+    Maturity: the champion's label window, and at least ``min_maturity_days``. Scores of
+    ``day - maturity`` (and, pooled, of the ``pool_days`` days up to it: one day holds a few
+    dozen frauds, too few for a stable PR-AUC) are joined with the chargebacks known on
     ``day``. ``decayed``: the pooled PR-AUC fell more than ``decay_margin`` (relative) below
     the champion's PR-AUC on its own test window - what it promised when promoted. Only the
     champion's own scores count, so a model retired since does not decay the new one.
@@ -217,7 +222,10 @@ def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
     champion = registry.champion(MODEL_NAME)
     if champion is None or not lake.exists("gold/fraud_scores"):
         return None
-    maturity = maturity_days or champion.meta["training_set"]["window"]["label_window_days"]
+    # a drift retrain learns from 4-day-old labels, but judging it on them would call it
+    # decayed (seen in the demo: 0.42-0.58 on labels 4 days old): at least two weeks
+    maturity = maturity_days or max(
+        champion.meta["training_set"]["window"]["label_window_days"], min_maturity_days)
     evaluated = day - dt.timedelta(days=maturity)
     scores = lake.scan("gold/fraud_scores", evaluated - dt.timedelta(days=pool_days - 1),
                        evaluated).filter(pl.col("model_version") == champion.version).collect()

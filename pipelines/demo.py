@@ -262,6 +262,9 @@ def print_loop(summary: dict) -> None:
               f"{s['metric']:>12s} {fmt(s['metric_before_drift']):>7s} "
               f"{fmt(s['metric_during_drift']):>7s} {fmt(s['metric_after_retrain']):>7s}")
         print(f"{'':8s} champions: " + ", ".join(f"{v} from {d}" for d, v in s["champions"]))
+        print(f"{'':8s} episodes: " + (", ".join(
+            f"{e['opened']} -> {e['resolved'] or 'still open'}" for e in s["episodes"])
+            or "none"))
 
 
 def print_summary(lake: Lake, first: dt.date, last: dt.date, failed: list[str]) -> None:
