@@ -30,6 +30,8 @@ class DemandModelConfig(dg.Config):
     patience: int = 3
     seed: int = 7
     promotion_margin: float = Field(0.01, description="MASE reduction needed vs champion")
+    refit: bool = Field(True, description="a winning challenger is refitted on all history "
+                        "(the backtest held the newest days out) before it is registered")
 
 
 @dg.asset(
@@ -95,7 +97,7 @@ def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
     run = train_and_promote_demand(pdf, plan, registry.registry(), device, cfg,
                                    config.promotion_margin,
                                    {**lineage, "table": DEMAND_TRAINING_TABLE, "version": version},
-                                   log=context.log.info)
+                                   log=context.log.info, refit=config.refit)
     png = plot_backtest(run.backtest, pdf)
     plot_uri = storage.uri(f"reports/demand/{run.version.version}_backtest.png")
     ObjectStore(storage.root, storage.s3).write_bytes(

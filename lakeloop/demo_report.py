@@ -127,14 +127,18 @@ def timeline_png(lake: Lake, summary: dict[str, Any]) -> bytes:
         if lake.exists(table):
             h = lake.scan(table).sort("date").collect()
             ax.plot(h["date"], h["drift_share"], label="share of drifted columns", color="C0")
-            ax.plot(h["date"], h["prediction_drift_score"], label="prediction PSI", color="C1")
+            ax.plot(h["date"], h["prediction_drift_score"], label="prediction drift",
+                    color="C1")
         info = summary[domain]
         if drift_day:
             ax.axvline(dt.date.fromisoformat(drift_day), color="black", ls=":",
                        label="drift injected")
-        if info["drift_detected_day"]:
-            ax.axvline(dt.date.fromisoformat(info["drift_detected_day"]), color="red",
-                       label="alert")
+        for i, episode in enumerate(info["episodes"]):
+            ax.axvline(dt.date.fromisoformat(episode["opened"]), color="red",
+                       label=None if i else "alert: episode opened")
+            if episode["resolved"]:
+                ax.axvline(dt.date.fromisoformat(episode["resolved"]), color="purple",
+                           ls="-.", label=None if i else "alert: resolved")
         for r in info["retrains"]:
             ax.axvline(dt.date.fromisoformat(r["day"]), color="green", ls="--",
                        label=f"retrain ({'promoted' if r.get('promoted') else 'kept'})")

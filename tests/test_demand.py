@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from lakeloop.bronze import process_day, write_day
 from lakeloop.calendar import time_index
@@ -52,7 +54,7 @@ def test_train_backtest_register_and_forecast(history: pd.DataFrame, tmp_path: P
     registry = ModelRegistry(ObjectStore(str(tmp_path / "lake")))
     cpu = compute("cpu")
     run = train_and_promote_demand(history, plan, registry, cpu, CFG, 0.0, {"t": 1},
-                                   log=lambda _m: None)
+                                   log=lambda _m: None, refit=False)
     assert set(run.metrics) == {"nhits", "seasonal_naive", "weekday_mean"}
     for m in run.metrics.values():
         assert m["points"] == 20 * 2 * CFG.horizon and m["mae"] >= 0 and m["pinball"] >= 0
@@ -73,13 +75,21 @@ def test_train_backtest_register_and_forecast(history: pd.DataFrame, tmp_path: P
     # a second challenger is judged against the champion on the same backtest origins
     if not run.decision.promote:  # tiny model may lose to a baseline: make it champion anyway
         registry.promote(MODEL_NAME, run.version.version, "test: operator override")
-    second = train_and_promote_demand(history, plan, registry, cpu, CFG, 0.0, {"t": 2},
-                                      log=lambda _m: None)
+    longer = dataclasses.replace(CFG, max_epochs=12, patience=12)  # good enough to win
+    second = train_and_promote_demand(history, plan, registry, cpu, longer, -1.0, {"t": 2},
+                                      log=lambda _m: None, refit=True)
     assert second.champion_version == run.version.version
     assert second.champion_metrics["points"] == run.metrics["nhits"]["points"]
     assert second.champion_metrics["mase"] == pytest.approx(run.metrics["nhits"]["mase"])
-    assert registry.get(MODEL_NAME, second.version.version).meta[
-        "champion_at_training"] == run.version.version
+    second_meta = registry.get(MODEL_NAME, second.version.version).meta
+    assert second_meta["champion_at_training"] == run.version.version
+    # a winner is refitted on all history before it is registered; a loser is kept as judged
+    assert second.decision.promote, second.decision.reason  # margin -1: beats the champion
+    assert (second_meta["refit"] is not None) == second.decision.promote
+    registered = registry.load_weights(second.version)
+    judged = second.result.model.state()
+    same = all(torch.equal(registered[k], judged[k].cpu()) for k in judged)
+    assert same != second.decision.promote
 
     # a series the model has never seen gets the stated fallback, not an error
     stranger = past[past["series_id"] == "s00_i000"].assign(series_id="s99_i999")

@@ -38,6 +38,7 @@ class DemandRun:
     champion_version: str | None
     champion_metrics: dict[str, float] | None
     backtest: pd.DataFrame
+    deployed: DemandTrainResult  # the registered weights: ``result`` or its refit
 
 
 def load_demand_model(registry: ModelRegistry, mv: ModelVersion, sample: pd.DataFrame
@@ -48,8 +49,15 @@ def load_demand_model(registry: ModelRegistry, mv: ModelVersion, sample: pd.Data
 def train_and_promote_demand(
     pdf: pd.DataFrame, plan: BacktestPlan, registry: ModelRegistry, compute: Compute,
     cfg: DemandConfig, margin: float, lineage: dict[str, Any],
-    log: Callable[[str], None] = print, progress: bool = False,
+    log: Callable[[str], None] = print, progress: bool = False, refit: bool = True,
 ) -> DemandRun:
+    """Backtest a challenger; if it wins and ``refit``, the registered weights are a refit of
+    the same configuration on all the history (early-stopped on the newest horizon).
+
+    Why refit: the backtest holds out the newest ``origins x horizon`` days, so the model it
+    judges never trained on them - after a drift those are exactly the days of the new normal
+    (demo, level shift: next-day WAPE 0.350 for the backtested weights, 0.336 refitted, 0.339
+    for the old champion). The metrics recorded stay the backtest's."""
     result = train_demand(pdf, plan.val_from, cfg, compute, progress=progress, log=log)
     train = pdf[pdf["time_idx"] < plan.val_from]
     results = backtest(result.model, pdf, plan, compute)
@@ -65,8 +73,16 @@ def train_and_promote_demand(
     decision = decide(PROMOTION_METRIC, metrics["nhits"][PROMOTION_METRIC], best_baseline,
                       None if champion_metrics is None else champion_metrics[PROMOTION_METRIC],
                       margin, higher_is_better=False)
-    version = register_and_apply(registry, MODEL_NAME, result.model.state(), {
-        **result.model.meta(),
+    deployed, refit_meta = result, None
+    if decision.promote and refit:
+        last_val_from = int(pdf["time_idx"].max()) - cfg.horizon + 1
+        log(f"refit on all history (validation: the last {cfg.horizon} days)")
+        deployed = train_demand(pdf, last_val_from, cfg, compute, progress=progress, log=log)
+        refit_meta = {"val_from": last_val_from, "epochs": deployed.epochs,
+                      "train_seconds": deployed.seconds}
+    version = register_and_apply(registry, MODEL_NAME, deployed.model.state(), {
+        **deployed.model.meta(),
+        "refit": refit_meta,
         "metrics": metrics["nhits"],
         "baselines": {b: metrics[b] for b in BASELINES if b in metrics},
         "backtest": {"origins": list(plan.origins), "val_from": plan.val_from},
@@ -79,7 +95,8 @@ def train_and_promote_demand(
         "champion_metrics_on_backtest": champion_metrics,
     }, decision, champion, log)
     return DemandRun(version, decision, result, metrics,
-                     None if champion is None else champion.version, champion_metrics, results)
+                     None if champion is None else champion.version, champion_metrics, results,
+                     deployed)
 
 
 def forecast_with_fallback(model: DemandModel, history: pd.DataFrame, compute: Compute
