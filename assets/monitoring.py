@@ -49,15 +49,25 @@ class FraudPerformanceConfig(dg.Config):
                                 "realised vs 0.65 promised; bot ring weeks: 0.21-0.47)")
 
 
+def _store(storage):  # noqa: ANN001, ANN202
+    from lakeloop.storage import ObjectStore
+
+    return ObjectStore(storage.root, storage.s3)
+
+
+def _report_links(uris: dict[str, str]) -> dict:
+    return {"report": dg.MetadataValue.path(uris["html"]),
+            "report_json": dg.MetadataValue.path(uris["json"])}
+
+
 def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift) -> dg.MaterializeResult:  # noqa: ANN001
     from lakeloop.monitoring import DRIFT_TABLES, store_reports
-    from lakeloop.storage import ObjectStore
 
     if drift is None:
         context.log.warning("no champion yet: no reference to measure drift against")
         return dg.MaterializeResult(metadata={"measured": False, "reason": "no champion yet"})
     storage = lake.lake()
-    reports = store_reports(ObjectStore(storage.root, storage.s3), drift)
+    reports = store_reports(_store(storage), drift)
     version = storage.overwrite_partition(DRIFT_TABLES[drift.domain], drift.row(), drift.day)
     r = drift.result
     if r.dataset_drift:
@@ -102,7 +112,7 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         drift = demand_day_drift(lake.lake(), registry.registry(), partition_day(context), cfg)
         return _result(context, lake, drift)
 
-    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"polars"},
+    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"polars", "evidently"},
               deps=["fraud_scores", "fraud_labels_raw"],
               description="The champion's realised PR-AUC / recall on the day whose labels just "
               "matured (its label window ago), pooled over a week vs its test PR-AUC: "
@@ -112,25 +122,30 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                           ) -> dg.MaterializeResult:
         import polars as pl
 
-        from lakeloop.monitoring import PERFORMANCE_TABLE
+        from lakeloop.monitoring import PERFORMANCE_TABLE, store_report
         from lakeloop.monitoring import fraud_performance as measure
+        from lakeloop.quality_reports import classification_report
 
         day, storage = partition_day(context), lake.lake()
-        result = measure(storage, registry.registry(), day,
-                         decay_margin=config.decay_margin, pool_days=config.pool_days,
-                         min_maturity_days=config.min_maturity_days)
-        if result is None:
+        realised = measure(storage, registry.registry(), day,
+                           decay_margin=config.decay_margin, pool_days=config.pool_days,
+                           min_maturity_days=config.min_maturity_days)
+        if realised is None:
             return dg.MaterializeResult(metadata={"measured": False,
                                                   "reason": "no matured scored day yet"})
+        result = realised.figures
+        report = classification_report(realised.rows, "y", "fraud_score")  # pooled week
+        links = {} if report is None else _report_links(
+            store_report(_store(storage), "fraud_performance", day, *report))
         storage.overwrite_partition(PERFORMANCE_TABLE, pl.DataFrame([result]), day)
         if result["decayed"]:
             context.log.warning(f"fraud performance decayed: pooled PR-AUC "
                                 f"{result['pr_auc_pooled']:.3f} vs {result['test_pr_auc']:.3f}")
         meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
                 for k, v in result.items() if k != "date" and v is not None}
-        return dg.MaterializeResult(metadata={"measured": True, **meta})
+        return dg.MaterializeResult(metadata={"measured": True, **meta, **links})
 
-    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"polars"},
+    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"polars", "evidently"},
               deps=["demand_features", "demand_forecasts"],
               description="Realised MAE / sMAPE / WAPE and p10-p90 coverage of every forecast "
               "that targeted the day, now that its actuals landed.")
@@ -139,16 +154,22 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         import polars as pl
 
         from lakeloop.monitoring import forecast_accuracy as measure
+        from lakeloop.monitoring import store_report
+        from lakeloop.quality_reports import regression_report
 
         day, storage = partition_day(context), lake.lake()
-        result = measure(storage, day)
-        if result is None:
+        realised = measure(storage, day)
+        if realised is None:
             return dg.MaterializeResult(metadata={"measured": False,
                                                   "reason": "no forecast targeted this day"})
+        result = realised.figures
         by_h = {str(k): round(v, 3) for k, v in result.pop("mae_by_horizon").items()}
+        links = _report_links(store_report(
+            _store(storage), "forecast_accuracy", day,
+            *regression_report(realised.rows, "units", "p50")))
         storage.overwrite_partition("monitoring/forecast_accuracy", pl.DataFrame([result]), day)
         return dg.MaterializeResult(metadata={
             "measured": True, **{k: v for k, v in result.items() if k != "date"},
-            "mae_by_horizon": dg.MetadataValue.json(by_h)})
+            "mae_by_horizon": dg.MetadataValue.json(by_h), **links})
 
     return [fraud_drift, demand_drift, fraud_performance, forecast_accuracy]

@@ -124,12 +124,12 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
         else prediction_drift_score >= cfg.prediction_threshold,
         reference_rows=ref.height,
         current_rows=cur.height,
-        html=_html(snapshot),
+        html=html_of(snapshot),
         json=snapshot.json(),
     )
 
 
-def _html(snapshot: Any) -> str:
+def html_of(snapshot: Any) -> str:
     import tempfile
     from pathlib import Path
 

@@ -70,6 +70,15 @@ def reference_window(champion: ModelVersion, days: int) -> tuple[dt.date, dt.dat
     return max(first, last - dt.timedelta(days=days - 1)), last
 
 
+@dataclass
+class Realised:
+    """Realised quality of one day: the figures (one row of the monitoring table) and the
+    rows they were computed on (for the Evidently report)."""
+
+    figures: dict
+    rows: pl.DataFrame
+
+
 def fraud_reference(lake: Lake, champion: ModelVersion, cfg: DriftConfig) -> pl.DataFrame:
     """The features of the champion's reference days, read at the Delta version its training
     set recorded (time travel): what the model saw, even if a partition was re-run since."""
@@ -185,13 +194,17 @@ def _forecast_drift(lake: Lake, version: str, day: dt.date, levels: pl.DataFrame
         result.prediction_drift = result.prediction_drift_score >= cfg.prediction_threshold
 
 
+def store_report(store: ObjectStore, kind: str, day: dt.date, html: str, json: str
+                 ) -> dict[str, str]:
+    """HTML + JSON report under ``reports/<kind>/date=D/``; returns their URIs."""
+    folder = (f"reports/{kind}", f"date={day.isoformat()}")
+    return {"html": store.write_bytes(html.encode(), *folder, "report.html"),
+            "json": store.write_bytes(json.encode(), *folder, "report.json")}
+
+
 def store_reports(store: ObjectStore, drift: DayDrift) -> dict[str, str]:
-    """HTML + JSON report under ``reports/<domain>_drift/date=D/``; returns their URIs."""
-    folder = (f"reports/{drift.domain}_drift", f"date={drift.day.isoformat()}")
-    return {
-        "html": store.write_bytes(drift.result.html.encode(), *folder, "report.html"),
-        "json": store.write_bytes(drift.result.json.encode(), *folder, "report.json"),
-    }
+    return store_report(store, f"{drift.domain}_drift", drift.day, drift.result.html,
+                        drift.result.json)
 
 
 def drift_history(lake: Lake, domain: str, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -206,7 +219,8 @@ PERFORMANCE_TABLE = "monitoring/fraud_performance"
 
 def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
                       maturity_days: int | None = None, pool_days: int = 7,
-                      decay_margin: float = 0.3, min_maturity_days: int = 14) -> dict | None:
+                      decay_margin: float = 0.3, min_maturity_days: int = 14
+                      ) -> Realised | None:
     """The champion's realised quality on the scores whose labels have just matured.
 
     Maturity: the champion's label window, and at least ``min_maturity_days``. Scores of
@@ -240,14 +254,15 @@ def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
     pooled = classification_metrics(joined["y"].to_numpy(), joined["fraud_score"].to_numpy())
     promised = champion.metrics.get("pr_auc")
     decayed = promised is not None and pooled["pr_auc"] < (1 - decay_margin) * promised
-    return {"date": day, "evaluated_day": evaluated, "model_version": champion.version,
-            "maturity_days": maturity,
-            **{k: m[k] for k in ("pr_auc", "roc_auc", "recall_at_1pct", "recall_at_5pct",
-                                 "positives", "rows")},
-            "pr_auc_pooled": pooled["pr_auc"], "pooled_days": joined["date"].n_unique(),
-            "pooled_positives": pooled["positives"],
-            "validation_pr_auc": champion.meta.get("val_metrics", {}).get("pr_auc"),
-            "test_pr_auc": promised, "decayed": decayed}
+    return Realised({
+        "date": day, "evaluated_day": evaluated, "model_version": champion.version,
+        "maturity_days": maturity,
+        **{k: m[k] for k in ("pr_auc", "roc_auc", "recall_at_1pct", "recall_at_5pct",
+                             "positives", "rows")},
+        "pr_auc_pooled": pooled["pr_auc"], "pooled_days": joined["date"].n_unique(),
+        "pooled_positives": pooled["positives"],
+        "validation_pr_auc": champion.meta.get("val_metrics", {}).get("pr_auc"),
+        "test_pr_auc": promised, "decayed": decayed}, joined)
 
 
 def performance_history(lake: Lake, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -256,7 +271,7 @@ def performance_history(lake: Lake, start: dt.date, end: dt.date) -> pl.DataFram
     return lake.scan(PERFORMANCE_TABLE, start, end).sort("date").collect()
 
 
-def forecast_accuracy(lake: Lake, day: dt.date) -> dict | None:
+def forecast_accuracy(lake: Lake, day: dt.date) -> Realised | None:
     """Realised error of every forecast whose target was ``day``, now that its actuals landed."""
     if not lake.exists("gold/demand_forecasts"):
         return None
@@ -271,11 +286,12 @@ def forecast_accuracy(lake: Lake, day: dt.date) -> dict | None:
     by_h = joined.with_columns(err.alias("e")).group_by("horizon").agg(
         pl.col("e").mean()).sort("horizon")
     inside = ((joined["units"] >= joined["p10"]) & (joined["units"] <= joined["p90"])).mean()
-    return {"date": day, "forecasts": joined.height,
+    return Realised({"date": day, "forecasts": joined.height,
             "mae": float(err.mean()),
             "smape": float((2 * err / denom.clip(lower_bound=1e-9)).mean()),
             "wape": float(err.sum() / max(float(joined["units"].sum()), 1e-9)),
             "coverage_p10_p90": float(inside),
             "mae_by_horizon": dict(zip(by_h["horizon"].to_list(), by_h["e"].to_list(),
                                        strict=True)),
-            "model_version": ",".join(sorted(joined["model_version"].unique().to_list()))}
+            "model_version": ",".join(sorted(joined["model_version"].unique().to_list()))},
+        joined)

@@ -84,3 +84,20 @@ def test_prediction_reference_is_the_champions_first_week() -> None:
     reference, current = first_week(frame, "v0002", start + dt.timedelta(days=10))
     assert sorted(reference.to_list()) == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
     assert current.to_list() == [10.0]
+
+
+def test_quality_reports_are_evidently_html() -> None:
+    from lakeloop.quality_reports import classification_report, regression_report
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(3_000) < 0.02).astype(int)
+    scored = pl.DataFrame({"y": y, "fraud_score": np.clip(y * 0.6 + rng.random(3_000) * 0.5,
+                                                          0, 1)})
+    html, js = classification_report(scored, "y", "fraud_score")
+    assert "<html" in html.lower() and "RocAuc" in js  # a ranking report on real outcomes
+    assert classification_report(scored.with_columns(pl.lit(0).alias("y")), "y",
+                                 "fraud_score") is None  # no fraud yet: nothing to rank
+    units = rng.poisson(20, 500).astype(float)
+    html, js = regression_report(pl.DataFrame({"units": units, "p50": units + 1.0}), "units",
+                                 "p50")
+    assert "<html" in html.lower() and "MAE" in js.upper()

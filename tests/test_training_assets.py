@@ -69,6 +69,7 @@ def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
         accuracy = runs[1].asset_materializations_for_node("forecast_accuracy")[0].metadata
         assert accuracy["measured"].value and accuracy["forecasts"].value == 20
         assert 0 <= accuracy["coverage_p10_p90"].value <= 1 and accuracy["mae"].value >= 0
+        assert "<html" in Path(accuracy["report"].value).read_text().lower()  # Evidently
         drift = runs[1].asset_materializations_for_node("fraud_drift")[0].metadata
         assert drift["measured"].value and drift["current_sample"].value > 0
         assert Path(drift["report"].value).read_text().lower().count("<html") >= 1
@@ -77,7 +78,7 @@ def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
                 "demand": registry.champion_version("demand")}
     from lakeloop.monitoring import fraud_performance
 
-    realised = fraud_performance(lake, registry, day(DAYS - 1), maturity_days=1)
+    realised = fraud_performance(lake, registry, day(DAYS - 1), maturity_days=1).figures
     assert realised["evaluated_day"] == day(DAYS - 2) and realised["rows"] > 1_000
     assert realised["model_version"] == "v0001"
     scores = lake.scan("gold/fraud_scores", day(DAYS - 1), day(DAYS - 1)).collect()
