@@ -222,8 +222,10 @@ def run_demo(args: argparse.Namespace) -> int:
                     for run in instance.get_runs(dg.RunsFilter(job_name=f"retrain_{domain}")):
                         if run.run_id not in seen:
                             seen.add(run.run_id)
-                            retrains[domain].append(
-                                _retrain_record(instance, run.run_id, domain, day))
+                            record = _retrain_record(instance, run.run_id, domain, day)
+                            retrains[domain].append(record)
+                            if not record["success"]:
+                                failed.append(f"{day} retrain_{domain}")
             for domain in DOMAINS:
                 version = registry.champion_version(domain)
                 if version and (not champions[domain] or champions[domain][-1][1] != version):
