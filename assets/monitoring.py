@@ -49,12 +49,6 @@ class FraudPerformanceConfig(dg.Config):
                                 "realised vs 0.65 promised; bot ring weeks: 0.21-0.47)")
 
 
-def _store(storage):  # noqa: ANN001, ANN202
-    from lakeloop.storage import ObjectStore
-
-    return ObjectStore(storage.root, storage.s3)
-
-
 def _report_links(uris: dict[str, str]) -> dict:
     return {"report": dg.MetadataValue.path(uris["html"]),
             "report_json": dg.MetadataValue.path(uris["json"])}
@@ -67,7 +61,7 @@ def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift) -> dg.
         context.log.warning("no champion yet: no reference to measure drift against")
         return dg.MaterializeResult(metadata={"measured": False, "reason": "no champion yet"})
     storage = lake.lake()
-    reports = store_reports(_store(storage), drift)
+    reports = store_reports(lake.store(), drift)
     version = storage.overwrite_partition(DRIFT_TABLES[drift.domain], drift.row(), drift.day)
     r = drift.result
     if r.dataset_drift:
@@ -78,8 +72,7 @@ def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift) -> dg.
         "champion": drift.champion,
         "drifted": dg.MetadataValue.json(r.drifted_columns),
         "column_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in r.column_drift.items()}),
-        "report": dg.MetadataValue.path(reports["html"]),
-        "report_json": dg.MetadataValue.path(reports["json"]),
+        **_report_links(reports),
         "delta_version": version,
     })
 
@@ -136,7 +129,7 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         result = realised.figures
         report = classification_report(realised.rows, "y", "fraud_score")  # pooled week
         links = {} if report is None else _report_links(
-            store_report(_store(storage), "fraud_performance", day, *report))
+            store_report(lake.store(), "fraud_performance", day, *report))
         storage.overwrite_partition(PERFORMANCE_TABLE, pl.DataFrame([result]), day)
         if result["decayed"]:
             context.log.warning(f"fraud performance decayed: pooled PR-AUC "
@@ -165,7 +158,7 @@ def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         result = realised.figures
         by_h = {str(k): round(v, 3) for k, v in result.pop("mae_by_horizon").items()}
         links = _report_links(store_report(
-            _store(storage), "forecast_accuracy", day,
+            lake.store(), "forecast_accuracy", day,
             *regression_report(realised.rows, "units", "p50")))
         storage.overwrite_partition("monitoring/forecast_accuracy", pl.DataFrame([result]), day)
         return dg.MaterializeResult(metadata={

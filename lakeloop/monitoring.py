@@ -64,10 +64,9 @@ def reference_window(champion: ModelVersion, days: int) -> tuple[dt.date, dt.dat
 
         first, last = FraudWindow(**lineage["window"]).dates(
             dt.date.fromisoformat(lineage["as_of"]))
-    else:  # demand: the history up to the training set's as-of day
-        last = dt.date.fromisoformat(lineage["as_of"])
-        first = last - dt.timedelta(days=days - 1)
-    return max(first, last - dt.timedelta(days=days - 1)), last
+        return max(first, last - dt.timedelta(days=days - 1)), last
+    last = dt.date.fromisoformat(lineage["as_of"])  # demand: the history up to its as-of day
+    return last - dt.timedelta(days=days - 1), last
 
 
 @dataclass
@@ -104,6 +103,16 @@ def first_week(predictions: pl.LazyFrame, version: str, day: dt.date
     return (past.filter(pl.col("date").is_in(days))["v"], current) if len(current) else None
 
 
+def _set_prediction_drift(result: DriftResult, predictions: tuple[pl.Series, pl.Series] | None,
+                          cfg: DriftConfig) -> None:
+    """Prediction drift of (first week, day), when the first week is complete."""
+    from lakeloop.drift import prediction_drift_score
+
+    if predictions is not None:
+        result.prediction_drift_score = prediction_drift_score(*predictions, cfg)
+        result.prediction_drift = result.prediction_drift_score >= cfg.prediction_threshold
+
+
 def _recent(lake: Lake, table: str, day: dt.date) -> pl.LazyFrame:
     return lake.scan(table, day - dt.timedelta(days=PREDICTION_LOOKBACK_DAYS), day)
 
@@ -112,7 +121,6 @@ def fraud_day_drift(lake: Lake, registry: ModelRegistry, day: dt.date, cfg: Drif
                     ) -> DayDrift | None:
     """Feature drift of the day vs the champion's newest training week; prediction drift:
     the day's scores vs the champion's first week of scores."""
-    from lakeloop.drift import prediction_drift_score
     from lakeloop.models.fraud_lifecycle import MODEL_NAME
 
     champion = registry.champion(MODEL_NAME)
@@ -124,9 +132,7 @@ def fraud_day_drift(lake: Lake, registry: ModelRegistry, day: dt.date, cfg: Drif
     scores = first_week(_recent(lake, "gold/fraud_scores", day)
                         .select("date", "model_version", pl.col("fraud_score").alias("v")),
                         champion.version, day) if lake.exists("gold/fraud_scores") else None
-    if scores is not None:
-        result.prediction_drift_score = prediction_drift_score(*scores, cfg)
-        result.prediction_drift = result.prediction_drift_score >= cfg.prediction_threshold
+    _set_prediction_drift(result, scores, cfg)
     return DayDrift("fraud", day, champion.version, result)
 
 
@@ -176,8 +182,6 @@ def _forecast_drift(lake: Lake, version: str, day: dt.date, levels: pl.DataFrame
     """Prediction drift for demand: today's next-day forecasts vs the champion's first week
     of them, as indices over the series' weekday levels. (Forecasts are smooth and actuals
     are noisy, so actuals are no reference.)"""
-    from lakeloop.drift import prediction_drift_score
-
     if not lake.exists("gold/demand_forecasts"):
         return
     # regular-price series only, as for the features (the promotion of the forecast's day)
@@ -188,10 +192,7 @@ def _forecast_drift(lake: Lake, version: str, day: dt.date, levels: pl.DataFrame
              .with_columns(pl.col("target_date").dt.weekday().alias("weekday"))
              .join(levels.lazy(), on=["series_id", "weekday"], how="left")
              .select("date", "model_version", (pl.col("p50") / pl.col("_level")).alias("v")))
-    forecasts = first_week(index, version, day)
-    if forecasts is not None:
-        result.prediction_drift_score = prediction_drift_score(*forecasts, cfg)
-        result.prediction_drift = result.prediction_drift_score >= cfg.prediction_threshold
+    _set_prediction_drift(result, first_week(index, version, day), cfg)
 
 
 def store_report(store: ObjectStore, kind: str, day: dt.date, html: str, json: str
@@ -207,11 +208,15 @@ def store_reports(store: ObjectStore, drift: DayDrift) -> dict[str, str]:
                         drift.result.json)
 
 
-def drift_history(lake: Lake, domain: str, start: dt.date, end: dt.date) -> pl.DataFrame:
-    table = DRIFT_TABLES[domain]
+def history(lake: Lake, table: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """The daily rows of a monitoring table in ``start..end`` (empty before its first day)."""
     if not lake.exists(table):
         return pl.DataFrame()
     return lake.scan(table, start, end).sort("date").collect()
+
+
+def drift_history(lake: Lake, domain: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    return history(lake, DRIFT_TABLES[domain], start, end)
 
 
 PERFORMANCE_TABLE = "monitoring/fraud_performance"
@@ -263,12 +268,6 @@ def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
         "pooled_positives": pooled["positives"],
         "validation_pr_auc": champion.meta.get("val_metrics", {}).get("pr_auc"),
         "test_pr_auc": promised, "decayed": decayed}, joined)
-
-
-def performance_history(lake: Lake, start: dt.date, end: dt.date) -> pl.DataFrame:
-    if not lake.exists(PERFORMANCE_TABLE):
-        return pl.DataFrame()
-    return lake.scan(PERFORMANCE_TABLE, start, end).sort("date").collect()
 
 
 def forecast_accuracy(lake: Lake, day: dt.date) -> Realised | None:

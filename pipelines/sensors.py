@@ -54,7 +54,8 @@ def drift_sensor(domain: str, training: TrainingSettings | None = None,
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource,
                 alerts: AlertsResource) -> dg.SensorResult | dg.SkipReason:
         from lakeloop.alerts import Alert
-        from lakeloop.monitoring import drift_history, performance_history
+        from lakeloop.monitoring import PERFORMANCE_TABLE, drift_history
+        from lakeloop.monitoring import history as monitoring_history
 
         state = EpisodeState.from_dict(json.loads(context.cursor) if context.cursor else None)
         storage = lake.lake()
@@ -64,7 +65,7 @@ def drift_sensor(domain: str, training: TrainingSettings | None = None,
         if history.is_empty():
             return dg.SkipReason(f"no new {domain} drift measurements since {state.last_day}")
         # fraud: realised performance decay (labels matured) also makes a day count as drifted
-        perf = performance_history(storage, start, dt.date(9999, 12, 31)) \
+        perf = monitoring_history(storage, PERFORMANCE_TABLE, start, dt.date(9999, 12, 31)) \
             if domain == "fraud" else pl.DataFrame()
         decayed = {} if perf.is_empty() else {
             r["date"]: r for r in perf.filter(pl.col("decayed")).iter_rows(named=True)}

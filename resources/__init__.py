@@ -29,22 +29,24 @@ class _S3Fields(dg.ConfigurableResource):
         return S3Settings(self.s3_endpoint_url, self.s3_region, self.s3_allow_http)
 
 
-class LakeResource(_S3Fields):
-    """The lake: Delta tables under ``root`` (folder or ``s3://bucket/prefix``)."""
-
+class _RootedStore(_S3Fields):
     root: str
+
+    def store(self) -> ObjectStore:
+        """Plain files under ``root`` (local folder or ``s3://bucket/prefix``)."""
+        return ObjectStore(self.root, self._s3())
+
+
+class LakeResource(_RootedStore):
+    """The lake: Delta tables under ``root`` (folder or ``s3://bucket/prefix``), and the
+    reports kept beside them (``store()``)."""
 
     def lake(self) -> Lake:
         return Lake(self.root, self._s3())
 
 
-class LandingResource(_S3Fields):
+class LandingResource(_RootedStore):
     """The landing zone upstream systems drop daily files into."""
-
-    root: str
-
-    def store(self) -> ObjectStore:
-        return ObjectStore(self.root, self._s3())
 
 
 class ContractsResource(dg.ConfigurableResource):
@@ -94,15 +96,13 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     }
 
 
-class RegistryResource(_S3Fields):
+class RegistryResource(_RootedStore):
     """The model registry, under ``root/registry`` (the lake root by default)."""
-
-    root: str
 
     def registry(self) -> ModelRegistry:
         from lakeloop.registry import ModelRegistry
 
-        return ModelRegistry(ObjectStore(self.root, self._s3()))
+        return ModelRegistry(self.store())
 
 
 class ComputeResource(dg.ConfigurableResource):

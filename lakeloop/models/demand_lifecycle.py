@@ -21,7 +21,7 @@ from lakeloop.models.demand import (
     train_demand,
 )
 from lakeloop.models.demand_eval import BacktestPlan, backtest, forecast_metrics
-from lakeloop.promotion import Decision, decide, register_and_apply
+from lakeloop.promotion import Decision, decide, register_and_apply, training_meta
 from lakeloop.registry import ModelRegistry, ModelVersion
 
 MODEL_NAME = "demand"
@@ -87,11 +87,7 @@ def train_and_promote_demand(
         "baselines": {b: metrics[b] for b in BASELINES if b in metrics},
         "backtest": {"origins": list(plan.origins), "val_from": plan.val_from},
         "training_set": lineage,
-        "seed": cfg.seed,
-        "device": compute.describe(),
-        "train_seconds": result.seconds,
-        "samples_per_s": result.samples_per_s,
-        "epochs": result.epochs,
+        **training_meta(cfg.seed, compute.describe(), result),
         "champion_metrics_on_backtest": champion_metrics,
     }, decision, champion, log)
     return DemandRun(version, decision, result, metrics,

@@ -16,7 +16,7 @@ from lakeloop.compute import Compute
 from lakeloop.models.baselines import fraud_baselines
 from lakeloop.models.fraud import LABEL, FraudConfig, FraudModel, TrainResult, train_fraud
 from lakeloop.models.metrics import classification_metrics
-from lakeloop.promotion import Decision, decide, register_and_apply
+from lakeloop.promotion import Decision, decide, register_and_apply, training_meta
 from lakeloop.registry import ModelRegistry, ModelVersion
 from lakeloop.training_sets import TrainingSet
 
@@ -70,11 +70,7 @@ def train_and_promote(
         "val_metrics": result.val_metrics,
         "baselines": baselines,
         "training_set": lineage,
-        "seed": cfg.seed,
-        "device": compute.describe(),
-        "train_seconds": result.seconds,
-        "samples_per_s": result.samples_per_s,
-        "epochs": result.epochs,
+        **training_meta(cfg.seed, compute.describe(), result),
         "best_epoch": result.best_epoch,
         "feature_schema": {"categorical": result.model.pre.categorical,
                            "numeric": result.model.pre.numeric},
