@@ -7,22 +7,21 @@ from pydantic import Field
 
 from assets.metadata import metrics_table
 from assets.partitions import as_of_day
+from lakeloop.domains import Domain
 from lakeloop.storage import ObjectStore
 from resources import ComputeResource, LakeResource, RegistryResource
 
-DEMAND_FEATURES = "silver/demand_features"
-DEMAND_TRAINING_TABLE = "training/demand"
 
-
-class DemandTrainingSetConfig(dg.Config):
+class ForecastTrainingSetConfig(dg.Config):
     as_of: str | None = Field(None, description="YYYY-MM-DD; default: the newest feature day")
-    history_days: int = Field(365, description="days of history to train and backtest on")
-    horizon: int = Field(14, description="forecast horizon in days")
-    encoder_length: int = Field(28, description="days of history each forecast looks at")
+    history_days: int = Field(365, description="calendar days of history to train and "
+                              "backtest on")
+    horizon: int = Field(14, description="forecast horizon in open days")
+    encoder_length: int = Field(28, description="open days of history each forecast looks at")
     backtest_origins: int = Field(3, description="rolling origins, one horizon apart")
 
 
-class DemandModelConfig(dg.Config):
+class ForecastModelConfig(dg.Config):
     max_epochs: int = 15
     batch_size: int = 256
     hidden_size: int = 64
@@ -34,94 +33,108 @@ class DemandModelConfig(dg.Config):
                         "(the backtest held the newest days out) before it is registered")
 
 
-@dg.asset(
-    group_name="training", kinds={"delta", "polars"}, deps=["demand_features"],
-    description=f"`{DEMAND_TRAINING_TABLE}`: per-series daily history up to a day, with the "
-    "rolling-origin backtest cut-offs; records the Delta version it read.",
-)
-def demand_training_set(context: dg.AssetExecutionContext, config: DemandTrainingSetConfig,
-                        lake: LakeResource) -> dg.MaterializeResult:
-    from lakeloop.calendar import time_index
-    from lakeloop.models.demand_eval import BacktestPlan
+def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
+    table = f"training/{domain.name}"
 
-    storage = lake.lake()
-    as_of = as_of_day(config.as_of, storage, DEMAND_FEATURES)
-    source_version = storage.version(DEMAND_FEATURES)
-    first = as_of - dt.timedelta(days=config.history_days - 1)
-    frame = storage.scan(DEMAND_FEATURES, first, as_of, version=source_version) \
-        .sort("series_id", "date").collect()
-    plan = BacktestPlan.for_history(time_index(as_of), config.horizon, config.backtest_origins)
-    days = frame["date"].n_unique()
-    need = config.encoder_length + config.horizon * (config.backtest_origins + 2)
-    if days < need:
-        raise dg.Failure(description=f"demand training set as of {as_of}: {days} days of "
-                         f"history, need at least {need} for encoder {config.encoder_length}, "
-                         f"horizon {config.horizon} and {config.backtest_origins} origins")
-    lineage = {"as_of": as_of.isoformat(), "source_versions": {DEMAND_FEATURES: source_version},
-               "horizon": config.horizon, "encoder_length": config.encoder_length,
-               "origins": list(plan.origins), "val_from": plan.val_from}
-    version = storage.overwrite(DEMAND_TRAINING_TABLE, frame, commit_metadata=lineage)
-    context.log.info(f"demand training set as of {as_of}: {frame.height} rows, {days} days")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": frame.height, "delta_version": version, "as_of": as_of.isoformat(),
-        "series": frame["series_id"].n_unique(), "days": days,
-        "lineage": dg.MetadataValue.json(lineage),
-    })
+    @dg.asset(
+        name=f"{domain.name}_training_set", group_name=f"{domain.name}_training",
+        kinds={"delta", "polars"}, deps=[domain.features_asset],
+        description=f"`{table}`: per-series history up to a day (open days), with the "
+        "rolling-origin backtest cut-offs; records the Delta version it read.",
+    )
+    def _training_set(context: dg.AssetExecutionContext, config: ForecastTrainingSetConfig,
+                      lake: LakeResource) -> dg.MaterializeResult:
+        import polars as pl
 
+        from lakeloop.models.demand_eval import BacktestPlan
 
-@dg.asset(
-    group_name="training", kinds={"pytorch"}, deps=[demand_training_set],
-    description="Train an N-HiTS challenger, backtest it against seasonal-naive, weekday-mean "
-    "and the champion at the same origins, register it, promote it only if it wins (MASE).",
-)
-def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
-                 lake: LakeResource, registry: RegistryResource, compute: ComputeResource
-                 ) -> dg.MaterializeResult:
-    from lakeloop.models.demand import DemandConfig, to_pandas
-    from lakeloop.models.demand_eval import BacktestPlan
-    from lakeloop.models.demand_lifecycle import plot_backtest, train_and_promote_demand
+        storage = lake.lake()
+        as_of = as_of_day(config.as_of, storage, domain.features_table)
+        source_version = storage.version(domain.features_table)
+        first = as_of - dt.timedelta(days=config.history_days - 1)
+        frame = storage.scan(domain.features_table, first, as_of, version=source_version) \
+            .sort("series_id", "date").collect()
+        periods = frame["t"].n_unique()
+        need = config.encoder_length + config.horizon * (config.backtest_origins + 2)
+        if periods < need:
+            raise dg.Failure(description=f"{domain.name} training set as of {as_of}: {periods} "
+                             f"open days of history, need at least {need} for encoder "
+                             f"{config.encoder_length}, horizon {config.horizon} and "
+                             f"{config.backtest_origins} origins")
+        plan = BacktestPlan.for_history(int(frame["t"].max()), config.horizon,
+                                        config.backtest_origins)
+        lineage = {"as_of": as_of.isoformat(),
+                   "source_versions": {domain.features_table: source_version},
+                   "horizon": config.horizon, "encoder_length": config.encoder_length,
+                   "origins": list(plan.origins), "val_from": plan.val_from}
+        version = storage.overwrite(table, frame, commit_metadata=lineage)
+        context.log.info(f"{domain.name} training set as of {as_of}: {frame.height} rows, "
+                         f"{periods} open days")
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": frame.height, "delta_version": version,
+            "as_of": as_of.isoformat(), "series": frame["series_id"].n_unique(),
+            "open_days": periods, "first_day": str(frame.select(pl.col("date").min()).item()),
+            "lineage": dg.MetadataValue.json(lineage),
+        })
 
-    storage = lake.lake()
-    version = storage.version(DEMAND_TRAINING_TABLE)
-    if version is None:
-        raise dg.Failure(description="no demand training set: materialize demand_training_set")
-    lineage = storage.commit_metadata(DEMAND_TRAINING_TABLE, version)
-    pdf = to_pandas(storage.scan(DEMAND_TRAINING_TABLE, version=version).collect())
-    plan = BacktestPlan(tuple(lineage["origins"]), lineage["val_from"])
-    cfg = DemandConfig(horizon=lineage["horizon"], encoder_length=lineage["encoder_length"],
-                       hidden_size=config.hidden_size, max_epochs=config.max_epochs,
-                       batch_size=config.batch_size, lr=config.lr, patience=config.patience,
-                       seed=config.seed)
-    device = compute.compute()
-    context.log.info(f"training demand model on {device.describe()}")
-    run = train_and_promote_demand(pdf, plan, registry.registry(), device, cfg,
-                                   config.promotion_margin,
-                                   {**lineage, "table": DEMAND_TRAINING_TABLE, "version": version},
-                                   log=context.log.info, refit=config.refit)
-    png = plot_backtest(run.backtest, pdf)
-    plot_uri = storage.uri(f"reports/demand/{run.version.version}_backtest.png")
-    ObjectStore(storage.root, storage.s3).write_bytes(
-        png, "reports", "demand", f"{run.version.version}_backtest.png")
-    rows = {f"challenger {run.version.version}": run.metrics["nhits"],
-            f"champion {run.champion_version}": run.champion_metrics,
-            **{k: v for k, v in run.metrics.items() if k != "nhits"}}
-    m = run.metrics["nhits"]
-    return dg.MaterializeResult(metadata={
-        "model_version": run.version.version,
-        "promoted": run.decision.promote,
-        "decision": run.decision.reason,
-        "champion_before": run.champion_version or "none",
-        "backtest_mase": m["mase"], "backtest_mae": m["mae"], "backtest_smape": m["smape"],
-        "backtest_pinball": m["pinball"],
-        "seasonal_naive_mase": run.metrics["seasonal_naive"]["mase"],
-        "weekday_mean_mase": run.metrics["weekday_mean"]["mase"],
-        "comparison": metrics_table(["mae", "smape", "mase", "pinball", "mase_p10",
-                                     "mase_p50", "mase_p90"], rows),
-        "per_series_mase": dg.MetadataValue.json(
-            {k: m[k] for k in ("mase_p10", "mase_p50", "mase_p90")}),
-        "forecast_plot": dg.MetadataValue.path(plot_uri),
-        "epochs": run.result.epochs,
-        "train_samples_per_s": run.result.samples_per_s,
-        "device": device.describe(),
-        "training_set_version": version,
-    })
+    @dg.asset(
+        name=f"{domain.name}_model", group_name=f"{domain.name}_training", kinds={"pytorch"},
+        deps=[_training_set],
+        description="Train an N-HiTS challenger, backtest it against seasonal-naive, "
+        "weekday-mean and the champion at the same origins (open days), register it, promote "
+        "it only if it wins (MASE).",
+    )
+    def _model(context: dg.AssetExecutionContext, config: ForecastModelConfig,
+               lake: LakeResource, registry: RegistryResource, compute: ComputeResource
+               ) -> dg.MaterializeResult:
+        from lakeloop.business_calendar import BusinessCalendar
+        from lakeloop.models.demand import DemandConfig, to_pandas
+        from lakeloop.models.demand_eval import BacktestPlan
+        from lakeloop.models.demand_lifecycle import plot_backtest, train_and_promote_demand
+
+        storage = lake.lake()
+        version = storage.version(table)
+        if version is None:
+            raise dg.Failure(description=f"no training set: materialize "
+                             f"{domain.name}_training_set")
+        lineage = storage.commit_metadata(table, version)
+        pdf = to_pandas(storage.scan(table, version=version).collect(), domain.main.roles.known)
+        plan = BacktestPlan(tuple(lineage["origins"]), lineage["val_from"])
+        cfg = DemandConfig(horizon=lineage["horizon"], encoder_length=lineage["encoder_length"],
+                           hidden_size=config.hidden_size, max_epochs=config.max_epochs,
+                           batch_size=config.batch_size, lr=config.lr, patience=config.patience,
+                           seed=config.seed,
+                           season=BusinessCalendar(domain.calendar).periods_per_week)
+        device = compute.compute()
+        context.log.info(f"training {domain.name} model on {device.describe()}")
+        run = train_and_promote_demand(pdf, plan, registry.registry(), device, cfg,
+                                       config.promotion_margin,
+                                       {**lineage, "table": table, "version": version},
+                                       log=context.log.info, refit=config.refit,
+                                       model_name=domain.name)
+        png = plot_backtest(run.backtest, pdf)
+        name = f"{run.version.version}_backtest.png"
+        plot_uri = ObjectStore(storage.root, storage.s3).write_bytes(
+            png, "reports", domain.name, name)
+        rows = {f"challenger {run.version.version}": run.metrics["nhits"],
+                f"champion {run.champion_version}": run.champion_metrics,
+                **{k: v for k, v in run.metrics.items() if k != "nhits"}}
+        m = run.metrics["nhits"]
+        return dg.MaterializeResult(metadata={
+            "model_version": run.version.version,
+            "promoted": run.decision.promote,
+            "decision": run.decision.reason,
+            "champion_before": run.champion_version or "none",
+            **{f"backtest_{k}": round(m[k], 4) for k in ("mase", "mae", "smape", "pinball")},
+            **{f"{b}_mase": round(v["mase"], 4) for b, v in run.metrics.items() if b != "nhits"},
+            "comparison": metrics_table(["mae", "smape", "mase", "pinball", "mase_p10",
+                                         "mase_p50", "mase_p90"], rows),
+            "season_open_days": cfg.season,
+            "forecast_plot": dg.MetadataValue.path(plot_uri),
+            "epochs": run.result.epochs,
+            "train_samples_per_s": round(run.result.samples_per_s, 1),
+            "torch_device": device.describe(),
+            "training_set_version": version,
+        })
+
+    return [_training_set, _model]

@@ -1,5 +1,5 @@
-"""Silver feature assets: Polars lazy features over the look-back they need, into Delta."""
-
+"""Silver feature assets, one per domain: Polars features over the look-back they need, into
+Delta. Column names come from the domain's contract (``lakeloop.features``)."""
 
 import datetime as dt
 
@@ -9,11 +9,9 @@ from assets.metadata import table_metadata
 from assets.partitions import lookback, partition_day
 from lakeloop import features
 from lakeloop.bronze import bronze_table
+from lakeloop.domains import Domain, ingest_asset
 from lakeloop.storage import Lake
-from resources import ContractsResource, LakeResource
-
-TRANSACTION_FEATURES = "silver/transaction_features"
-DEMAND_FEATURES = "silver/demand_features"
+from resources import LakeResource
 
 
 def _require_day(lake: Lake, table: str, day: dt.date) -> int:
@@ -26,64 +24,96 @@ def _require_day(lake: Lake, table: str, day: dt.date) -> int:
     return version
 
 
-def feature_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    @dg.asset(
-        partitions_def=partitions,
-        group_name="features",
-        kinds={"delta", "polars"},
-        deps=[
-            dg.AssetDep("transactions_raw",
-                        partition_mapping=lookback(features.TRANSACTION_LOOKBACK_DAYS)),
-            dg.AssetDep("fraud_labels_raw",
-                        partition_mapping=lookback(features.LABEL_LOOKBACK_DAYS, until=-1)),
-        ],
-        description=f"`{TRANSACTION_FEATURES}`: per-card/merchant windows (1h/24h/7d), "
-        "chargeback history known before the day, calendar; one row per transaction.",
-    )
-    def transaction_features(
-        context: dg.AssetExecutionContext, lake: LakeResource, contracts: ContractsResource
-    ) -> dg.MaterializeResult:
-        day, storage = partition_day(context), lake.lake()
-        tx_table, cb_table = bronze_table("transactions"), bronze_table("fraud_labels")
-        tx_version = _require_day(storage, tx_table, day)
-        first = day - dt.timedelta(days=features.TRANSACTION_LOOKBACK_DAYS)
-        cb_first = day - dt.timedelta(days=features.LABEL_LOOKBACK_DAYS)
-        chargebacks = storage.scan(cb_table, cb_first, day - dt.timedelta(days=1)) \
-            if storage.exists(cb_table) else None
-        frame = features.transaction_features(
-            storage.scan(tx_table, first, day, version=tx_version),
-            chargebacks, day, contracts.get("transactions").with_role("categorical"),
-        ).collect()
-        version = storage.overwrite_partition(TRANSACTION_FEATURES, frame, day)
-        return dg.MaterializeResult(metadata={
-            **table_metadata(storage.uri(TRANSACTION_FEATURES), version, frame),
-            "lookback_start": first.isoformat(),
-            "source_versions": dg.MetadataValue.json({
-                tx_table: tx_version, cb_table: storage.version(cb_table)}),
-        })
+def _label_window(domain: Domain) -> int:
+    """Days of events a label column needs read back: label history + its maturity."""
+    label = domain.main.roles.label
+    return features.LABEL_LOOKBACK_DAYS + (label.maturity_days or 0) if label else 0
+
+
+def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
+                        ) -> dg.AssetsDefinition:
+    main, labels = domain.main, domain.labels
+    main_back = max(features.EVENT_LOOKBACK_DAYS, _label_window(domain))
+    deps = [dg.AssetDep(ingest_asset(main.name), partition_mapping=lookback(main_back))]
+    if labels is not None:
+        deps.append(dg.AssetDep(ingest_asset(labels.name), partition_mapping=lookback(
+            features.LABEL_LOOKBACK_DAYS, until=-1)))
 
     @dg.asset(
-        partitions_def=partitions,
-        group_name="features",
-        kinds={"delta", "polars"},
-        deps=[dg.AssetDep("sales_raw", partition_mapping=lookback(features.DEMAND_LOOKBACK_DAYS))],
-        description=f"`{DEMAND_FEATURES}`: per-series lags, rolling stats, calendar, price and "
-        "promotion; one row per store x item and day, with the day's units as target.",
+        name=domain.features_asset, partitions_def=partitions, group_name=f"{domain.name}_features",
+        kinds={"delta", "polars"}, deps=deps,
+        description=f"`{domain.features_table}`: per-entity windows (1h/24h/7d), label history "
+        "known before the day, calendar and the contract's feature columns; one row per event.",
     )
-    def demand_features(context: dg.AssetExecutionContext, lake: LakeResource
-                        ) -> dg.MaterializeResult:
+    def _features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         day, storage = partition_day(context), lake.lake()
-        table = bronze_table("sales")
-        sales_version = _require_day(storage, table, day)
-        first = day - dt.timedelta(days=features.DEMAND_LOOKBACK_DAYS)
-        frame = features.demand_features(
-            storage.scan(table, first, day, version=sales_version), day).collect()
-        version = storage.overwrite_partition(DEMAND_FEATURES, frame, day)
+        table = bronze_table(main.name)
+        version = _require_day(storage, table, day)
+        first = day - dt.timedelta(days=features.EVENT_LOOKBACK_DAYS)
+        label_first = day - dt.timedelta(days=features.LABEL_LOOKBACK_DAYS)
+        known, sources = None, {table: version}
+        if labels is not None and storage.exists(bronze_table(labels.name)):
+            lt = bronze_table(labels.name)
+            sources[lt] = storage.version(lt)  # type: ignore[assignment]
+            known = features.known_labels_from_dataset(
+                storage.scan(lt, label_first, day - dt.timedelta(days=1)), main, labels)
+        elif labels is None:
+            known = features.known_labels_from_column(storage.scan(
+                table, day - dt.timedelta(days=_label_window(domain)), day, version=version), main)
+        frame = features.event_features(
+            storage.scan(table, first, day, version=version), known, day, main,
+            features.events.label_history_entities(main, labels)).collect()
+        out = storage.overwrite_partition(domain.features_table, frame, day)
+        schema = features.event_schema(main, frame.schema)
         return dg.MaterializeResult(metadata={
-            **table_metadata(storage.uri(DEMAND_FEATURES), version, frame),
+            **table_metadata(storage.uri(domain.features_table), out, frame),
+            "model_inputs": len(schema.inputs),
+            "categorical_inputs": dg.MetadataValue.json(schema.categorical),
+            "lookback_start": first.isoformat(),
+            "source_versions": dg.MetadataValue.json(sources),
+        })
+
+    return _features
+
+
+def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
+                         ) -> dg.AssetsDefinition:
+    from lakeloop.business_calendar import BusinessCalendar
+
+    main = domain.main
+    calendar = BusinessCalendar(domain.calendar)
+    # calendar days of the longest look-back in open days (a generous bound for the UI's
+    # partition mapping; the asset reads exactly the open days it needs)
+    back = (features.series.lookback_periods(calendar.periods_per_week) * 7
+            ) // calendar.periods_per_week + 7
+
+    @dg.asset(
+        name=domain.features_asset, partitions_def=partitions, group_name=f"{domain.name}_features",
+        kinds={"delta", "polars"},
+        deps=[dg.AssetDep(ingest_asset(main.name), partition_mapping=lookback(back))],
+        description=f"`{domain.features_table}`: per-series lags and rolling statistics in open "
+        "days, calendar (the contract's holidays), price ratio and known covariates; one row "
+        "per series and open day, with the day's target.",
+    )
+    def _features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        day, storage = partition_day(context), lake.lake()
+        table = bronze_table(main.name)
+        version = _require_day(storage, table, day)
+        first = features.lookback_days(calendar, day)
+        frame = features.series_features(storage.scan(table, first, day, version=version)
+                                         .collect(), day, main, calendar)
+        out = storage.overwrite_partition(domain.features_table, frame, day)
+        return dg.MaterializeResult(metadata={
+            **table_metadata(storage.uri(domain.features_table), out, frame),
             "series": frame["series_id"].n_unique(),
             "lookback_start": first.isoformat(),
-            "source_versions": dg.MetadataValue.json({table: sales_version}),
+            "source_versions": dg.MetadataValue.json({table: version}),
         })
 
-    return [transaction_features, demand_features]
+    return _features
+
+
+def feature_assets(domain: Domain, partitions: dg.PartitionsDefinition
+                   ) -> list[dg.AssetsDefinition]:
+    build = event_feature_asset if domain.kind == "classification" else series_feature_asset
+    return [build(domain, partitions)]

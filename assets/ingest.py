@@ -11,15 +11,18 @@ import dagster as dg
 
 from assets.metadata import preview, table_metadata
 from assets.partitions import partition_day
-from lakeloop.bronze import DayBatch, bronze_table, process_day, quarantine_table, write_day
+from lakeloop.bronze import (
+    ClosedDay,
+    DayBatch,
+    bronze_table,
+    process_day,
+    quarantine_table,
+    write_day,
+)
+from lakeloop.contracts import Contract
+from lakeloop.domains import Domain, ingest_asset
 from lakeloop.ingest import MissingLandingData
 from resources import ContractsResource, LakeResource, LandingResource
-
-INGEST_ASSETS = {
-    "transactions": "transactions_raw",
-    "fraud_labels": "fraud_labels_raw",
-    "sales": "sales_raw",
-}
 
 
 def suite_check_name(dataset: str) -> str:
@@ -31,6 +34,7 @@ def _check_metadata(batch: DayBatch) -> dict[str, object]:
         "rows_landed": 0 if batch.landed.raw is None else batch.landed.raw.height,
         "files": dg.MetadataValue.json(batch.landed.files),
         "extra_columns": dg.MetadataValue.json(batch.landed.extra_columns),
+        "kept_columns": batch.landed_kept_summary(),
         "min_rows": batch.min_rows,
     }
     if batch.problems:
@@ -54,17 +58,21 @@ def _check_metadata(batch: DayBatch) -> dict[str, object]:
     return meta
 
 
-def build_ingest_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    name = INGEST_ASSETS[dataset]
+def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition
+                       ) -> dg.AssetsDefinition:
+    dataset = contract.name
+    name = ingest_asset(dataset)
     check = suite_check_name(dataset)
 
     @dg.asset(
         name=name,
         partitions_def=partitions,
-        group_name="ingest",
+        group_name=f"{contract.domain}_ingest",
         kinds={"delta", "polars"},
+        output_required=False,  # a closed day materializes nothing, and that is no failure
         description=f"Bronze `{bronze_table(dataset)}`: one day of `{dataset}` landing files, "
-        f"typed by its contract; rows breaking row rules go to `{quarantine_table(dataset)}`.",
+        f"typed by its contract; rows breaking row rules go to `{quarantine_table(dataset)}`. "
+        "A day the contract's calendar closes is skipped with its reason.",
         check_specs=[dg.AssetCheckSpec(
             check, asset=name, blocking=True,
             description=f"Great Expectations suite for {dataset} (row and batch rules).",
@@ -75,11 +83,21 @@ def build_ingest_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.
         lake: LakeResource,
         landing: LandingResource,
         contracts: ContractsResource,
-    ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult | dg.AssetObservation]:
         day = partition_day(context)
         storage = lake.lake()
         try:
             batch = process_day(landing.store(), storage, contracts.get(dataset), day)
+        except ClosedDay as exc:
+            # no materialization (downstream steps of the day are skipped, the run succeeds);
+            # the observation and the check say why, in the UI
+            context.log.info(f"{dataset} {day} skipped: {exc.reason}")
+            closed = {"closed": True, "reason": exc.reason}
+            yield dg.AssetObservation(asset_key=name, partition=context.partition_key,
+                                      metadata=closed)
+            yield dg.AssetCheckResult(check_name=check, passed=True, metadata=closed,
+                                      description=f"closed day, nothing to check: {exc.reason}")
+            return
         except MissingLandingData as exc:
             raise dg.Failure(description=str(exc)) from exc
         meta = _check_metadata(batch)
@@ -99,6 +117,7 @@ def build_ingest_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.
                 "quarantine_delta_version": quarantine_version,
                 "quarantine_preview": preview(batch.quarantine),
                 "extra_columns": dg.MetadataValue.json(batch.landed.extra_columns),
+                "kept_columns": batch.landed_kept_summary(),
             },
             check_results=[dg.AssetCheckResult(check_name=check, passed=True, metadata=meta,
                                                description=batch.message)],
@@ -107,5 +126,6 @@ def build_ingest_asset(dataset: str, partitions: dg.PartitionsDefinition) -> dg.
     return _ingest
 
 
-def ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    return [build_ingest_asset(dataset, partitions) for dataset in INGEST_ASSETS]
+def ingest_assets(domain: Domain, partitions: dg.PartitionsDefinition
+                  ) -> list[dg.AssetsDefinition]:
+    return [build_ingest_asset(contract, partitions) for contract in domain.datasets]

@@ -4,14 +4,15 @@ import dagster as dg
 from pydantic import Field
 
 from assets.partitions import partition_day
+from lakeloop.domains import Domain
 from resources import LakeResource, RegistryResource
 
 
-class FraudDriftConfig(dg.Config):
+class EventDriftConfig(dg.Config):
     """Defaults tuned on the demo's quiet days (README, "Tuning drift thresholds"): column PSI
     stayed at or below 0.036 and score PSI below 0.011; the bot-ring concept drift moved
-    ``device`` to 0.19-0.23 and ``card_count_1h`` to 0.06-0.08. 2 of 12 columns (or the score)
-    make a drifted day."""
+    the device column to 0.19-0.23 and the card's 1h count to 0.06-0.08. 15 % of the monitored
+    columns (2 of 12 in the built-in contract), or the score, make a drifted day."""
 
     column_threshold: float = Field(0.05, description="PSI at which a column counts as drifted")
     drift_share: float = Field(0.15, description="share of drifted columns = dataset drift")
@@ -23,7 +24,7 @@ class FraudDriftConfig(dg.Config):
     method: str = Field("psi", description="Evidently drift method per column")
 
 
-class DemandDriftConfig(dg.Config):
+class SeriesDriftConfig(dg.Config):
     """One row per series a day (~270 on regular price), so distances are noisier than for
     fraud, and a level shift in half the stores moves the index distribution's location
     more than its shape: normed Wasserstein distance, not PSI. Tuned on the demo's quiet days
@@ -40,7 +41,7 @@ class DemandDriftConfig(dg.Config):
     method: str = Field("wasserstein", description="Evidently drift method per column")
 
 
-class FraudPerformanceConfig(dg.Config):
+class PerformanceConfig(dg.Config):
     min_maturity_days: int = Field(14, description="days labels get before a day is judged, "
                                    "at least (chargebacks arrive 1-30 days late, median 7)")
     pool_days: int = Field(7, description="days of matured scores pooled for the PR-AUC")
@@ -55,114 +56,123 @@ def _report_links(uris: dict[str, str]) -> dict:
 
 
 def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift) -> dg.MaterializeResult:  # noqa: ANN001
-    from lakeloop.monitoring import DRIFT_TABLES, store_reports
+    from lakeloop.monitoring import drift_table, store_reports
 
     if drift is None:
         context.log.warning("no champion yet: no reference to measure drift against")
         return dg.MaterializeResult(metadata={"measured": False, "reason": "no champion yet"})
     storage = lake.lake()
     reports = store_reports(lake.store(), drift)
-    version = storage.overwrite_partition(DRIFT_TABLES[drift.domain], drift.row(), drift.day)
+    version = storage.overwrite_partition(drift_table(drift.domain), drift.row(), drift.day)
     r = drift.result
     if r.dataset_drift:
         context.log.warning(f"{drift.domain} drift on {drift.day}: {r.drifted_columns}")
+    skipped = getattr(r, "skipped", {})
     return dg.MaterializeResult(metadata={
         "measured": True,
         **r.figures(),
         "champion": drift.champion,
         "drifted": dg.MetadataValue.json(r.drifted_columns),
         "column_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in r.column_drift.items()}),
+        "skipped": dg.MetadataValue.json(skipped),
         **_report_links(reports),
         "delta_version": version,
     })
 
 
-def monitoring_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"evidently"},
-              deps=["transaction_features", "fraud_scores"],
-              description="Feature drift of the day vs the fraud champion's newest training week "
-              "(PSI on seeded samples), score drift vs its first week of scores; Evidently "
-              "HTML/JSON under reports/fraud_drift/.")
-    def fraud_drift(context: dg.AssetExecutionContext, config: FraudDriftConfig,
-                    lake: LakeResource, registry: RegistryResource) -> dg.MaterializeResult:
-        from lakeloop.drift import DriftConfig
-        from lakeloop.monitoring import fraud_day_drift
+def drift_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    events = domain.kind == "classification"
+    config_type = EventDriftConfig if events else SeriesDriftConfig
 
-        cfg = DriftConfig(**config.model_dump())
-        drift = fraud_day_drift(lake.lake(), registry.registry(), partition_day(context), cfg)
+    @dg.asset(name=f"{domain.name}_drift", partitions_def=partitions,
+              group_name=f"{domain.name}_monitoring", kinds={"evidently"},
+              deps=[domain.features_asset, domain.predictions_asset],
+              description="Drift of the day vs the champion's newest training week: its inputs "
+              "(the contract's `monitoring` narrows them), method by type and cardinality, "
+              "missing shares; prediction drift vs its first week; Evidently HTML/JSON under "
+              f"reports/{domain.name}_drift/.")
+    def _drift(context: dg.AssetExecutionContext, config: config_type,  # type: ignore[valid-type]
+               lake: LakeResource, registry: RegistryResource) -> dg.MaterializeResult:
+        from lakeloop.drift import DriftConfig
+        from lakeloop.monitoring import event_day_drift, series_day_drift
+
+        measure = event_day_drift if events else series_day_drift
+        cfg = DriftConfig(**config.model_dump())  # type: ignore[attr-defined]
+        drift = measure(lake.lake(), registry.registry(), domain, partition_day(context), cfg)
         return _result(context, lake, drift)
 
-    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"evidently"},
-              deps=["demand_features", "demand_forecasts"],
-              description="Feature and forecast drift of the day vs the demand champion's "
-              "training history; Evidently HTML/JSON under reports/demand_drift/.")
-    def demand_drift(context: dg.AssetExecutionContext, config: DemandDriftConfig,
-                     lake: LakeResource, registry: RegistryResource) -> dg.MaterializeResult:
-        from lakeloop.drift import DriftConfig
-        from lakeloop.monitoring import demand_day_drift
+    return _drift
 
-        cfg = DriftConfig(**config.model_dump())
-        drift = demand_day_drift(lake.lake(), registry.registry(), partition_day(context), cfg)
-        return _result(context, lake, drift)
 
-    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"polars", "evidently"},
-              deps=["fraud_scores", "fraud_labels_raw"],
+def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
+                      ) -> dg.AssetsDefinition:
+    label_deps = [f"{domain.labels.name}_raw"] if domain.labels else []
+
+    @dg.asset(name=f"{domain.name}_performance", partitions_def=partitions,
+              group_name=f"{domain.name}_monitoring", kinds={"polars", "evidently"},
+              deps=[domain.predictions_asset, *label_deps],
               description="The champion's realised PR-AUC / recall on the day whose labels just "
-              "matured (its label window ago), pooled over a week vs its test PR-AUC: "
-              "`decayed` feeds the fraud drift sensor.")
-    def fraud_performance(context: dg.AssetExecutionContext, config: FraudPerformanceConfig,
-                          lake: LakeResource, registry: RegistryResource
-                          ) -> dg.MaterializeResult:
+              "matured, pooled over a week vs its test PR-AUC: `decayed` feeds the drift sensor.")
+    def _performance(context: dg.AssetExecutionContext, config: PerformanceConfig,
+                     lake: LakeResource, registry: RegistryResource) -> dg.MaterializeResult:
         import polars as pl
 
-        from lakeloop.monitoring import PERFORMANCE_TABLE, store_report
-        from lakeloop.monitoring import fraud_performance as measure
+        from lakeloop.monitoring import classification_performance, performance_table, store_report
         from lakeloop.quality_reports import classification_report
 
         day, storage = partition_day(context), lake.lake()
-        realised = measure(storage, registry.registry(), day,
-                           decay_margin=config.decay_margin, pool_days=config.pool_days,
-                           min_maturity_days=config.min_maturity_days)
+        realised = classification_performance(
+            storage, registry.registry(), domain, day, decay_margin=config.decay_margin,
+            pool_days=config.pool_days, min_maturity_days=config.min_maturity_days)
         if realised is None:
             return dg.MaterializeResult(metadata={"measured": False,
                                                   "reason": "no matured scored day yet"})
         result = realised.figures
-        report = classification_report(realised.rows, "y", "fraud_score")  # pooled week
+        report = classification_report(realised.rows, "y", "score")  # pooled week
         links = {} if report is None else _report_links(
-            store_report(lake.store(), "fraud_performance", day, *report))
-        storage.overwrite_partition(PERFORMANCE_TABLE, pl.DataFrame([result]), day)
+            store_report(lake.store(), f"{domain.name}_performance", day, *report))
+        storage.overwrite_partition(performance_table(domain.name), pl.DataFrame([result]), day)
         if result["decayed"]:
-            context.log.warning(f"fraud performance decayed: pooled PR-AUC "
+            context.log.warning(f"{domain.name} performance decayed: pooled PR-AUC "
                                 f"{result['pr_auc_pooled']:.3f} vs {result['test_pr_auc']:.3f}")
         meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
                 for k, v in result.items() if k != "date" and v is not None}
         return dg.MaterializeResult(metadata={"measured": True, **meta, **links})
 
-    @dg.asset(partitions_def=partitions, group_name="monitoring", kinds={"polars", "evidently"},
-              deps=["demand_features", "demand_forecasts"],
+    return _performance
+
+
+def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(name=f"{domain.name}_accuracy", partitions_def=partitions,
+              group_name=f"{domain.name}_monitoring", kinds={"polars", "evidently"},
+              deps=[domain.features_asset, domain.predictions_asset],
               description="Realised MAE / sMAPE / WAPE and p10-p90 coverage of every forecast "
               "that targeted the day, now that its actuals landed.")
-    def forecast_accuracy(context: dg.AssetExecutionContext, lake: LakeResource
-                          ) -> dg.MaterializeResult:
+    def _accuracy(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         import polars as pl
 
-        from lakeloop.monitoring import forecast_accuracy as measure
-        from lakeloop.monitoring import store_report
+        from lakeloop.monitoring import accuracy_table, forecast_accuracy, store_report
         from lakeloop.quality_reports import regression_report
 
         day, storage = partition_day(context), lake.lake()
-        realised = measure(storage, day)
+        realised = forecast_accuracy(storage, domain, day)
         if realised is None:
             return dg.MaterializeResult(metadata={"measured": False,
                                                   "reason": "no forecast targeted this day"})
         result = realised.figures
         by_h = {str(k): round(v, 3) for k, v in result.pop("mae_by_horizon").items()}
         links = _report_links(store_report(
-            lake.store(), "forecast_accuracy", day,
-            *regression_report(realised.rows, "units", "p50")))
-        storage.overwrite_partition("monitoring/forecast_accuracy", pl.DataFrame([result]), day)
+            lake.store(), f"{domain.name}_accuracy", day,
+            *regression_report(realised.rows, "actual", "p50")))
+        storage.overwrite_partition(accuracy_table(domain.name), pl.DataFrame([result]), day)
         return dg.MaterializeResult(metadata={
             "measured": True, **{k: v for k, v in result.items() if k != "date"},
             "mae_by_horizon": dg.MetadataValue.json(by_h), **links})
 
-    return [fraud_drift, demand_drift, fraud_performance, forecast_accuracy]
+    return _accuracy
+
+
+def monitoring_assets(domain: Domain, partitions: dg.PartitionsDefinition
+                      ) -> list[dg.AssetsDefinition]:
+    realised = performance_asset if domain.kind == "classification" else accuracy_asset
+    return [drift_asset(domain, partitions), realised(domain, partitions)]

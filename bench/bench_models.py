@@ -18,12 +18,13 @@ import polars as pl
 import torch
 
 from lakeloop.compute import compute
-from lakeloop.contracts import load_contract
+from lakeloop.features import event_schema
 from lakeloop.models.demand import DemandConfig, to_pandas, train_demand
 from lakeloop.models.demand_eval import BacktestPlan
 from lakeloop.models.fraud import FraudConfig, train_fraud
+from lakeloop.settings import Settings
 from lakeloop.storage import Lake
-from lakeloop.training_sets import FraudWindow, fraud_training_set
+from lakeloop.training_sets import SplitWindow, classification_training_set
 
 
 def main() -> None:
@@ -34,10 +35,13 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake(args.lake)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    newest = lake.scan("silver/transaction_features").select(pl.col("date").max()).collect().item()
-    ts = fraud_training_set(lake, newest, FraudWindow(label_window_days=14))
-    cats = load_contract("transactions").with_role("categorical")
-    pdf = to_pandas(lake.scan("silver/demand_features").collect())
+    domains = Settings.from_env().load_domains()  # LAKELOOP_CONTRACTS picks the profile
+    events = next(d for d in domains.values() if d.kind == "classification")
+    series = next(d for d in domains.values() if d.kind == "forecast")
+    newest = lake.scan(events.features_table).select(pl.col("date").max()).collect().item()
+    ts = classification_training_set(lake, events, newest, SplitWindow(label_window_days=14))
+    schema = event_schema(events.main, ts.frame.drop("label", "split").schema)
+    pdf = to_pandas(lake.scan(series.features_table).collect(), series.main.roles.known)
     plan = BacktestPlan.for_history(int(pdf["time_idx"].max()), 7, 2)
     print(f"torch {torch.__version__}; devices: {devices}; fraud train rows "
           f"{ts.part('train').height:,}; demand series {pdf['series_id'].nunique()}")
@@ -48,7 +52,8 @@ def main() -> None:
         c = compute(name)
         cfg = FraudConfig(max_epochs=args.epochs, patience=args.epochs,
                           batch_size=args.fraud_batch)
-        r = train_fraud(ts.part("train"), ts.part("validation"), cats, c, cfg, log=lambda _m: None)
+        r = train_fraud(ts.part("train"), ts.part("validation"), schema.categorical,
+                        schema.numeric, c, cfg, log=lambda _m: None)
         fraud_rate[name] = r.samples_per_s
         dcfg = DemandConfig(horizon=7, encoder_length=14, max_epochs=args.epochs,
                             patience=args.epochs, batch_size=512)
@@ -61,7 +66,7 @@ def main() -> None:
               f"demand x{demand_rate['cuda'] / demand_rate['cpu']:.1f}")
 
     # scoring a 50,000-transaction day on the CPU, end to end from the feature frame
-    day = lake.scan("silver/transaction_features").collect()
+    day = lake.scan(events.features_table).collect()
     big = pl.concat([day] * (50_000 // day.height + 1)).head(50_000)
     model = r.model
     cpu = compute("cpu")

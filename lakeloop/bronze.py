@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from lakeloop.contracts import Contract
+from lakeloop.contracts import ColumnSpec, Contract
 from lakeloop.ingest import (
     PARSE_ERRORS,
     ROW_NUMBER,
     SOURCE_FILE,
     Landed,
     coerce,
+    landing_files,
     read_landed,
 )
 from lakeloop.storage import Lake, ObjectStore
@@ -46,6 +47,7 @@ class DayBatch:
     validation: ValidationResult | None = None
     bronze: pl.DataFrame | None = None
     quarantine: pl.DataFrame | None = None
+    inferred: dict[str, ColumnSpec] = field(default_factory=dict)  # kept undeclared columns
 
     @property
     def passed(self) -> bool:
@@ -58,6 +60,12 @@ class DayBatch:
             return (f"{self.contract.name} {self.day}: {accepted} rows accepted, "
                     f"{self.quarantined} quarantined")
         return f"{self.contract.name} {self.day} refused: " + "; ".join(self.problems)
+
+    def landed_kept_summary(self) -> str:
+        """Kept undeclared columns with their inferred types, for the UI ("V1: float64, ...")."""
+        if not self.inferred:
+            return "none"
+        return ", ".join(f"{name}: {spec.dtype}" for name, spec in self.inferred.items())
 
     @property
     def quarantined(self) -> int:
@@ -77,14 +85,48 @@ def _min_rows(lake: Lake, contract: Contract, day: dt.date) -> int:
                                    * statistics.median(counts.values())))
 
 
+class ClosedDay(Exception):
+    """The dataset's calendar says the day is closed: nothing to ingest, nothing wrong."""
+
+    def __init__(self, contract: Contract, day: dt.date, reason: str) -> None:
+        super().__init__(f"{contract.name} {day}: {reason}")
+        self.reason = reason
+
+
+def closed_reason(store: ObjectStore, contract: Contract, day: dt.date) -> str | None:
+    """Why ``day`` is closed for ``contract`` (its calendar, or no files where the calendar
+    says that means closed), or None on an open day."""
+    from lakeloop.business_calendar import BusinessCalendar
+
+    reason = BusinessCalendar(contract.calendar).closed_reason(day)
+    if reason is None and contract.calendar and contract.calendar.no_files_means_closed \
+            and not landing_files(store, contract, day):
+        reason = "no landing files, and the contract says a day without files is closed"
+    return reason
+
+
+def _bronze_types(lake: Lake, contract: Contract) -> dict[str, str]:
+    """Bronze's types of the kept undeclared columns, so inference cannot change a schema."""
+    table = lake.table(bronze_table(contract.name))
+    if table is None:
+        return {}
+    names = {"string": "string", "double": "float64", "long": "int64", "boolean": "bool",
+             "date": "date", "timestamp_ntz": "datetime", "timestamp": "datetime"}
+    return {f.name: names.get(str(f.type.type), "string")  # type: ignore[union-attr]
+            for f in table.schema().fields if f.name not in contract.columns}
+
+
 def process_day(store: ObjectStore, lake: Lake, contract: Contract, day: dt.date) -> DayBatch:
-    """Read, type and validate one day. Raises ``MissingLandingData`` when there are no files."""
+    """Read, type and validate one day. Raises ``ClosedDay`` on a closed day and
+    ``MissingLandingData`` when an open day has no files."""
+    if (reason := closed_reason(store, contract, day)) is not None:
+        raise ClosedDay(contract, day, reason)
     landed = read_landed(store, contract, day)
     batch = DayBatch(contract, day, landed, _min_rows(lake, contract, day))
     if not landed.ok:
         batch.problems = landed.problems
         return batch
-    typed, structural = coerce(landed, contract)
+    typed, structural, batch.inferred = coerce(landed, contract, _bronze_types(lake, contract))
     if structural:
         batch.problems = structural
         return batch
@@ -97,7 +139,9 @@ def process_day(store: ObjectStore, lake: Lake, contract: Contract, day: dt.date
     batch.bronze = (typed.join(bad, on=ROW_NUMBER, how="anti")
                     .drop(ROW_NUMBER, PARSE_ERRORS)
                     .with_columns(pl.lit(day).alias(PARTITION_COLUMN))
-                    .select(*(c for c in contract.columns if c != PARTITION_COLUMN),
+                    .select(*(c for c in typed.columns
+                              if c not in (PARTITION_COLUMN, SOURCE_FILE, ROW_NUMBER,
+                                           PARSE_ERRORS)),
                             SOURCE_FILE, PARTITION_COLUMN))
     assert landed.raw is not None
     raw_columns = [c for c in landed.raw.columns if c not in (ROW_NUMBER, SOURCE_FILE)]

@@ -15,13 +15,25 @@ from collections.abc import Sequence
 from lakeloop.settings import Settings
 
 SIMULATE_HELP = """\
-Write a deterministic landing zone (same seed and arguments -> byte-identical files):
+Write a deterministic landing zone (same seed and arguments -> byte-identical files).
+--profile simulator (the default):
   transactions/date=D/part-0.csv   card transactions, 50,000 x SCALE a day (default 5,000),
                                    about 0.4% fraudulent on quiet days (0.2-1%: card testing,
                                    account takeover, compromised merchants)
   fraud_labels/date=D/part-0.csv   chargebacks reported on D, 1-30 days after the transaction
                                    (median about a week); every fraudulent transaction gets one
   sales/date=D/part-0.parquet      daily units for STORES x ITEMS series (default 20 x 15 = 300)
+--profile partner (another team's data, shaped differently):
+  payments/date=D/part-0.csv       card payments every day, 50,000 x SCALE a day: TransactionID,
+                                   isFraud (0/1 in the file, final after 7 days; about 2%),
+                                   TransactionDT (epoch seconds), TransactionAmt, ProductCD,
+                                   card1 + addr1 (the card), P_emaildomain, DeviceInfo,
+                                   V1..V60 (anonymous; their missing shares drift by the week)
+  shop_sales/date=D/part-0.parquet day, sku, qty, unit_price for SKUS skus (default 60); qty
+                                   negative on returns, price 0.0 for give-aways; no file on
+                                   Sundays and French public holidays (the shop is closed)
+  Drift: covariate and concept act on payments (concept: a fraud ring on product S paying
+  from mail.com), demand_level (half the skus) and seasonality on shop_sales.
 Drift kinds for --drift KIND@DAY (DAY: YYYY-MM-DD or a day number from --start):
 {drifts}"""
 
@@ -34,6 +46,9 @@ def _date(text: str) -> dt.date:
 
 
 def _simulate_args(p: argparse.ArgumentParser, settings: Settings, days: int) -> None:
+    p.add_argument("--profile", choices=["simulator", "partner"], default="simulator",
+                   help="which data to simulate: the built-in datasets or a partner team's "
+                   "(default: %(default)s)")
     p.add_argument("--landing", default=settings.landing_root,
                    help="landing root: a folder or s3://bucket/prefix (default: %(default)s)")
     p.add_argument("--start", type=_date, default=dt.date(2026, 1, 1),
@@ -44,6 +59,8 @@ def _simulate_args(p: argparse.ArgumentParser, settings: Settings, days: int) ->
                    help="transactions a day = 50,000 x SCALE (default: %(default)s)")
     p.add_argument("--stores", type=int, default=20, help="stores (default: %(default)s)")
     p.add_argument("--items", type=int, default=15, help="items per store (default: %(default)s)")
+    p.add_argument("--skus", type=int, default=60,
+                   help="partner profile: the shop's skus (default: %(default)s)")
     p.add_argument("--drift", action="append", default=[], metavar="KIND@DAY",
                    help="inject drift from DAY on; repeatable")
     p.add_argument("--transactions-format", choices=["csv", "parquet"], default="csv")
@@ -57,6 +74,7 @@ def _sim_config(args: argparse.Namespace):  # noqa: ANN202 - SimConfig import is
         stores=args.stores, items=args.items,
         drifts=tuple(parse_drift(d, args.start) for d in args.drift),
         transactions_format=args.transactions_format,
+        profile=args.profile, skus=args.skus,
     )
 
 
@@ -71,9 +89,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     with tqdm(total=cfg.days, desc="simulate", unit="day", disable=args.quiet) as bar:
         summary = simulate(cfg, ObjectStore(args.landing, Settings.from_env().s3),
                            progress=lambda _day: bar.update())
+    took = f"wrote {summary.days} days to {args.landing} in {time.perf_counter() - started:.1f}s"
+    if summary.profile == "partner":
+        print(f"{took} (profile partner): {summary.transactions:,} payments "
+              f"({summary.fraud_rate:.2%} labelled isFraud=1), {summary.sales_rows:,} shop_sales "
+              f"rows over {summary.series} skus on {summary.days - summary.closed_days} open days "
+              f"({summary.closed_days} closed: no file)")
+        return 0
     delays = sorted(summary.label_delays)
     median = delays[len(delays) // 2] if delays else 0
-    print(f"wrote {summary.days} days to {args.landing} in {time.perf_counter() - started:.1f}s: "
+    print(f"{took}: "
           f"{summary.transactions:,} transactions ({summary.fraud_rate:.2%} fraudulent), "
           f"{summary.labels:,} chargebacks (delay {min(delays, default=0)}-"
           f"{max(delays, default=0)} days, median {median}), "

@@ -2,7 +2,7 @@
 
 Daily model quality is measured retrospectively with what is known at the end of the demo:
 fraud PR-AUC of each day's scores against the chargebacks reported by then, and the WAPE of
-each day's next-day demand forecast against the units that landed the next day. The last
+each day's next-step forecast against the actuals that landed for it. The last
 ``FRAUD_MATURITY_DAYS`` days are left out of the fraud figures: most of their chargebacks have
 not arrived by the end, so their PR-AUC would be understated for any model.
 """
@@ -17,40 +17,42 @@ from typing import Any
 import polars as pl
 from sklearn.metrics import average_precision_score
 
+from lakeloop.domains import Domain
 from lakeloop.storage import Lake
 
-DOMAINS = ("fraud", "demand")
-METRIC = {"fraud": "pr_auc", "demand": "wape_next_day"}
-FRAUD_MATURITY_DAYS = 7  # the median chargeback delay
+METRIC = {"classification": "pr_auc", "forecast": "wape_next_day"}
+LABEL_MATURITY_DAYS = 7  # the median chargeback delay: later days' labels are mostly to come
 
 
-def daily_fraud_pr_auc(lake: Lake, until: dt.date) -> dict[dt.date, float]:
-    if not lake.exists("gold/fraud_scores"):
+def daily_pr_auc(lake: Lake, domain: Domain, until: dt.date) -> dict[dt.date, float]:
+    """PR-AUC of each day's scores against every label known at the end of the run."""
+    from lakeloop.training_sets import LABEL, known_positive_ids
+
+    if not lake.exists(domain.predictions_table):
         return {}
-    labels = lake.scan("bronze/fraud_labels").select("transaction_id").unique() \
-        .with_columns(pl.lit(1).alias("y"))
-    scored = lake.scan("gold/fraud_scores", None, until) \
-        .join(labels, on="transaction_id", how="left") \
+    labels = known_positive_ids(lake, domain, until + dt.timedelta(days=366), None) \
+        .rename({LABEL: "y"})
+    scored = lake.scan(domain.predictions_table, None, until) \
+        .join(labels, on=domain.main.roles.id, how="left") \
         .with_columns(pl.col("y").fill_null(0)).collect()
     out = {}
     for (day,), g in scored.partition_by("date", as_dict=True).items():
         if 0 < g["y"].sum() < g.height:
-            out[day] = float(average_precision_score(g["y"].to_numpy(),
-                                                     g["fraud_score"].to_numpy()))
+            out[day] = float(average_precision_score(g["y"].to_numpy(), g["score"].to_numpy()))
     return out
 
 
-def daily_demand_wape(lake: Lake) -> dict[dt.date, float]:
-    """Weighted absolute percentage error of next-day p50 forecasts (scale-free, so a level
+def daily_wape(lake: Lake, domain: Domain) -> dict[dt.date, float]:
+    """Weighted absolute percentage error of next-step p50 forecasts (scale-free, so a level
     shift does not by itself look like a worse model)."""
-    if not lake.exists("gold/demand_forecasts"):
+    if not lake.exists(domain.predictions_table):
         return {}
-    fc = lake.scan("gold/demand_forecasts").filter(pl.col("horizon") == 1)
-    actual = lake.scan("silver/demand_features").select(
-        "series_id", pl.col("date").alias("target_date"), "units")
+    fc = lake.scan(domain.predictions_table).filter(pl.col("horizon") == 1)
+    actual = lake.scan(domain.features_table).select(
+        "series_id", pl.col("date").alias("target_date"), "target")
     err = fc.join(actual, on=["series_id", "target_date"], how="inner") \
-        .group_by("date").agg(((pl.col("p50") - pl.col("units")).abs().sum()
-                               / pl.col("units").sum()).alias("wape")).collect()
+        .group_by("date").agg(((pl.col("p50") - pl.col("target")).abs().sum()
+                               / pl.col("target").abs().sum()).alias("wape")).collect()
     return dict(zip(err["date"].to_list(), err["wape"].to_list(), strict=True))
 
 
@@ -59,22 +61,24 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def build_summary(lake: Lake, first: dt.date, last: dt.date, drift_day: dt.date | None,
-                  retrains: dict[str, list[dict[str, Any]]], champions: dict[str, list]
-                  ) -> dict[str, Any]:
+def build_summary(lake: Lake, domains: dict[str, Domain], first: dt.date, last: dt.date,
+                  drift_day: dt.date | None, retrains: dict[str, list[dict[str, Any]]],
+                  champions: dict[str, list]) -> dict[str, Any]:
     alerts = lake.scan("alerts/log").collect() if lake.exists("alerts/log") else None
-    mature = last - dt.timedelta(days=FRAUD_MATURITY_DAYS)
-    metrics = {"fraud": daily_fraud_pr_auc(lake, mature), "demand": daily_demand_wape(lake)}
+    mature = last - dt.timedelta(days=LABEL_MATURITY_DAYS)
+    metrics = {name: daily_pr_auc(lake, d, mature) if d.kind == "classification"
+               else daily_wape(lake, d) for name, d in domains.items()}
     summary: dict[str, Any] = {
         "days": (last - first).days + 1, "first_day": first.isoformat(),
         "last_day": last.isoformat(),
         "drift_injected_day": drift_day.isoformat() if drift_day else None,
-        "metric_note": "fraud: PR-AUC of each day's scores vs chargebacks known at the end, "
-                       f"days up to {mature} (the last {FRAUD_MATURITY_DAYS} days' labels are "
-                       "mostly still to come); demand: WAPE of next-day p50 forecasts "
+        "metric_note": "classification: PR-AUC of each day's scores vs labels known at the "
+                       f"end, days up to {mature} (the last {LABEL_MATURITY_DAYS} days' labels "
+                       "are mostly still to come); forecast: WAPE of next-step p50 forecasts "
                        "(lower is better)",
+        "domains": list(domains),
     }
-    for domain in DOMAINS:
+    for domain, spec in domains.items():
         opened = [] if alerts is None else sorted(
             alerts.filter((pl.col("domain") == domain) & (pl.col("kind") == "drift_open"))
             ["episode"].str.slice(len(domain) + 1).to_list())
@@ -105,7 +109,7 @@ def build_summary(lake: Lake, first: dt.date, last: dt.date, drift_day: dt.date 
             "false_alarms": sum(1 for d in opened_days if drift_day is None or d < drift_day),
             "retrains": trained,
             "champions": champions.get(domain, []),
-            "metric": METRIC[domain],
+            "metric": METRIC[spec.kind],
             "metric_before_drift": _mean(before),
             "metric_during_drift": _mean(during),
             "metric_after_retrain": _mean(after),
@@ -120,9 +124,11 @@ def timeline_png(lake: Lake, summary: dict[str, Any]) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
+    domains = summary["domains"]
+    fig, axes = plt.subplots(len(domains), 1, figsize=(11, 3.3 * len(domains)), sharex=True,
+                             squeeze=False)
     drift_day = summary["drift_injected_day"]
-    for ax, domain in zip(axes, DOMAINS, strict=True):
+    for ax, domain in zip(axes[:, 0], domains, strict=True):
         table = f"monitoring/{domain}_drift"
         if lake.exists(table):
             h = lake.scan(table).sort("date").collect()

@@ -6,16 +6,39 @@ p-value tests: on samples of thousands of rows KS/chi-squared flag nearly every 
 level that does not grow with traffic; method and thresholds are configuration, tuned on quiet
 days (fraud: PSI over 5,000 rows; demand: Wasserstein over ~270 series indices, where PSI's ten
 bins are too noisy to see a level shift in half the stores).
+
+Why the method follows each column's type and cardinality: the monitor watches every model
+input of any team's schema, so it cannot rely on a hand-picked list of well-behaved columns.
+
+* Numeric columns use ``cfg.method`` as before.
+* Categorical columns (strings, booleans, categoricals, numbers named in ``categorical``) are
+  compared category by category, with ``cfg.method`` when Evidently accepts it for categories
+  (PSI does) and Jensen-Shannon otherwise (Wasserstein is numeric-only in Evidently).
+* High-cardinality categoricals are bucketed into the reference's top ``cfg.max_categories``
+  values + ``"__other__"`` first. Per-value PSI over hundreds of rare values is dominated by
+  values seen on one side only (Evidently replaces their zero share by 0.0001, and each one
+  adds ``p * ln(p / 0.0001)``): a real device column scored PSI 1.3-2.3 on quiet days. The
+  bucketed column keeps what matters (the big values and the total weight of the tail, which
+  also catches a flood of new values) and its quiet-day level is ~k/n, not ~distinct/n.
+* The share of missing values is its own signal, measured even when the values cannot be
+  compared (a column that goes all-null is news, not something to skip).
+* Whatever cannot be measured is listed in ``DriftResult.skipped`` with the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 DEFAULT_SAMPLE = 5_000
+OTHER = "__other__"  # the bucket of a high-cardinality column's values outside the top k
+MISSING = " (missing)"  # suffix of a column drifted by its share of missing values
+FALLBACK_CATEGORICAL_METHOD = "jensenshannon"  # Evidently's own choice for categories at scale
+
+Kind = Literal["numeric", "categorical"]
 
 
 @dataclass(frozen=True)
@@ -27,13 +50,23 @@ class DriftConfig:
     seed: int = 7
     reference_days: int = 7  # newest days of the champion's training window (a full week)
     method: str = "psi"  # Evidently's per-column drift method (psi, wasserstein, ...)
+    # categoricals with more distinct reference values are bucketed: top-k + "__other__"
+    max_categories: int = 20
+    # |null share current - null share reference| at which a column drifted by missingness
+    missing_threshold: float = 0.1
+    # fewer non-null values than this on a side: the distribution is not compared
+    min_rows: int = 30
+    # method for categorical columns; None: ``method`` if Evidently accepts it for categories,
+    # else Jensen-Shannon distance
+    categorical_method: str | None = None
+    categorical_threshold: float | None = None  # None: ``column_threshold``
 
 
 @dataclass
 class DriftResult:
     dataset_drift: bool
-    drift_share: float
-    drifted_columns: list[str]
+    drift_share: float  # columns drifted on any signal / columns measured on any signal
+    drifted_columns: list[str]  # distribution drift: "<col>"; missingness: "<col> (missing)"
     column_drift: dict[str, float]
     prediction_drift_score: float | None
     prediction_drift: bool | None
@@ -41,6 +74,9 @@ class DriftResult:
     current_rows: int
     html: str = field(repr=False, default="")
     json: str = field(repr=False, default="")
+    column_methods: dict[str, str] = field(default_factory=dict)  # how each column was measured
+    missing_drift: dict[str, float] = field(default_factory=dict)  # |null share cur - ref|
+    skipped: dict[str, str] = field(default_factory=dict)  # column -> why it was not compared
 
     def figures(self) -> dict[str, Any]:
         """Plain numbers for asset metadata (Dagster plots numeric metadata over time)."""
@@ -51,6 +87,8 @@ class DriftResult:
             "max_column_drift": round(max(self.column_drift.values(), default=0.0), 4),
             "reference_sample": self.reference_rows,
             "current_sample": self.current_rows,
+            "skipped_columns": len(self.skipped),
+            "missing_drifted": sum(c.endswith(MISSING) for c in self.drifted_columns),
         }
         if self.prediction_drift_score is not None:
             out["prediction_drift_score"] = round(self.prediction_drift_score, 4)
@@ -61,12 +99,6 @@ class DriftResult:
 def sample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
     """A fixed-size, seeded sample (the whole frame when it is smaller)."""
     return frame if frame.height <= n else frame.sample(n, seed=seed, shuffle=False)
-
-
-def _to_pandas(frame: pl.DataFrame, columns: list[str]) -> Any:
-    out = frame.select(columns)
-    # Evidently infers column types from pandas dtypes: booleans as categories, not numbers
-    return out.with_columns(pl.col(pl.Boolean).cast(pl.String)).to_pandas()
 
 
 def prediction_drift_score(reference: pl.Series, current: pl.Series, cfg: DriftConfig) -> float:
@@ -82,38 +114,216 @@ def prediction_drift_score(reference: pl.Series, current: pl.Series, cfg: DriftC
     return float(snapshot.dict()["metrics"][0]["value"])
 
 
+def categorical_method(cfg: DriftConfig) -> str:
+    """The Evidently method for categorical columns.
+
+    ``cfg.categorical_method`` when set; else ``cfg.method`` when Evidently accepts it for
+    categories (psi, jensenshannon, hellinger, kl_div, TVD, ...); else Jensen-Shannon distance
+    (numeric-only methods such as wasserstein have no meaning on unordered categories; JS is
+    bounded, symmetric and what Evidently itself picks for categories above 1,000 rows)."""
+    if cfg.categorical_method is not None:
+        return cfg.categorical_method
+    from evidently.legacy.calculations.stattests.registry import (
+        StatTestInvalidFeatureTypeError,
+        StatTestNotFoundError,
+        get_registered_stattest,
+    )
+    from evidently.legacy.core import ColumnType
+
+    try:
+        get_registered_stattest(cfg.method, ColumnType.Categorical)
+    except (StatTestInvalidFeatureTypeError, StatTestNotFoundError):
+        return FALLBACK_CATEGORICAL_METHOD
+    return cfg.method
+
+
+def _kind(dtype: pl.DataType, name: str, categorical: Collection[str]) -> Kind | None:
+    """numeric / categorical / None (a type drift is not measured on, e.g. dates, lists)."""
+    if dtype.is_numeric():
+        return "categorical" if name in categorical else "numeric"
+    if dtype in (pl.String, pl.Boolean, pl.Categorical) or isinstance(dtype, pl.Enum):
+        return "categorical"
+    return None
+
+
+def _normalised(s: pl.Series, kind: Kind | None) -> pl.Series:
+    """Numbers as Float64 with NaN as null (Evidently drops NaN: it is missing), categories as
+    strings (Evidently reads booleans and numbers as categories only when they are strings)."""
+    if kind is None:
+        return s
+    if kind == "numeric":
+        return s.cast(pl.Float64).fill_nan(None)
+    if s.dtype.is_float():
+        s = s.fill_nan(None)
+    return s.cast(pl.String)
+
+
+def top_k_buckets(reference: pl.Series, current: pl.Series, k: int
+                  ) -> tuple[pl.Series, pl.Series]:
+    """Both sides mapped onto the reference's ``k`` most frequent values + ``"__other__"``.
+
+    The same mapping for both sides (from the reference only, ties by value so it is
+    deterministic); nulls stay null, so missingness is left to its own signal. A value new in
+    ``current`` lands in ``"__other__"``: a flood of new values still shows as a growing tail."""
+    counts = reference.drop_nulls().value_counts(name="__count__")
+    top = counts.sort(["__count__", reference.name], descending=[True, False]).head(k)[
+        reference.name]
+
+    def bucket(s: pl.Series) -> pl.Series:
+        return s.to_frame().select(
+            pl.when(pl.col(s.name).is_null()).then(None)
+            .when(pl.col(s.name).is_in(top.implode())).then(pl.col(s.name))
+            .otherwise(pl.lit(OTHER)).alias(s.name))[s.name]
+
+    return bucket(reference), bucket(current)
+
+
+def _missing_count(s: pl.Series) -> int:
+    return s.null_count() + (int(s.is_nan().sum()) if s.dtype.is_float() else 0)
+
+
+@dataclass
+class _Plan:
+    """What is measured, how, and what is not (and why), before Evidently runs."""
+
+    reference: dict[str, pl.Series] = field(default_factory=dict)
+    current: dict[str, pl.Series] = field(default_factory=dict)
+    kinds: dict[str, Kind] = field(default_factory=dict)
+    methods: dict[str, str] = field(default_factory=dict)  # Evidently method names
+    labels: dict[str, str] = field(default_factory=dict)  # how measured, for people
+    missing: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    compared: list[str] = field(default_factory=list)  # columns measured on some signal
+
+
+def _plan_column(plan: _Plan, name: str, reference: pl.DataFrame, current: pl.DataFrame,
+                 ref: pl.DataFrame, cur: pl.DataFrame, cfg: DriftConfig,
+                 categorical: Collection[str], missingness: bool = True) -> None:
+    """Decide how ``name`` is measured: its missingness on the whole frames, its distribution
+    on the samples ``ref``/``cur``; or why it cannot be."""
+    absent = [side for side, f in (("reference", reference), ("current", current))
+              if name not in f.columns]
+    if absent:
+        plan.skipped[name] = f"absent from {' and '.join(absent)}"
+        return
+    short = [f"{f.height} rows in {side}" for side, f in
+             (("reference", reference), ("current", current)) if f.height < cfg.min_rows]
+    if short:
+        plan.skipped[name] = f"not enough rows: {', '.join(short)} (min_rows {cfg.min_rows})"
+        return
+    plan.compared.append(name)
+    also = ""
+    if missingness:
+        plan.missing[name] = abs(_missing_count(current[name]) / current.height
+                                 - _missing_count(reference[name]) / reference.height)
+        also = " (missingness still measured)"
+
+    dtypes = {ref[name].dtype, cur[name].dtype} - {pl.Null}  # all-null: type from the other
+    kinds = {_kind(d, name, categorical) for d in dtypes}
+    kind = next(iter(kinds)) if len(kinds) == 1 else None
+    r, c = _normalised(ref[name], kind), _normalised(cur[name], kind)
+    empty = [side for side, s in (("reference", r), ("current", c)) if s.null_count() == s.len()]
+    if empty:
+        plan.skipped[name] = f"all values missing in {' and '.join(empty)}{also}"
+        return
+    if len(kinds) > 1:
+        plan.skipped[name] = (f"types differ: {ref[name].dtype} in reference, "
+                              f"{cur[name].dtype} in current{also}")
+        return
+    if kind is None:
+        plan.skipped[name] = f"type {ref[name].dtype} is not measured for drift{also}"
+        return
+    few = [f"{s.len() - s.null_count()} in {side}" for side, s in
+           (("reference", r), ("current", c)) if s.len() - s.null_count() < cfg.min_rows]
+    if few:
+        plan.skipped[name] = (f"not enough non-null values: {', '.join(few)} "
+                              f"(min_rows {cfg.min_rows}){also}")
+        return
+    values = pl.concat([r, c]).drop_nulls().unique()
+    if values.len() == 1:
+        plan.skipped[name] = f"constant on both sides ({values[0]!r}){also}"
+        return
+    if kind == "numeric":
+        plan.methods[name] = plan.labels[name] = cfg.method
+    else:
+        method = categorical_method(cfg)
+        plan.methods[name] = method
+        if r.n_unique() - (1 if r.null_count() else 0) > cfg.max_categories:
+            r, c = top_k_buckets(r, c, cfg.max_categories)
+            plan.labels[name] = f"{method} on top-{cfg.max_categories} + other"
+        else:
+            plan.labels[name] = f"{method} on categories"
+    plan.kinds[name] = kind
+    plan.reference[name], plan.current[name] = r, c
+
+
 def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[str],
-                  cfg: DriftConfig, prediction: str | None = None) -> DriftResult:
-    """Drift of ``current`` vs ``reference`` on ``columns`` (+ the ``prediction`` column)."""
+                  cfg: DriftConfig, prediction: str | None = None,
+                  categorical: set[str] | None = None) -> DriftResult:
+    """Drift of ``current`` vs ``reference`` on ``columns`` (+ the ``prediction`` column).
+
+    Two signals per column: its distribution (``column_drift``, on fixed-size seeded samples,
+    method by type and cardinality, see the module docstring; ``column_methods`` says which)
+    and its share of missing values (``missing_drift``, on the whole frames). ``categorical``
+    names numeric columns that are codes, not quantities (ids, zip codes, ...).
+
+    Why a column counts once in ``drift_share``, drifted on either signal (listed as
+    ``"<col>"`` and/or ``"<col> (missing)"`` in ``drifted_columns``): the share stays a share of
+    *columns* within [0, 1], so drift_share thresholds tuned on distribution drift alone keep
+    their meaning (counting two signals per column in the denominator would halve it).
+    Columns absent from a side, or without enough rows, are in neither numerator nor
+    denominator; they and every other column whose distribution is not compared are in
+    ``skipped`` with the reason."""
     from evidently import Report
     from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
 
+    if prediction is not None and prediction in columns:
+        raise ValueError(f"{prediction!r} is the prediction: leave it out of the columns")
+    categorical = categorical or set()
     ref = sample(reference, cfg.sample_size, cfg.seed)
     cur = sample(current, cfg.sample_size, cfg.seed)
+    plan = _Plan()
+    for name in dict.fromkeys(columns):
+        _plan_column(plan, name, reference, current, ref, cur, cfg, categorical)
+    if prediction:
+        _plan_column(plan, prediction, reference, current, ref, cur, cfg, categorical,
+                     missingness=False)
+        if prediction in plan.compared:  # a prediction has its own verdict, not in the share
+            plan.compared.remove(prediction)
+    pred = [prediction] if prediction and prediction in plan.methods else []
+    cols = [c for c in plan.methods if c not in pred]
 
-    def measurable(c: str) -> bool:  # Evidently refuses a column that is empty on one side
-        return c in ref.columns and c in cur.columns and \
-            ref[c].drop_nulls().len() > 0 and cur[c].drop_nulls().len() > 0
+    cat_threshold = (cfg.column_threshold if cfg.categorical_threshold is None
+                     else cfg.categorical_threshold)
 
-    cols = [c for c in columns if measurable(c)]
-    pred = [prediction] if prediction and measurable(prediction) else []
-    metrics: list[Any] = [DataDriftPreset(columns=cols, method=cfg.method,
-                                          threshold=cfg.column_threshold,
-                                          drift_share=cfg.drift_share)]
+    def threshold(c: str) -> float:
+        return cat_threshold if plan.kinds[c] == "categorical" else cfg.column_threshold
+
+    metrics: list[Any] = []
+    if cols:
+        metrics.append(DataDriftPreset(
+            columns=cols, per_column_method={c: plan.methods[c] for c in cols},
+            per_column_threshold={c: threshold(c) for c in cols}, drift_share=cfg.drift_share))
     if pred:
-        metrics.append(ValueDrift(column=pred[0], method=cfg.method,
+        metrics.append(ValueDrift(column=pred[0], method=plan.methods[pred[0]],
                                   threshold=cfg.prediction_threshold))
-    snapshot = Report(metrics).run(current_data=_to_pandas(cur, cols + pred),
-                                   reference_data=_to_pandas(ref, cols + pred))
     column_drift: dict[str, float] = {}
-    for metric in snapshot.dict()["metrics"]:
-        config = metric["config"]
-        if config["type"].endswith("ValueDrift"):
-            column_drift[config["column"]] = float(metric["value"])
+    html = json = ""
+    if metrics:
+        snapshot = Report(metrics).run(current_data=_dataset(plan.current, plan),
+                                       reference_data=_dataset(plan.reference, plan))
+        for metric in snapshot.dict()["metrics"]:
+            config = metric["config"]
+            if config["type"].endswith("ValueDrift"):
+                column_drift[config["column"]] = float(metric["value"])
+        html, json = html_of(snapshot), snapshot.json()
     prediction_drift_score = column_drift.pop(pred[0], None) if pred else None
-    drifted = sorted(c for c, v in column_drift.items() if v >= cfg.column_threshold)
-    share = len(drifted) / len(column_drift) if column_drift else 0.0
+    by_distribution = {c for c, v in column_drift.items() if v >= threshold(c)}
+    by_missingness = {c for c, v in plan.missing.items() if v >= cfg.missing_threshold}
+    drifted = sorted([*by_distribution, *(c + MISSING for c in by_missingness)])
+    share = (len(by_distribution | by_missingness) / len(plan.compared)
+             if plan.compared else 0.0)
     return DriftResult(
         dataset_drift=share >= cfg.drift_share,
         drift_share=share,
@@ -124,9 +334,25 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
         else prediction_drift_score >= cfg.prediction_threshold,
         reference_rows=ref.height,
         current_rows=cur.height,
-        html=html_of(snapshot),
-        json=snapshot.json(),
+        html=html,
+        json=json,
+        column_methods={c: plan.labels[c] for c in plan.methods},
+        missing_drift=plan.missing,
+        skipped=plan.skipped,
     )
+
+
+def _dataset(series: dict[str, pl.Series], plan: _Plan) -> Any:
+    """An Evidently dataset with the column types stated, not inferred: Evidently would read a
+    small-range integer as a category and a many-valued string as free text."""
+    from evidently import DataDefinition, Dataset
+
+    kinds = plan.kinds
+    return Dataset.from_pandas(
+        pl.DataFrame(list(series.values())).to_pandas(),
+        data_definition=DataDefinition(
+            numerical_columns=[c for c in series if kinds[c] == "numeric"],
+            categorical_columns=[c for c in series if kinds[c] == "categorical"]))
 
 
 def html_of(snapshot: Any) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from lakeloop.contracts import ColumnSpec, Contract
+from lakeloop.contracts import EVENT_TIME, ColumnSpec, Contract
 from lakeloop.storage.objects import ObjectStore
 
 SOURCE_FILE = "_source_file"
@@ -48,7 +48,8 @@ class Landed:
     files: list[str]
     raw: pl.DataFrame | None = None
     problems: list[str] = field(default_factory=list)
-    extra_columns: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)  # undeclared and not kept
+    kept_columns: list[str] = field(default_factory=list)  # undeclared, kept (extra_columns.keep)
 
     @property
     def ok(self) -> bool:
@@ -104,10 +105,15 @@ def _read_one(uri: str, data: bytes, fmt: str) -> tuple[pl.DataFrame | None, str
     return frame.with_columns(pl.lit(name).alias(SOURCE_FILE)), None
 
 
+def landing_files(store: ObjectStore, contract: Contract, day: dt.date) -> list[str]:
+    """The day's data files (hidden and ``_``-prefixed marker files left out)."""
+    return [f for f in store.list(*day_folder(contract, day))
+            if not f.rsplit("/", 1)[-1].startswith((".", "_"))]
+
+
 def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
     """Read every file of ``contract``'s dataset for ``day`` (raises ``MissingLandingData``)."""
-    files = [f for f in store.list(*day_folder(contract, day))
-             if not f.rsplit("/", 1)[-1].startswith((".", "_"))]
+    files = landing_files(store, contract, day)
     if not files:
         raise MissingLandingData(
             f"{contract.name}: no landing files for {day} under "
@@ -138,7 +144,9 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
         return landed
 
     known = set(rename) | {SOURCE_FILE}
-    landed.extra_columns = sorted({c for f in frames for c in f.columns if c not in known})
+    extras = sorted({c for f in frames for c in f.columns if c not in known})
+    landed.kept_columns = contract.extra_columns.kept(extras)
+    landed.extra_columns = [c for c in extras if c not in landed.kept_columns]
     # Keep the raw text of every column (extras included) so quarantine loses nothing.
     raw = pl.concat([f.select(pl.all().cast(pl.String)) for f in frames], how="diagonal")
     landed.raw = raw.rename(rename).with_row_index(ROW_NUMBER)
@@ -164,20 +172,68 @@ def _parse(expr: pl.Expr, spec: ColumnSpec) -> pl.Expr:
     raise AssertionError(spec.dtype)
 
 
-def coerce(landed: Landed, contract: Contract) -> tuple[pl.DataFrame, list[str]]:
-    """Typed frame with the contract's columns plus ``_row``, ``_source_file``, ``_parse_errors``.
+def infer_specs(raw: pl.DataFrame, columns: list[str], known: dict[str, str] | None = None
+                ) -> dict[str, ColumnSpec]:
+    """Types of kept undeclared columns: the type bronze already has for them (so a day whose
+    column happens to be empty cannot change the table's schema), else float64 when every
+    non-empty value parses as a number, else string."""
+    out = {}
+    for name in columns:
+        if known and name in known:
+            out[name] = ColumnSpec(dtype=known[name])  # type: ignore[arg-type]
+            continue
+        text = raw[name].str.strip_chars()
+        present = text.filter(text.is_not_null() & (text != ""))
+        numeric = present.cast(pl.Float64, strict=False).null_count() == 0
+        out[name] = ColumnSpec(dtype="float64" if numeric else "string")
+    return out
 
-    Returns the frame and structural problems (columns that are mostly unparseable).
+
+def _event_time(contract: Contract) -> pl.Expr | None:
+    """The derived event time (epoch / offset clock, or date + time columns), or None."""
+    et = contract.roles.event_time
+    if et is None or not et.derived:
+        return None
+    if et.unit is not None:
+        origin = dt.datetime.fromisoformat(et.origin) if et.origin else dt.datetime(1970, 1, 1)
+        per_unit = 1_000_000 if et.unit == "s" else 1_000
+        micros = (pl.col(str(et.column)).cast(pl.Float64) * per_unit).round().cast(pl.Int64)
+        return (pl.lit(origin, dtype=pl.Datetime("us")) + pl.duration(microseconds=micros))
+    time = pl.col(str(et.time)).cast(pl.String).str.strip_chars() \
+        .str.to_time(et.time_format, strict=False)
+    return pl.col(str(et.date)).dt.combine(time, time_unit="us")
+
+
+def coerce(landed: Landed, contract: Contract, known_types: dict[str, str] | None = None
+           ) -> tuple[pl.DataFrame, list[str], dict[str, ColumnSpec]]:
+    """Typed frame with the contract's columns, the kept undeclared columns (types inferred,
+    see ``infer_specs``), the derived event time if any, plus ``_row``, ``_source_file``,
+    ``_parse_errors``.
+
+    Returns the frame, structural problems (columns that are mostly unparseable) and the
+    inferred specs of the kept columns (reported in the check metadata).
     """
     assert landed.raw is not None
     raw = landed.raw
+    inferred = infer_specs(raw, landed.kept_columns, known_types)
+    specs = {**contract.columns, **inferred}
     parsed = raw.select(
         ROW_NUMBER, SOURCE_FILE,
-        *[_parse(pl.col(name), spec).alias(name) for name, spec in contract.columns.items()],
+        *[_parse(pl.col(name), spec).alias(name) for name, spec in specs.items()],
     )
+    derived = _event_time(contract)
+    if derived is not None:
+        parsed = parsed.with_columns(derived.alias(EVENT_TIME))
     problems, error_exprs = [], []
     limit = contract.batch.max_unparseable_fraction
-    for name, spec in contract.columns.items():
+    if derived is not None:
+        sources = contract.roles.event_time.sources  # type: ignore[union-attr]
+        failed = parsed.select(pl.col(EVENT_TIME).is_null() & pl.all_horizontal(
+            [pl.col(c).is_not_null() for c in sources])).to_series()
+        if failed.any():
+            error_exprs.append(pl.when(pl.Series(failed)).then(
+                pl.lit(f"{EVENT_TIME}: cannot derive from {', '.join(sources)}")))
+    for name, spec in specs.items():
         failed = raw[name].is_not_null() & (raw[name].str.strip_chars() != "") & \
             parsed[name].is_null()
         n_failed = int(failed.sum())
@@ -195,4 +251,4 @@ def coerce(landed: Landed, contract: Contract) -> tuple[pl.DataFrame, list[str]]
         )
     errors = pl.concat_list(error_exprs).list.drop_nulls() if error_exprs else \
         pl.lit([], dtype=pl.List(pl.String))
-    return parsed.with_columns(errors.alias(PARSE_ERRORS)), problems
+    return parsed.with_columns(errors.alias(PARSE_ERRORS)), problems, inferred

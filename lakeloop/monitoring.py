@@ -10,26 +10,46 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from lakeloop.domains import Domain
 from lakeloop.drift import DriftConfig, DriftResult, compute_drift
 from lakeloop.registry import ModelRegistry, ModelVersion
 from lakeloop.storage import Lake, ObjectStore
 
-# Not monitored: merchant_count_24h. Merchant popularity and compromised-merchant spells
-# move it on quiet days (PSI 0.2-0.7 over 14 quiet demo days), so it would always alarm.
-FRAUD_MONITORED = ["amount", "amount_vs_card_mean_7d", "card_count_1h", "card_count_24h",
-                   "card_amount_mean_7d", "card_seconds_since_prev", "hour", "is_night",
-                   "channel", "device", "merchant_category", "country"]
-# Demand is monitored on per-series *indices* of regular-price days: units divided by the
-# series' earlier mean on that weekday (``demand_levels``). Raw units mix series of very
+# Demand is monitored on per-series *indices* of regular-price days: the target divided by the
+# series' earlier mean on that weekday (``demand_levels``). Raw targets mix series of very
 # different sizes and weekdays, and on a 300-row day their PSI moved as much on quiet days
-# (0.03-0.25) as under a level shift. Not monitored: weekday, promotion and price ratio -
-# they are the plan, known in advance.
-# Not monitored: the lag-7 and 7-day-mean indices. They are delayed copies of units, so they
-# drift a week after units and stay drifted a week after the reference has moved on.
-DEMAND_MONITORED = ["units_index"]
+# (0.03-0.25) as under a level shift. Planned covariates (price, promotions) are the plan,
+# not drift. Lags and rolling means are delayed copies of the target: they drift a week
+# after it and stay drifted a week after the reference has moved on, so they are left out.
+SERIES_MONITORED = ["target_index"]
+REGULAR_PRICE_BAND = (0.95, 1.05)  # price ratio of a "regular price" day
 FIRST_WEEK_DAYS = 7  # a champion's first days of predictions: the prediction-drift reference
 PREDICTION_LOOKBACK_DAYS = 60
-DRIFT_TABLES = {"fraud": "monitoring/fraud_drift", "demand": "monitoring/demand_drift"}
+
+
+def drift_table(domain: str) -> str:
+    return f"monitoring/{domain}_drift"
+
+
+def performance_table(domain: str) -> str:
+    return f"monitoring/{domain}_performance"
+
+
+def accuracy_table(domain: str) -> str:
+    return f"monitoring/{domain}_accuracy"
+
+
+def monitored_columns(domain: Domain, champion: ModelVersion) -> tuple[list[str], set[str]]:
+    """The champion's inputs, narrowed by the contract's ``monitoring`` include/exclude, and
+    which of them are categorical. Include (patterns) restricts; exclude removes."""
+    from lakeloop.contracts import matches
+
+    pre = champion.meta["preprocessor"]
+    inputs = [*pre["categorical"], *pre["numeric"]]
+    m = domain.main.roles.monitoring
+    cols = [c for c in inputs if (not m.include or matches(c, m.include))
+            and not matches(c, m.exclude)]
+    return cols, set(pre["categorical"])
 
 
 @dataclass
@@ -59,10 +79,10 @@ def reference_window(champion: ModelVersion, days: int) -> tuple[dt.date, dt.dat
     champion has learnt the new normal from those days, and only they describe it; a reference
     that is mostly pre-drift would keep a fixed drift episode open forever."""
     lineage = champion.meta["training_set"]
-    if "window" in lineage:  # fraud: the feature days of the training set
-        from lakeloop.training_sets import FraudWindow
+    if "window" in lineage:  # classification: the feature days of the training set
+        from lakeloop.training_sets import SplitWindow
 
-        first, last = FraudWindow(**lineage["window"]).dates(
+        first, last = SplitWindow(**lineage["window"]).dates(
             dt.date.fromisoformat(lineage["as_of"]))
         return max(first, last - dt.timedelta(days=days - 1)), last
     last = dt.date.fromisoformat(lineage["as_of"])  # demand: the history up to its as-of day
@@ -78,14 +98,13 @@ class Realised:
     rows: pl.DataFrame
 
 
-def fraud_reference(lake: Lake, champion: ModelVersion, cfg: DriftConfig) -> pl.DataFrame:
+def event_reference(lake: Lake, domain: Domain, champion: ModelVersion, cfg: DriftConfig
+                    ) -> pl.DataFrame:
     """The features of the champion's reference days, read at the Delta version its training
     set recorded (time travel): what the model saw, even if a partition was re-run since."""
-    from lakeloop.training_sets import FRAUD_FEATURES
-
     first, last = reference_window(champion, cfg.reference_days)
-    version = champion.meta["training_set"]["source_versions"][FRAUD_FEATURES]
-    return lake.scan(FRAUD_FEATURES, first, last, version=version).collect()
+    version = champion.meta["training_set"]["source_versions"][domain.features_table]
+    return lake.scan(domain.features_table, first, last, version=version).collect()
 
 
 def first_week(predictions: pl.LazyFrame, version: str, day: dt.date
@@ -117,77 +136,81 @@ def _recent(lake: Lake, table: str, day: dt.date) -> pl.LazyFrame:
     return lake.scan(table, day - dt.timedelta(days=PREDICTION_LOOKBACK_DAYS), day)
 
 
-def fraud_day_drift(lake: Lake, registry: ModelRegistry, day: dt.date, cfg: DriftConfig
-                    ) -> DayDrift | None:
-    """Feature drift of the day vs the champion's newest training week; prediction drift:
-    the day's scores vs the champion's first week of scores."""
-    from lakeloop.models.fraud_lifecycle import MODEL_NAME
-
-    champion = registry.champion(MODEL_NAME)
+def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt.date,
+                    cfg: DriftConfig) -> DayDrift | None:
+    """Drift of the champion's inputs on the day vs its newest training week; prediction
+    drift: the day's scores vs the champion's first week of scores."""
+    champion = registry.champion(domain.name)
     if champion is None:
         return None
-    reference = fraud_reference(lake, champion, cfg)
-    current = lake.scan("silver/transaction_features", day, day).collect()
-    result = compute_drift(reference, current, FRAUD_MONITORED, cfg)
-    scores = first_week(_recent(lake, "gold/fraud_scores", day)
-                        .select("date", "model_version", pl.col("fraud_score").alias("v")),
-                        champion.version, day) if lake.exists("gold/fraud_scores") else None
+    reference = event_reference(lake, domain, champion, cfg)
+    current = lake.scan(domain.features_table, day, day).collect()
+    columns, categorical = monitored_columns(domain, champion)
+    result = compute_drift(reference, current, columns, cfg, categorical=categorical)
+    table = domain.predictions_table
+    scores = first_week(_recent(lake, table, day)
+                        .select("date", "model_version", pl.col("score").alias("v")),
+                        champion.version, day) if lake.exists(table) else None
     _set_prediction_drift(result, scores, cfg)
-    return DayDrift("fraud", day, champion.version, result)
+    return DayDrift(domain.name, day, champion.version, result)
+
+
+def _regular(frame_columns: list[str]) -> pl.Expr:
+    """Regular-price days (price ratio near 1) when the domain has prices, else every day."""
+    if "price_ratio" not in frame_columns:
+        return pl.lit(True)
+    return pl.col("price_ratio").is_between(*REGULAR_PRICE_BAND)
 
 
 def demand_levels(history: pl.DataFrame, before: dt.date) -> pl.DataFrame:
-    """Per series and weekday, the expected units: the mean of the history before ``before``.
+    """Per series and weekday, the expected target: the mean of the history before ``before``.
 
     Levels come from days *before* the reference window, so reference days and the day
     measured are both out of sample: levels fitted on the reference days themselves make
     the reference look tighter than any new day can be (tried: quiet days then alarmed)."""
-    units = pl.col("units").cast(pl.Float64)
     past = history.filter(pl.col("date") < before)
     return past.group_by("series_id", "weekday").agg(
-        units.mean().clip(lower_bound=1.0).alias("_level"))
+        pl.col("target").cast(pl.Float64).abs().mean().clip(lower_bound=1.0).alias("_level"))
 
 
-def _demand_indices(frame: pl.DataFrame, levels: pl.DataFrame) -> pl.DataFrame:
+def _indices(frame: pl.DataFrame, levels: pl.DataFrame) -> pl.DataFrame:
     return frame.join(levels, on=["series_id", "weekday"], how="left").with_columns(
-        (pl.col("units") / pl.col("_level")).alias("units_index"))
+        (pl.col("target") / pl.col("_level")).alias("target_index"))
 
 
-def demand_day_drift(lake: Lake, registry: ModelRegistry, day: dt.date, cfg: DriftConfig
-                     ) -> DayDrift | None:
-    """Feature drift of the day's series vs the newest week of the champion's history, both
-    as indices over the series' earlier weekday levels; prediction drift: the day's next-day
+def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt.date,
+                     cfg: DriftConfig) -> DayDrift | None:
+    """Drift of the day's series vs the newest week of the champion's history, both as
+    indices over the series' earlier weekday levels; prediction drift: the day's next-step
     forecasts vs the champion's first week of them."""
-    from lakeloop.models.demand_lifecycle import MODEL_NAME
-
-    champion = registry.champion(MODEL_NAME)
+    champion = registry.champion(domain.name)
     if champion is None:
         return None
     lineage = champion.meta["training_set"]
-    # promotions are the plan, not drift: 12% of items a week at +50% would dominate the index
-    regular = ~pl.col("on_promo").cast(pl.Boolean)
-    history = lake.scan(lineage["table"], version=lineage["version"]).filter(regular).collect()
+    history = lake.scan(lineage["table"], version=lineage["version"]).collect()
+    history = history.filter(_regular(history.columns))
     first, last = reference_window(champion, cfg.reference_days)
     levels = demand_levels(history, first)
-    reference = _demand_indices(history.filter(pl.col("date").is_between(first, last)), levels)
-    current = _demand_indices(
-        lake.scan("silver/demand_features", day, day).filter(regular).collect(), levels)
-    result = compute_drift(reference, current, DEMAND_MONITORED, cfg)
-    _forecast_drift(lake, champion.version, day, levels, cfg, result)
-    return DayDrift("demand", day, champion.version, result)
+    reference = _indices(history.filter(pl.col("date").is_between(first, last)), levels)
+    today = lake.scan(domain.features_table, day, day).collect()
+    current = _indices(today.filter(_regular(today.columns)), levels)
+    result = compute_drift(reference, current, SERIES_MONITORED, cfg)
+    _forecast_drift(lake, domain, champion.version, day, levels, cfg, result)
+    return DayDrift(domain.name, day, champion.version, result)
 
 
-def _forecast_drift(lake: Lake, version: str, day: dt.date, levels: pl.DataFrame,
+def _forecast_drift(lake: Lake, domain: Domain, version: str, day: dt.date, levels: pl.DataFrame,
                     cfg: DriftConfig, result: DriftResult) -> None:
-    """Prediction drift for demand: today's next-day forecasts vs the champion's first week
-    of them, as indices over the series' weekday levels. (Forecasts are smooth and actuals
-    are noisy, so actuals are no reference.)"""
-    if not lake.exists("gold/demand_forecasts"):
+    """Prediction drift: today's next-step forecasts vs the champion's first week of them,
+    as indices over the series' weekday levels. (Forecasts are smooth and actuals are noisy,
+    so actuals are no reference.)"""
+    table = domain.predictions_table
+    if not lake.exists(table):
         return
-    # regular-price series only, as for the features (the promotion of the forecast's day)
-    regular = _recent(lake, "silver/demand_features", day).filter(
-        ~pl.col("on_promo").cast(pl.Boolean)).select("series_id", "date")
-    index = (_recent(lake, "gold/demand_forecasts", day).filter(pl.col("horizon") == 1)
+    features = _recent(lake, domain.features_table, day)
+    regular = features.filter(_regular(features.collect_schema().names())) \
+        .select("series_id", "date")
+    index = (_recent(lake, table, day).filter(pl.col("horizon") == 1)
              .join(regular, on=["series_id", "date"], how="semi")
              .with_columns(pl.col("target_date").dt.weekday().alias("weekday"))
              .join(levels.lazy(), on=["series_id", "weekday"], how="left")
@@ -216,13 +239,10 @@ def history(lake: Lake, table: str, start: dt.date, end: dt.date) -> pl.DataFram
 
 
 def drift_history(lake: Lake, domain: str, start: dt.date, end: dt.date) -> pl.DataFrame:
-    return history(lake, DRIFT_TABLES[domain], start, end)
+    return history(lake, drift_table(domain), start, end)
 
 
-PERFORMANCE_TABLE = "monitoring/fraud_performance"
-
-
-def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
+def classification_performance(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt.date,
                       maturity_days: int | None = None, pool_days: int = 7,
                       decay_margin: float = 0.3, min_maturity_days: int = 14
                       ) -> Realised | None:
@@ -235,28 +255,29 @@ def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
     the champion's PR-AUC on its own test window - what it promised when promoted. Only the
     champion's own scores count, so a model retired since does not decay the new one.
     Returns None when there is nothing to evaluate yet."""
-    from lakeloop.models.fraud_lifecycle import MODEL_NAME
     from lakeloop.models.metrics import classification_metrics
+    from lakeloop.training_sets import LABEL, known_positive_ids
 
-    champion = registry.champion(MODEL_NAME)
-    if champion is None or not lake.exists("gold/fraud_scores"):
+    champion = registry.champion(domain.name)
+    if champion is None or not lake.exists(domain.predictions_table):
         return None
     # a drift retrain learns from 4-day-old labels, but judging it on them would call it
     # decayed (seen in the demo: 0.42-0.58 on labels 4 days old): at least two weeks
     maturity = maturity_days or max(
         champion.meta["training_set"]["window"]["label_window_days"], min_maturity_days)
     evaluated = day - dt.timedelta(days=maturity)
-    scores = lake.scan("gold/fraud_scores", evaluated - dt.timedelta(days=pool_days - 1),
-                       evaluated).filter(pl.col("model_version") == champion.version).collect()
+    pool_first = evaluated - dt.timedelta(days=pool_days - 1)
+    scores = lake.scan(domain.predictions_table, pool_first, evaluated) \
+        .filter(pl.col("model_version") == champion.version).collect()
     if scores.filter(pl.col("date") == evaluated).is_empty():
         return None
-    fraud = lake.scan("bronze/fraud_labels", None, day).select("transaction_id").unique() \
-        .with_columns(pl.lit(1).alias("y")).collect()
-    joined = scores.join(fraud, on="transaction_id", how="left").with_columns(
+    known = known_positive_ids(lake, domain, day, None, pool_first) \
+        .rename({LABEL: "y"}).collect()
+    joined = scores.join(known, on=domain.main.roles.id, how="left").with_columns(
         pl.col("y").fill_null(0))
     one = joined.filter(pl.col("date") == evaluated)
-    m = classification_metrics(one["y"].to_numpy(), one["fraud_score"].to_numpy())
-    pooled = classification_metrics(joined["y"].to_numpy(), joined["fraud_score"].to_numpy())
+    m = classification_metrics(one["y"].to_numpy(), one["score"].to_numpy())
+    pooled = classification_metrics(joined["y"].to_numpy(), joined["score"].to_numpy())
     promised = champion.metrics.get("pr_auc")
     decayed = promised is not None and pooled["pr_auc"] < (1 - decay_margin) * promised
     return Realised({
@@ -270,25 +291,26 @@ def fraud_performance(lake: Lake, registry: ModelRegistry, day: dt.date,
         "test_pr_auc": promised, "decayed": decayed}, joined)
 
 
-def forecast_accuracy(lake: Lake, day: dt.date) -> Realised | None:
+def forecast_accuracy(lake: Lake, domain: Domain, day: dt.date) -> Realised | None:
     """Realised error of every forecast whose target was ``day``, now that its actuals landed."""
-    if not lake.exists("gold/demand_forecasts"):
+    if not lake.exists(domain.predictions_table):
         return None
-    forecasts = lake.scan("gold/demand_forecasts", day - dt.timedelta(days=60), day) \
+    forecasts = lake.scan(domain.predictions_table, day - dt.timedelta(days=60), day) \
         .filter(pl.col("target_date") == day).collect()
-    actual = lake.scan("silver/demand_features", day, day).select("series_id", "units").collect()
+    actual = lake.scan(domain.features_table, day, day).select(
+        "series_id", pl.col("target").alias("actual")).collect()
     joined = forecasts.join(actual, on="series_id", how="inner")
     if joined.is_empty():
         return None
-    err = (joined["p50"] - joined["units"]).abs()
-    denom = joined["p50"].abs() + joined["units"].abs()
+    err = (joined["p50"] - joined["actual"]).abs()
+    denom = joined["p50"].abs() + joined["actual"].abs()
     by_h = joined.with_columns(err.alias("e")).group_by("horizon").agg(
         pl.col("e").mean()).sort("horizon")
-    inside = ((joined["units"] >= joined["p10"]) & (joined["units"] <= joined["p90"])).mean()
+    inside = ((joined["actual"] >= joined["p10"]) & (joined["actual"] <= joined["p90"])).mean()
     return Realised({"date": day, "forecasts": joined.height,
             "mae": float(err.mean()),
             "smape": float((2 * err / denom.clip(lower_bound=1e-9)).mean()),
-            "wape": float(err.sum() / max(float(joined["units"].sum()), 1e-9)),
+            "wape": float(err.sum() / max(float(joined["actual"].abs().sum()), 1e-9)),
             "coverage_p10_p90": float(inside),
             "mae_by_horizon": dict(zip(by_h["horizon"].to_list(), by_h["e"].to_list(),
                                        strict=True)),

@@ -74,5 +74,5 @@ def register_and_apply(registry: ModelRegistry, model: str, state: dict[str, tor
 def training_meta(seed: int, device: str, result: Any) -> dict[str, Any]:
     """What every registered version records about how it was trained (``result``: a
     fraud or demand training result)."""
-    return {"seed": seed, "device": device, "train_seconds": result.seconds,
+    return {"seed": seed, "torch_device": device, "train_seconds": result.seconds,
             "samples_per_s": result.samples_per_s, "epochs": result.epochs}

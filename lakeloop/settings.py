@@ -10,6 +10,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lakeloop.domains import Domain
 
 
 def project_root() -> Path:
@@ -41,18 +45,22 @@ class TrainingSettings:
     encoder_length: int = 28
     backtest_origins: int = 3
 
-    def run_config(self, domain: str, as_of: str, drift: bool = False) -> dict:
-        """Run config of ``retrain_<domain>``. A drift retrain trains on labels as fresh as
-        ``drift_label_window_days``: waiting for fully matured labels would mean training on
-        the world before the drift."""
-        if domain == "fraud":
-            if drift:  # the newest days hold the new pattern: keep most of them for training
-                return {"fraud_training_set": {"config": {
+    def run_config(self, domain: Domain, as_of: str, drift: bool = False) -> dict:
+        """Run config of ``retrain_<domain>``. A drift retrain of a classifier trains on labels
+        as fresh as ``drift_label_window_days`` (reported labels; a label column's maturity
+        is never shortened): waiting for fully matured labels would mean training on the world
+        before the drift."""
+        name = domain.name
+        if domain.kind == "classification":
+            label = domain.main.roles.label
+            reported = label is not None and label.dataset is not None
+            if drift and reported:  # the newest days hold the new pattern: keep most of them
+                return {f"{name}_training_set": {"config": {
                     "as_of": as_of, "label_window_days": self.drift_label_window_days,
                     "val_days": 1, "test_days": 2}}}
-            return {"fraud_training_set": {"config": {
-                "as_of": as_of, "label_window_days": self.label_window_days}}}
-        return {"demand_training_set": {"config": {
+            window = {"label_window_days": self.label_window_days} if reported else {}
+            return {f"{name}_training_set": {"config": {"as_of": as_of, **window}}}
+        return {f"{name}_training_set": {"config": {
             "as_of": as_of, "horizon": self.forecast_horizon,
             "encoder_length": self.encoder_length, "backtest_origins": self.backtest_origins}}}
 
@@ -67,7 +75,13 @@ class Settings:
     - ``partitions_start``: first daily partition (``YYYY-MM-DD``).
     - ``contracts_dir``: optional folder of dataset contract YAMLs overriding the built-in ones.
     - ``device``: torch device for training and scoring (``auto``: CUDA if present, else CPU).
+    - ``domains``: the domains to run (``LAKELOOP_DOMAINS=fraud``); default: all in contracts.
     """
+
+    def load_domains(self) -> dict[str, Domain]:
+        from lakeloop.domains import load_domains
+
+        return load_domains(self.contracts_dir, list(self.domains) if self.domains else None)
 
     lake_root: str
     landing_root: str
@@ -78,6 +92,7 @@ class Settings:
     s3: S3Settings = field(default_factory=S3Settings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     sensor_interval_s: int = 300  # drift sensors: least time between two ticks
+    domains: tuple[str, ...] | None = None  # enabled domains; None: every domain of the contracts
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +107,8 @@ class Settings:
             contracts_dir=Path(contracts) if contracts else None,
             device=env.get("LAKELOOP_DEVICE", "auto"),
             sensor_interval_s=int(env.get("LAKELOOP_SENSOR_INTERVAL_S", "300")),
+            domains=tuple(d.strip() for d in env["LAKELOOP_DOMAINS"].split(",") if d.strip())
+            if env.get("LAKELOOP_DOMAINS") else None,
             training=TrainingSettings(
                 label_window_days=int(env.get("LAKELOOP_LABEL_WINDOW_DAYS", "30")),
                 drift_label_window_days=int(env.get("LAKELOOP_DRIFT_LABEL_WINDOW_DAYS", "4")),

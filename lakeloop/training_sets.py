@@ -1,8 +1,11 @@
-"""Point-in-time training sets, rebuilt exactly from the Delta versions they record.
+"""Point-in-time training sets of a classification domain, rebuilt exactly from the Delta
+versions they record.
 
-Fraud: transactions whose labels have *matured* by ``as_of`` (older than the label window),
-labelled fraudulent if a chargeback was reported on or before ``as_of``. Split by date:
-train, then validation, then test - never at random across time.
+Events whose labels have *matured* by ``as_of`` (older than the label window), labelled
+positive if the label was known on ``as_of``: a reported label landed on or before it, or a
+label column whose maturity has passed. Split by date: train, then validation, then test -
+never at random across time - either rolling back from ``as_of`` or over explicit date ranges,
+with an optional gap of days left out before the test range (labels still maturing).
 """
 
 from __future__ import annotations
@@ -12,31 +15,81 @@ from dataclasses import asdict, dataclass
 
 import polars as pl
 
-from lakeloop.models.fraud import LABEL
+from lakeloop.bronze import bronze_table
+from lakeloop.domains import Domain
+from lakeloop.features.events import is_positive
 from lakeloop.storage import Lake
+from lakeloop.storage.lake import PARTITION_COLUMN
 
-FRAUD_FEATURES = "silver/transaction_features"
-FRAUD_LABELS = "bronze/fraud_labels"
 SPLIT = "split"
+LABEL = "label"  # lakeloop's name for the 0/1 outcome in training sets and scores
+
+
+def _day(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
 
 
 @dataclass(frozen=True)
-class FraudWindow:
+class SplitWindow:
+    """Which days train, validate and test. Rolling (default): the ``window_days`` newest
+    matured days, the last ``test_days`` for test, the ``val_days`` before them (and
+    ``gap_days`` between) for validation. Explicit: ``train_start``..``test_end`` ISO dates."""
+
     window_days: int = 28
     label_window_days: int = 30
     val_days: int = 4
     test_days: int = 5
+    gap_days: int = 0
+    train_start: str | None = None
+    train_end: str | None = None
+    val_start: str | None = None
+    val_end: str | None = None
+    test_start: str | None = None
+    test_end: str | None = None
+
+    @property
+    def explicit(self) -> bool:
+        return self.test_start is not None
+
+    def ranges(self, as_of: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
+        """split name -> (first, last) day, inclusive."""
+        if self.explicit:
+            got = {"train": (_day(self.train_start), _day(self.train_end)),
+                   "validation": (_day(self.val_start), _day(self.val_end)),
+                   "test": (_day(self.test_start), _day(self.test_end))}
+            missing = [k for k, (a, b) in got.items() if a is None or b is None]
+            if missing:
+                raise ValueError(f"explicit split: give start and end of {missing}")
+            out = {k: (a, b) for k, (a, b) in got.items()}  # type: ignore[misc]
+            latest = as_of - dt.timedelta(days=self.label_window_days)
+            if out["test"][1] > latest:  # type: ignore[operator]
+                raise ValueError(f"explicit split: test ends {out['test'][1]}, after the newest "
+                                 f"matured day {latest} (as of {as_of}, label window "
+                                 f"{self.label_window_days} days)")
+            order = [out["train"], out["validation"], out["test"]]
+            if any(a > b for a, b in order) or order[0][1] >= order[1][0] \
+                    or order[1][1] >= order[2][0]:
+                raise ValueError(f"explicit split: ranges must be ordered and disjoint: {out}")
+            return out  # type: ignore[return-value]
+        last = as_of - dt.timedelta(days=self.label_window_days)
+        test_from = last - dt.timedelta(days=self.test_days - 1)
+        val_last = test_from - dt.timedelta(days=self.gap_days + 1)
+        val_from = val_last - dt.timedelta(days=self.val_days - 1)
+        first = last - dt.timedelta(days=self.window_days - 1)
+        return {"train": (first, val_from - dt.timedelta(days=1)),
+                "validation": (val_from, val_last), "test": (test_from, last)}
 
     def dates(self, as_of: dt.date) -> tuple[dt.date, dt.date]:
-        last = as_of - dt.timedelta(days=self.label_window_days)
-        return last - dt.timedelta(days=self.window_days - 1), last
+        """First and last day of the whole set."""
+        r = self.ranges(as_of)
+        return r["train"][0], r["test"][1]
 
 
 @dataclass
 class TrainingSet:
     frame: pl.DataFrame
     as_of: dt.date
-    window: FraudWindow
+    window: SplitWindow
     source_versions: dict[str, int]
 
     def part(self, name: str) -> pl.DataFrame:
@@ -47,33 +100,58 @@ class TrainingSet:
                 "source_versions": self.source_versions}
 
 
-def fraud_training_set(lake: Lake, as_of: dt.date, window: FraudWindow,
-                       versions: dict[str, int] | None = None) -> TrainingSet:
+def label_table(domain: Domain) -> str:
+    """Where the domain's labels live: the reported-labels dataset, or the events themselves."""
+    return bronze_table(domain.labels.name if domain.labels else domain.main.name)
+
+
+def known_positive_ids(lake: Lake, domain: Domain, as_of: dt.date, version: int | None,
+                       first: dt.date | None = None) -> pl.LazyFrame:
+    """Ids (the main dataset's id columns) of events known positive on ``as_of``."""
+    ids = domain.main.roles.id
+    label = domain.main.roles.label
+    assert label is not None
+    if domain.labels is not None:
+        positives = lake.scan(label_table(domain), None, as_of, version=version).select(ids)
+    else:
+        assert label.column is not None and label.maturity_days is not None
+        matured = as_of - dt.timedelta(days=label.maturity_days)
+        positives = lake.scan(label_table(domain), first, matured, version=version) \
+            .filter(is_positive(pl.col(label.column), label.positive)).select(ids)
+    return positives.unique().with_columns(pl.lit(1).alias(LABEL))
+
+
+def classification_training_set(lake: Lake, domain: Domain, as_of: dt.date,
+                                window: SplitWindow, versions: dict[str, int] | None = None
+                                ) -> TrainingSet:
     """Build the set as of ``as_of``; pass ``versions`` to rebuild a past one exactly."""
+    features, labels = domain.features_table, label_table(domain)
     if versions is None:
-        versions = {t: lake.version(t) for t in (FRAUD_FEATURES, FRAUD_LABELS)}
+        versions = {t: lake.version(t) for t in (features, labels)}  # type: ignore[misc]
         missing = [t for t, v in versions.items() if v is None]
         if missing:
-            raise ValueError(f"cannot build a fraud training set: no table {missing} yet")
+            raise ValueError(f"cannot build a {domain.name} training set: no table {missing} yet")
+    ranges = window.ranges(as_of)
     first, last = window.dates(as_of)
-    features = lake.scan(FRAUD_FEATURES, first, last, version=versions[FRAUD_FEATURES])
-    fraud_ids = (lake.scan(FRAUD_LABELS, None, as_of, version=versions[FRAUD_LABELS])
-                 .select("transaction_id").unique().with_columns(pl.lit(1).alias(LABEL)))
-    test_from = last - dt.timedelta(days=window.test_days - 1)
-    val_from = test_from - dt.timedelta(days=window.val_days)
+    split = pl.lit(None, dtype=pl.String)
+    for name, (a, b) in reversed(list(ranges.items())):
+        split = pl.when(pl.col(PARTITION_COLUMN).is_between(a, b)).then(pl.lit(name)) \
+            .otherwise(split)
+    ids = domain.main.roles.id
+    time = domain.main.roles.event_time.output  # type: ignore[union-attr]
     frame = (
-        features.join(fraud_ids, on="transaction_id", how="left")
-        .with_columns(
-            pl.col(LABEL).fill_null(0).cast(pl.Int8),
-            pl.when(pl.col("date") >= test_from).then(pl.lit("test"))
-            .when(pl.col("date") >= val_from).then(pl.lit("validation"))
-            .otherwise(pl.lit("train")).alias(SPLIT),
-        )
-        .sort("ts", "transaction_id")
+        lake.scan(features, first, last, version=versions[features])
+        .join(known_positive_ids(lake, domain, as_of, versions[labels], first), on=ids,
+              how="left")
+        .with_columns(pl.col(LABEL).fill_null(0).cast(pl.Int8), split.alias(SPLIT))
+        .filter(pl.col(SPLIT).is_not_null())  # the gap's days
+        .sort(time, *ids)
         .collect()
     )
-    days = frame["date"].n_unique()
-    if days < window.val_days + window.test_days + 1:
-        raise ValueError(f"fraud training set as of {as_of}: only {days} days of features in "
-                         f"{first}..{last}; need more than validation + test days")
-    return TrainingSet(frame, as_of, window, versions)
+    counts = frame.group_by(SPLIT).agg(pl.col(PARTITION_COLUMN).n_unique())
+    have = dict(zip(counts[SPLIT].to_list(), counts[PARTITION_COLUMN].to_list(), strict=True))
+    empty = [s for s in ranges if not have.get(s)]
+    if empty:
+        raise ValueError(f"{domain.name} training set as of {as_of}: no feature days for "
+                         f"{empty} in {first}..{last} (ranges {ranges}); more history needed")
+    return TrainingSet(frame, as_of, window, versions)  # type: ignore[arg-type]

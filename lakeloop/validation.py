@@ -93,14 +93,7 @@ def _expectations(contract: Contract, day: dt.date, min_rows: int) -> list[Any]:
             suite.append(ex.ExpectColumnValuesToBeBetween(
                 column=name, min_value=spec.min, max_value=spec.max,
                 **row(f"{name} outside [{spec.min}, {spec.max}]")))
-        if spec.role == "timestamp":
-            suite.append(ex.ExpectColumnValuesToBeBetween(
-                column=name, max_value=end, **row(f"{name} in the future (after {day})")))
-            suite.append(ex.ExpectColumnValuesToBeBetween(
-                column=name, min_value=start, **row(f"{name} before partition day {day}")))
-        if spec.role == "event_date":
-            suite.append(ex.ExpectColumnValuesToBeBetween(
-                column=name, min_value=start, max_value=end, **row(f"{name} is not {day}")))
+    suite += _event_time_rules(contract, day, start, end, row)
     if len(contract.key) == 1:
         suite.append(ex.ExpectColumnValuesToBeUnique(
             column=contract.key[0], **row(f"duplicate {contract.key[0]}")))
@@ -114,6 +107,32 @@ def _expectations(contract: Contract, day: dt.date, min_rows: int) -> list[Any]:
             column=name, min_value=low, max_value=high,
             **batch(f"mean {name} outside [{low}, {high}]")))
     return suite
+
+
+def _event_time_rules(contract: Contract, day: dt.date, start: dt.datetime, end: dt.datetime,
+                      row: Any) -> list[Any]:
+    """The event time (as declared, or derived from an epoch clock / date + time) must fall
+    on the partition's day: a row of another day is quarantined, not silently misfiled."""
+    import great_expectations as gx
+
+    et = contract.roles.event_time
+    if et is None:
+        return []
+    name = et.output
+    shown = name if not et.derived else f"{name} (from {', '.join(et.sources)})"
+    is_date = not et.derived and contract.columns[name].dtype == "date"
+    ex = gx.expectations
+    if is_date:
+        return [ex.ExpectColumnValuesToBeBetween(
+            column=name, min_value=start, max_value=end, **row(f"{shown} is not {day}"))]
+    return [
+        ex.ExpectColumnValuesToBeBetween(
+            column=name, max_value=end, **row(f"{shown} in the future (after {day})")),
+        ex.ExpectColumnValuesToBeBetween(
+            column=name, min_value=start, **row(f"{shown} before partition day {day}")),
+        *([ex.ExpectColumnValuesToNotBeNull(column=name, **row(f"{shown} is missing"))]
+          if et.derived else []),
+    ]
 
 
 def _run_gx(frame: pl.DataFrame, contract: Contract, suite: list[Any]) -> Any:

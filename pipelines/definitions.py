@@ -1,40 +1,49 @@
 """The one Definitions object of lakeloop (``pipelines.definitions:defs``).
 
 Built lazily by ``@dg.definitions`` so settings are read from the environment when Dagster
-loads the code location, not at import time.
+loads the code location, not at import time. Assets, jobs, schedules and sensors exist per
+enabled domain (``LAKELOOP_DOMAINS``; default: every domain of the contracts).
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from assets.demand_training import demand_model, demand_training_set
+from assets.demand_training import forecast_training_assets
 from assets.features import feature_assets
-from assets.fraud_training import fraud_model, fraud_training_set
+from assets.fraud_training import classification_training_assets
 from assets.ingest import ingest_assets
 from assets.monitoring import monitoring_assets
 from assets.partitions import daily_partitions
 from assets.scoring import scoring_assets
+from lakeloop.domains import Domain
 from lakeloop.settings import Settings
-from pipelines.jobs import nightly_job, retrain_demand_job, retrain_fraud_job
+from pipelines.jobs import nightly_job, retrain_job
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import drift_sensor, run_failure_alert
 from resources import build_resources
 
 
+def domain_assets(domain: Domain, partitions: dg.PartitionsDefinition, settings: Settings
+                  ) -> list[dg.AssetsDefinition]:
+    training = classification_training_assets(domain, settings.training.label_window_days) \
+        if domain.kind == "classification" else forecast_training_assets(domain)
+    return [*ingest_assets(domain, partitions), *feature_assets(domain, partitions),
+            *scoring_assets(domain, partitions), *monitoring_assets(domain, partitions),
+            *training]
+
+
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     partitions = daily_partitions(settings.partitions_start)
-    nightly = nightly_job(partitions)
+    domains = settings.load_domains()
+    nightly = {name: nightly_job(d, partitions) for name, d in domains.items()}
     return dg.Definitions(
-        assets=[*ingest_assets(partitions), *feature_assets(partitions),
-                *scoring_assets(partitions), *monitoring_assets(partitions),
-                fraud_training_set, fraud_model, demand_training_set, demand_model],
-        jobs=[nightly, retrain_fraud_job(), retrain_demand_job()],
-        schedules=[nightly_schedule(nightly)],
-        sensors=[drift_sensor("fraud", settings.training, interval_s=settings.sensor_interval_s),
-                 drift_sensor("demand", settings.training, interval_s=settings.sensor_interval_s),
-                 run_failure_alert],
+        assets=[a for d in domains.values() for a in domain_assets(d, partitions, settings)],
+        jobs=[*nightly.values(), *(retrain_job(d) for d in domains.values())],
+        schedules=[nightly_schedule(job) for job in nightly.values()],
+        sensors=[*(drift_sensor(d, settings.training, interval_s=settings.sensor_interval_s)
+                   for d in domains.values()), run_failure_alert],
         resources=build_resources(settings),
     )
 

@@ -31,13 +31,19 @@ DAGSTER_YAML = """\
 telemetry:
   enabled: false
 """
-DOMAINS = ("fraud", "demand")
 # The console shows the progress bar and errors; every event is still in the instance.
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-TABLES = ["bronze/transactions", "bronze/fraud_labels", "bronze/sales",
-          "quarantine/transactions", "quarantine/fraud_labels", "quarantine/sales",
-          "silver/transaction_features", "silver/demand_features", "gold/fraud_scores",
-          "gold/demand_forecasts"]
+
+
+def demo_tables(domains: dict) -> list[str]:  # noqa: ANN001 - name -> Domain
+    from lakeloop.bronze import bronze_table, quarantine_table
+
+    out = []
+    for d in domains.values():
+        out += [bronze_table(c.name) for c in d.datasets]
+        out += [quarantine_table(c.name) for c in d.datasets]
+        out += [d.features_table, d.predictions_table]
+    return out
 
 
 def prepare_home(home: Path) -> Path:
@@ -152,7 +158,10 @@ def _output_to(log: IO[str]) -> Iterator[None]:
 def demo_environment(settings: Settings) -> dict[str, str]:
     """What the code location reads (``Settings.from_env``) to load the demo's definitions."""
     t = settings.training
-    return {"LAKELOOP_LAKE": settings.lake_root, "LAKELOOP_LANDING": settings.landing_root,
+    contracts = {"LAKELOOP_CONTRACTS": str(settings.contracts_dir)} \
+        if settings.contracts_dir else {}
+    return {**contracts,
+            "LAKELOOP_LAKE": settings.lake_root, "LAKELOOP_LANDING": settings.landing_root,
             "LAKELOOP_PARTITIONS_START": settings.partitions_start,
             "LAKELOOP_LABEL_WINDOW_DAYS": str(t.label_window_days),
             "LAKELOOP_FORECAST_HORIZON": str(t.forecast_horizon),
@@ -168,13 +177,15 @@ def run_demo(args: argparse.Namespace) -> int:
     from lakeloop.cli import _sim_config
     from lakeloop.demo_report import build_summary, timeline_png
     from lakeloop.settings import TrainingSettings
-    from lakeloop.simulate import simulate
+    from lakeloop.simulate import profile_contracts, simulate
     from lakeloop.simulate.drift import Drift
     from pipelines.definitions import build_definitions
 
+    base = Settings.from_env()
     settings = dataclasses.replace(
-        Settings.from_env(), lake_root=args.lake, landing_root=args.landing,
+        base, lake_root=args.lake, landing_root=args.landing,
         partitions_start=args.start.isoformat(),
+        contracts_dir=profile_contracts(args.profile) or base.contracts_dir,
         training=TrainingSettings(label_window_days=args.label_window, forecast_horizon=7,
                                   encoder_length=14, backtest_origins=2))
     if args.fresh:
@@ -191,8 +202,11 @@ def run_demo(args: argparse.Namespace) -> int:
                  progress=lambda _d: bar.update())
 
     os.environ.update(demo_environment(settings))
-    defs = build_definitions(Settings.from_env())
-    nightly = defs.resolve_job_def("nightly")
+    settings = Settings.from_env()
+    domains = settings.load_domains()
+    DOMAINS = list(domains)  # noqa: N806 - the enabled domains of this demo
+    defs = build_definitions(settings)
+    nightly = {d: defs.resolve_job_def(f"nightly_{d}") for d in DOMAINS}
     registry = ModelRegistry(ObjectStore(settings.lake_root, settings.s3))
     seen: set[str] = set()
     retrains: dict[str, list[dict]] = {d: [] for d in DOMAINS}
@@ -203,15 +217,17 @@ def run_demo(args: argparse.Namespace) -> int:
         for i in range(cfg.days):
             day = cfg.day(i).isoformat()
             bar.set_postfix_str(day)
-            result = nightly.execute_in_process(partition_key=day, instance=instance,
+            for domain, job in nightly.items():
+                result = job.execute_in_process(partition_key=day, instance=instance,
                                                 raise_on_error=False, run_config=QUIET)
-            if not result.success:
-                failed.append(day)
+                if not result.success:
+                    failed.append(f"{day} nightly_{domain}")
             if i + 1 == args.train_after:  # warm-up done: first champions
                 bar.set_postfix_str(f"{day} first training")
                 for domain in DOMAINS:
                     run_id, record = _retrain(defs, instance, domain,
-                                              settings.training.run_config(domain, day), day)
+                                              settings.training.run_config(domains[domain], day),
+                                              day)
                     seen.add(run_id)
                     retrains[domain].append(record)
             elif i + 1 > args.train_after:  # the sensor daemon's tick after the nightly run
@@ -232,9 +248,9 @@ def run_demo(args: argparse.Namespace) -> int:
                     champions[domain].append((day, version))
             bar.update()
     lake = Lake(settings.lake_root, settings.s3)
-    print_summary(lake, cfg.start, cfg.day(cfg.days - 1), failed)
-    summary = build_summary(lake, cfg.start, cfg.day(cfg.days - 1), drift_day, retrains,
-                            champions)
+    print_summary(lake, demo_tables(domains), cfg.start, cfg.day(cfg.days - 1), failed)
+    summary = build_summary(lake, domains, cfg.start, cfg.day(cfg.days - 1), drift_day,
+                            retrains, champions)
     summary["failed"] = failed
     store = ObjectStore(settings.lake_root, settings.s3)
     summary_uri = store.write_bytes(json.dumps(summary, indent=2, default=str).encode(),
@@ -252,7 +268,7 @@ def print_loop(summary: dict) -> None:
           f"{summary['drift_injected_day'] or 'never'}")
     print(f"{'':8s} {'detected':>10s} {'delay':>5s} {'alerts':>6s} {'false':>5s} "
           f"{'retrains':>8s} {'metric':>12s} {'before':>7s} {'during':>7s} {'after':>7s}")
-    for domain in DOMAINS:
+    for domain in summary["domains"]:
         s = summary[domain]
 
         def fmt(v: object) -> str:
@@ -269,10 +285,11 @@ def print_loop(summary: dict) -> None:
             or "none"))
 
 
-def print_summary(lake: Lake, first: dt.date, last: dt.date, failed: list[str]) -> None:
+def print_summary(lake: Lake, tables: list[str], first: dt.date, last: dt.date,
+                  failed: list[str]) -> None:
     print(f"\nlakeloop demo: {first} .. {last}")
     print(f"{'table':32s} {'days':>5s} {'rows':>10s} {'version':>8s}")
-    for table in TABLES:
+    for table in tables:
         counts = lake.partition_counts(table, first, last)
         version = lake.version(table)
         print(f"{table:32s} {len(counts):5d} {sum(counts.values()):10,d} "

@@ -1,34 +1,29 @@
-"""Jobs over the partitioned assets."""
+"""Jobs, one set per enabled domain: ``nightly_<domain>`` and ``retrain_<domain>``."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-NIGHTLY_GROUPS = ("ingest", "features", "scoring", "monitoring")
+from lakeloop.domains import Domain
+
+NIGHTLY_STAGES = ("ingest", "features", "scoring", "monitoring")
 
 
-def nightly_job(partitions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJobDefinition:
+def nightly_job(domain: Domain, partitions: dg.PartitionsDefinition
+                ) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        "nightly",
-        selection=dg.AssetSelection.groups(*NIGHTLY_GROUPS),
+        f"nightly_{domain.name}",
+        selection=dg.AssetSelection.groups(*(f"{domain.name}_{s}" for s in NIGHTLY_STAGES)),
         partitions_def=partitions,
-        description="One day end to end: ingest + blocking GX checks, features, scoring with "
-        "the champion models, drift monitoring.",
+        description=f"One {domain.name} day end to end: ingest + blocking GX checks, features, "
+        "scoring with the champion, monitoring. A day the calendar closes is skipped.",
     )
 
 
-def retrain_fraud_job() -> dg.UnresolvedAssetJobDefinition:
+def retrain_job(domain: Domain) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        "retrain_fraud",
-        selection=dg.AssetSelection.assets("fraud_training_set", "fraud_model"),
-        description="Rebuild the fraud training set, train a challenger, promote it if it wins.",
-    )
-
-
-def retrain_demand_job() -> dg.UnresolvedAssetJobDefinition:
-    return dg.define_asset_job(
-        "retrain_demand",
-        selection=dg.AssetSelection.assets("demand_training_set", "demand_model"),
-        description="Rebuild the demand history, train and backtest a challenger, promote it if "
-        "it wins.",
+        f"retrain_{domain.name}",
+        selection=dg.AssetSelection.assets(f"{domain.name}_training_set", f"{domain.name}_model"),
+        description=f"Rebuild the {domain.name} training set, train and evaluate a challenger, "
+        "promote it if it wins.",
     )

@@ -16,45 +16,48 @@ import json
 import dagster as dg
 import polars as pl
 
+from lakeloop.domains import Domain
 from lakeloop.policy import EpisodeState, RetrainPolicy, step
 from lakeloop.settings import TrainingSettings
 from resources import AlertsResource, LakeResource
 
-RETRAIN_JOBS = {"fraud": "retrain_fraud", "demand": "retrain_demand"}
 EARLIEST = dt.date(1970, 1, 1)
 
 
-DEFAULT_POLICIES = {
-    # fraud: a retrain needs the new pattern's chargebacks both to learn from and to be judged
-    # on; judged on immature labels, every model looks bad on the newest days (seen in the
-    # demo: 179 of 390 bot-ring rows of a 1-day-old test window were still unlabelled)
-    "fraud": RetrainPolicy(retrain_after_days=7),
-    # demand: a week of the new level in the history, so the new champion's reference week
-    # (the newest days it was trained on) is all new level and the episode can resolve
-    "demand": RetrainPolicy(retrain_after_days=7),
+DEFAULT_POLICIES = {  # by domain kind
+    # classification (fraud): a retrain needs the new pattern's chargebacks both to learn
+    # from and to be judged on; judged on immature labels, every model looks bad on the
+    # newest days (seen in the demo: 179 of 390 bot-ring rows of a 1-day-old test window
+    # were still unlabelled)
+    "classification": RetrainPolicy(retrain_after_days=7),
+    # forecast (demand): a week of the new level in the history, so the new champion's
+    # reference week (the newest days it was trained on) is all new level and the episode
+    # can resolve
+    "forecast": RetrainPolicy(retrain_after_days=7),
 }
 
 
-def drift_sensor(domain: str, training: TrainingSettings | None = None,
+def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                  policy: RetrainPolicy | None = None, interval_s: int = 300
                  ) -> dg.SensorDefinition:
-    policy = policy or DEFAULT_POLICIES[domain]
+    domain, classification = spec.name, spec.kind == "classification"
+    policy = policy or DEFAULT_POLICIES[spec.kind]
     training = training or TrainingSettings()
-    job = RETRAIN_JOBS[domain]
+    job = f"retrain_{domain}"
 
     @dg.sensor(
         name=f"{domain}_drift_sensor", job_name=job, minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Requests {job} when {domain} drift persists ({policy.k} of the last "
         f"{policy.n} days drifted"
-        + (", or the champion's realised PR-AUC decayed" if domain == "fraud" else "")
+        + (", or the champion's realised PR-AUC decayed" if classification else "")
         + f"), at most once per episode and per {policy.cooldown_days}-day "
         "cooldown; alerts when an episode opens and when it resolves.",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource,
                 alerts: AlertsResource) -> dg.SensorResult | dg.SkipReason:
         from lakeloop.alerts import Alert
-        from lakeloop.monitoring import PERFORMANCE_TABLE, drift_history
+        from lakeloop.monitoring import drift_history, performance_table
         from lakeloop.monitoring import history as monitoring_history
 
         state = EpisodeState.from_dict(json.loads(context.cursor) if context.cursor else None)
@@ -64,9 +67,9 @@ def drift_sensor(domain: str, training: TrainingSettings | None = None,
         history = drift_history(storage, domain, start, dt.date(9999, 12, 31))
         if history.is_empty():
             return dg.SkipReason(f"no new {domain} drift measurements since {state.last_day}")
-        # fraud: realised performance decay (labels matured) also makes a day count as drifted
-        perf = monitoring_history(storage, PERFORMANCE_TABLE, start, dt.date(9999, 12, 31)) \
-            if domain == "fraud" else pl.DataFrame()
+        # classification: realised performance decay (labels matured) counts as drifted too
+        perf = monitoring_history(storage, performance_table(domain), start,
+                                  dt.date(9999, 12, 31)) if classification else pl.DataFrame()
         decayed = {} if perf.is_empty() else {
             r["date"]: r for r in perf.filter(pl.col("decayed")).iter_rows(named=True)}
         requests = []
@@ -81,7 +84,7 @@ def drift_sensor(domain: str, training: TrainingSettings | None = None,
                 a = kinds["retrain"]
                 requests.append(dg.RunRequest(
                     run_key=f"{a.episode}-retrain",
-                    run_config={"ops": training.run_config(domain, day.isoformat(), drift=True)},
+                    run_config={"ops": training.run_config(spec, day.isoformat(), drift=True)},
                     tags={"lakeloop/trigger": f"{domain}_drift", "lakeloop/episode": a.episode,
                           "lakeloop/as_of": day.isoformat(), "lakeloop/reason": a.reason[:200]},
                 ))

@@ -19,29 +19,30 @@ def test_definitions_graph() -> None:
     graph = d.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"transactions_raw", "fraud_labels_raw", "sales_raw",
-                    "transaction_features", "demand_features", "fraud_training_set",
+                    "fraud_features", "demand_features", "fraud_training_set",
                     "fraud_model", "fraud_scores", "demand_training_set", "demand_model",
                     "demand_forecasts", "fraud_drift", "demand_drift", "fraud_performance",
-                    "forecast_accuracy"}
+                    "demand_accuracy"}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert checks == {("transactions_raw", "transactions_suite"),
                       ("fraud_labels_raw", "fraud_labels_suite"), ("sales_raw", "sales_suite")}
     for key in graph.asset_check_keys:
         assert graph.get_check_spec(key).blocking
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups["sales_raw"] == "ingest" and groups["demand_features"] == "features"
+    assert groups["sales_raw"] == "demand_ingest"
+    assert groups["demand_features"] == "demand_features"
 
-    job = d.resolve_job_def("nightly")
+    job = d.resolve_job_def("nightly_fraud")
     assert job.partitions_def == dg.DailyPartitionsDefinition(start_date="2026-01-01",
                                                                timezone="UTC")
     for name in ("retrain_fraud", "retrain_demand"):
         assert d.resolve_job_def(name).partitions_def is None
-    schedule = d.resolve_schedule_def("nightly_schedule")
-    assert schedule.cron_schedule == "0 2 * * *" and schedule.job_name == "nightly"
+    schedule = d.resolve_schedule_def("nightly_demand_schedule")
+    assert schedule.cron_schedule == "0 2 * * *" and schedule.job_name == "nightly_demand"
 
 
 def test_schedule_targets_yesterday() -> None:
-    schedule = defs().resolve_schedule_def("nightly_schedule")
+    schedule = defs().resolve_schedule_def("nightly_fraud_schedule")
     import datetime as dt
 
     tick = dt.datetime(2026, 3, 5, 2, 0, tzinfo=dt.UTC)

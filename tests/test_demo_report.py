@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lakeloop.alerts import Alert
 from lakeloop.demo_report import build_summary
+from lakeloop.domains import load_domains
 from lakeloop.storage import Lake
 from resources import AlertsResource
 
@@ -23,7 +24,7 @@ def test_summary_counts_episodes_detection_and_false_alarms(tmp_path: Path) -> N
     send("drift_resolved", "fraud", "2026-02-10", "fraud: drift episode resolved on 2026-02-14")
     send("drift_open", "fraud", "2026-03-02", "fraud: drift episode opened on 2026-03-02")
     send("drift_open", "demand", "2026-03-03", "demand: drift episode opened on 2026-03-03")
-    summary = build_summary(lake, dt.date(2026, 1, 1), dt.date(2026, 3, 31),
+    summary = build_summary(lake, load_domains(), dt.date(2026, 1, 1), dt.date(2026, 3, 31),
                             dt.date(2026, 3, 1), {}, {})
     fraud, demand = summary["fraud"], summary["demand"]
     assert fraud["alerts"] == 2 and fraud["false_alarms"] == 1  # one before the injection

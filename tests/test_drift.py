@@ -47,6 +47,10 @@ def test_columns_empty_on_one_side_are_left_out() -> None:
     current = _frame(2_000, 2).with_columns(pl.lit(1.0).alias("lag_7"))
     result = compute_drift(reference, current, [*COLUMNS, "lag_7"], DriftConfig())
     assert set(result.column_drift) == set(COLUMNS)  # measured what can be measured
+    # ... and said what was not, and why; going all-null is itself drift (by missingness)
+    assert result.skipped == {
+        "lag_7": "all values missing in reference (missingness still measured)"}
+    assert result.missing_drift["lag_7"] == 1.0 and "lag_7 (missing)" in result.drifted_columns
 
 
 def test_reference_moves_to_the_newest_week_a_champion_was_trained_on() -> None:
@@ -55,9 +59,9 @@ def test_reference_moves_to_the_newest_week_a_champion_was_trained_on() -> None:
 
     from lakeloop.monitoring import reference_window
     from lakeloop.registry import ModelVersion
-    from lakeloop.training_sets import FraudWindow
+    from lakeloop.training_sets import SplitWindow
 
-    window = FraudWindow(window_days=28, label_window_days=4, val_days=1, test_days=2)
+    window = SplitWindow(window_days=28, label_window_days=4, val_days=1, test_days=2)
     fraud = ModelVersion("fraud", "v0002", {"training_set": {
         "as_of": "2026-03-20", "window": dataclasses.asdict(window)}})
     # fraud: the newest feature days of its training set (labels needed 4 days to mature)
@@ -66,7 +70,7 @@ def test_reference_moves_to_the_newest_week_a_champion_was_trained_on() -> None:
     assert reference_window(demand, 7) == (dt.date(2026, 3, 14), dt.date(2026, 3, 20))
     short = ModelVersion("fraud", "v0001", {"training_set": {
         "as_of": "2026-03-20", "window": dataclasses.asdict(
-            FraudWindow(window_days=5, label_window_days=4, val_days=1, test_days=2))}})
+            SplitWindow(window_days=5, label_window_days=4, val_days=1, test_days=2))}})
     assert reference_window(short, 7) == (dt.date(2026, 3, 12), dt.date(2026, 3, 16))
 
 

@@ -11,17 +11,22 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from lakeloop.bronze import bronze_table, process_day, write_day
+from lakeloop.business_calendar import BusinessCalendar
 from lakeloop.contracts import load_contract
 from lakeloop.features import (
-    DEMAND_LOOKBACK_DAYS,
-    TRANSACTION_LOOKBACK_DAYS,
-    demand_features,
-    transaction_features,
+    EVENT_LOOKBACK_DAYS,
+    event_features,
+    known_labels_from_dataset,
+    lookback_days,
+    series_features,
 )
 from lakeloop.storage import Lake, ObjectStore
 from tests.conftest import day
 
-CATEGORICAL = load_contract("transactions").with_role("categorical")
+TX = load_contract("transactions")
+LABELS = load_contract("fraud_labels")
+SALES = load_contract("sales")
+CATEGORICAL = ["merchant_category", "currency", "country", "channel", "device"]
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +40,10 @@ def bronze(tiny_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Lake
     return lake
 
 
-def _tx_features(history: pl.LazyFrame, labels: pl.LazyFrame, d: dt.date) -> pl.DataFrame:
-    return transaction_features(history, labels, d, CATEGORICAL).collect()
+def _tx_features(history: pl.LazyFrame, labels: pl.LazyFrame | None, d: dt.date
+                 ) -> pl.DataFrame:
+    known = None if labels is None else known_labels_from_dataset(labels, TX, LABELS)
+    return event_features(history, known, d, TX).collect()
 
 
 def test_no_transaction_feature_uses_data_after_the_row(bronze: Lake) -> None:
@@ -57,7 +64,7 @@ def test_no_transaction_feature_uses_data_after_the_row(bronze: Lake) -> None:
     same_day = bronze.scan(bronze_table("fraud_labels"), d, d)
     with_today = _tx_features(history.lazy(), pl.concat([labels, same_day]), d)
     assert same_day.collect().height > 0
-    assert not with_today.equals(full)  # the guard is the caller's window: labels end at D-1
+    assert with_today.equals(full)  # a label known on the day itself counts from D+1 only
 
 
 def test_windows_count_only_strictly_earlier_transactions() -> None:
@@ -74,14 +81,15 @@ def test_windows_count_only_strictly_earlier_transactions() -> None:
     assert out["card_count_24h"].to_list() == [0, 1, 1, 3]
     assert out["card_first_seen_7d"].to_list() == [True, False, False, False]
     assert out["merchant_count_24h"].to_list() == [0, 1, 0, 2]
-    assert out["amount_vs_card_mean_7d"][3] == pytest.approx(40.0 / 20.0)
+    assert out["card_amount_vs_mean_7d"][3] == pytest.approx(40.0 / 20.0)
+    assert out["card_same_merchant_as_prev"].to_list() == [False, True, False, False]
 
 
 def test_a_day_reads_only_its_look_back(bronze: Lake, tmp_path: Path) -> None:
     """Delete the files of the partitions before the look-back: the day still computes."""
     lake = Lake(str(Path(shutil.copytree(bronze.root, tmp_path / "lake"))))
     d = day(9)
-    first = d - dt.timedelta(days=TRANSACTION_LOOKBACK_DAYS)
+    first = d - dt.timedelta(days=EVENT_LOOKBACK_DAYS)
     assert first == day(2)
 
     def compute() -> pl.DataFrame:
@@ -101,22 +109,25 @@ def test_a_day_reads_only_its_look_back(bronze: Lake, tmp_path: Path) -> None:
 
 def test_demand_features_are_point_in_time_and_correct(bronze: Lake) -> None:
     d = day(7)
-    history = bronze.scan(bronze_table("sales"), d - dt.timedelta(days=DEMAND_LOOKBACK_DAYS), d)
-    out = demand_features(history, d).collect()
+    calendar = BusinessCalendar(SALES.calendar)
+    history = bronze.scan(bronze_table("sales"), lookback_days(calendar, d), d).collect()
+    out = series_features(history, d, SALES, calendar)
     assert out.height == 20 and out["date"].unique().to_list() == [d]
-    sales = history.collect()
-    one = sales.filter(pl.col("store_id") == "s00", pl.col("item_id") == "i000").sort("date")
+    one = history.filter(pl.col("store_id") == "s00", pl.col("item_id") == "i000").sort("date")
     row = out.filter(pl.col("series_id") == "s00_i000").row(0, named=True)
-    assert row["units"] == one["units"][-1]
-    assert row["units_lag_1"] == one["units"][-2]
-    assert row["units_lag_7"] == one["units"][-8]
-    assert row["units_lag_14"] is None  # not in the 8 simulated days: null, never a wrong lag
-    assert row["units_mean_7d"] == pytest.approx(one["units"][-8:-1].mean())  # D-7..D-1
+    assert row["target"] == one["units"][-1]
+    assert row["target_lag_1"] == one["units"][-2]
+    assert row["target_lag_7"] == one["units"][-8]
+    assert row["target_lag_14"] is None  # not in the 8 simulated days: null, never a wrong lag
+    assert row["target_mean_7"] == pytest.approx(one["units"][-8:-1].mean())  # D-7..D-1
+    assert row["t"] == calendar.index(d)
+    # the simulator's recurring holidays come from the contract's calendar
+    assert out["holiday"].to_list() == [calendar.is_holiday(d)] * 20
     # changing today's units changes no feature of today
-    bumped = sales.with_columns(pl.when(pl.col("date") == d).then(pl.col("units") * 10)
-                                .otherwise("units").alias("units"))
-    again = demand_features(bumped.lazy(), d).collect()
-    assert_frame_equal(again.drop("units"), out.drop("units"))
+    bumped = history.with_columns(pl.when(pl.col("date") == d).then(pl.col("units") * 10)
+                                  .otherwise("units").alias("units"))
+    again = series_features(bumped, d, SALES, calendar)
+    assert_frame_equal(again.drop("target"), out.drop("target"))
 
 
 def test_features_are_deterministic(bronze: Lake) -> None:

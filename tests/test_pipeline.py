@@ -15,13 +15,26 @@ from tests.conftest import day
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 BRONZE = ["bronze/transactions", "bronze/fraud_labels", "bronze/sales"]
-SILVER = ["silver/transaction_features", "silver/demand_features"]
+SILVER = ["silver/fraud_features", "silver/demand_features"]
 
 
-def run_day(settings: Settings, instance: dg.DagsterInstance, i: int) -> dg.ExecuteInProcessResult:
-    job = build_definitions(settings).resolve_job_def("nightly")
-    return job.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
-                                  raise_on_error=False, run_config=QUIET)
+class DayRuns:
+    """Both domains' nightly runs of one day, read as one."""
+
+    def __init__(self, results: list[dg.ExecuteInProcessResult]) -> None:
+        self.results = results
+        self.success = all(r.success for r in results)
+        self.all_events = [e for r in results for e in r.all_events]
+
+    def get_asset_check_evaluations(self) -> list:
+        return [c for r in self.results for c in r.get_asset_check_evaluations()]
+
+
+def run_day(settings: Settings, instance: dg.DagsterInstance, i: int) -> DayRuns:
+    defs = build_definitions(settings)
+    return DayRuns([defs.resolve_job_def(f"nightly_{d}").execute_in_process(
+        partition_key=day(i).isoformat(), instance=instance, raise_on_error=False,
+        run_config=QUIET) for d in ("fraud", "demand")])
 
 
 def counts(lake: Lake, table: str) -> dict:
@@ -83,12 +96,12 @@ def test_broken_file_fails_the_blocking_check_and_stops_downstream(settings: Set
     failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
     assert failed == {"transactions_raw"}
     ran = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
-    assert "transaction_features" not in ran  # blocked downstream
+    assert "fraud_features" not in ran  # blocked downstream
     assert {"sales_raw", "demand_features", "fraud_labels_raw"} <= ran  # other datasets go on
     # earlier days untouched, nothing written for the refused day
     assert lake.version("bronze/transactions") == versions["bronze/transactions"]
     assert counts(lake, "bronze/transactions") == before["bronze/transactions"]
-    assert counts(lake, "silver/transaction_features") == before["silver/transaction_features"]
+    assert counts(lake, "silver/fraud_features") == before["silver/fraud_features"]
 
 
 def test_bad_rows_are_quarantined_through_dagster(settings: Settings, instance) -> None:

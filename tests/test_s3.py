@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import socket
 import subprocess
@@ -71,7 +72,8 @@ def test_nightly_runs_against_s3(s3_settings: Settings) -> None:
     assert s3_settings.s3.endpoint_url and s3_settings.lake_root.startswith("s3://")
     simulate(SimConfig(start=START, days=2, **TINY),
              ObjectStore(s3_settings.landing_root, s3_settings.s3))
-    job = build_definitions(s3_settings).resolve_job_def("nightly")
+    job = build_definitions(dataclasses.replace(s3_settings, domains=("fraud",))) \
+        .resolve_job_def("nightly_fraud")  # one domain is enough to prove the S3 paths
     with dg.instance_for_test() as instance:
         for i in range(2):
             result = job.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
@@ -81,7 +83,7 @@ def test_nightly_runs_against_s3(s3_settings: Settings) -> None:
                                        raise_on_error=False, run_config=QUIET)
         assert rerun.success
     lake = Lake(s3_settings.lake_root, s3_settings.s3)
-    for table in ("bronze/transactions", "bronze/sales", "silver/transaction_features"):
+    for table in ("bronze/transactions", "bronze/fraud_labels", "silver/fraud_features"):
         counts = lake.partition_counts(table, day(0), day(5))
         assert sorted(counts) == [day(0), day(1)], table
     landing = ObjectStore(s3_settings.landing_root, s3_settings.s3)

@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from lakeloop.domains import load_domains
 from lakeloop.policy import EpisodeState, RetrainPolicy, step
 from lakeloop.storage import Lake
 from pipelines.sensors import drift_sensor
@@ -82,7 +83,8 @@ def _write_history(lake: Lake, flags: str) -> None:
 
 
 def _evaluate(lake_root: str, url: str, cursor: str | None):  # noqa: ANN202
-    sensor = drift_sensor("fraud", policy=RetrainPolicy())  # retrain as soon as it opens
+    # retrain as soon as the episode opens
+    sensor = drift_sensor(load_domains()["fraud"], policy=RetrainPolicy())
     with dg.instance_for_test() as instance:
         ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
             "lake": LakeResource(root=lake_root), "alerts": AlertsResource(webhook_url=url)})

@@ -36,11 +36,15 @@ def lake_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
     defs = build_definitions(lake_settings)
-    nightly = defs.resolve_job_def("nightly")
+    jobs = [defs.resolve_job_def(f"nightly_{d}") for d in ("fraud", "demand")]
+
+    def nightly(i: int, instance: dg.DagsterInstance) -> list[dg.ExecuteInProcessResult]:
+        return [job.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
+                                       run_config=QUIET) for job in jobs]
+
     with dg.instance_for_test() as instance:
         for i in range(DAYS - 2):
-            assert nightly.execute_in_process(partition_key=day(i).isoformat(),
-                                              instance=instance, run_config=QUIET).success
+            assert all(r.success for r in nightly(i, instance))
         lake = Lake(lake_settings.lake_root)
         assert not lake.exists("gold/fraud_scores")  # no champion yet: nothing scored
 
@@ -62,29 +66,31 @@ def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
         for name in ("fraud", "demand"):
             if registry.champion_version(name) is None:
                 registry.promote(name, "v0001", "test: operator override")
-        runs = [nightly.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
-                                           run_config=QUIET) for i in (DAYS - 2, DAYS - 1)]
-        assert all(r.success for r in runs)
+        runs = [nightly(i, instance) for i in (DAYS - 2, DAYS - 1)]
+        assert all(r.success for day_runs in runs for r in day_runs)
+        fraud_run, demand_run = runs[1]
         # yesterday's next-day forecasts meet today's actuals
-        accuracy = runs[1].asset_materializations_for_node("forecast_accuracy")[0].metadata
+        accuracy = demand_run.asset_materializations_for_node("demand_accuracy")[0].metadata
         assert accuracy["measured"].value and accuracy["forecasts"].value == 20
         assert 0 <= accuracy["coverage_p10_p90"].value <= 1 and accuracy["mae"].value >= 0
         assert "<html" in Path(accuracy["report"].value).read_text().lower()  # Evidently
-        drift = runs[1].asset_materializations_for_node("fraud_drift")[0].metadata
+        drift = fraud_run.asset_materializations_for_node("fraud_drift")[0].metadata
         assert drift["measured"].value and drift["current_sample"].value > 0
         assert Path(drift["report"].value).read_text().lower().count("<html") >= 1
-    features = lake.scan("silver/transaction_features", day(DAYS - 1), day(DAYS - 1)).collect()
+    features = lake.scan("silver/fraud_features", day(DAYS - 1), day(DAYS - 1)).collect()
     expected = {"fraud": registry.champion_version("fraud"),
                 "demand": registry.champion_version("demand")}
-    from lakeloop.monitoring import fraud_performance
+    from lakeloop.domains import load_domains
+    from lakeloop.monitoring import classification_performance
 
-    realised = fraud_performance(lake, registry, day(DAYS - 1), maturity_days=1).figures
+    realised = classification_performance(lake, registry, load_domains()["fraud"],
+                                          day(DAYS - 1), maturity_days=1).figures
     assert realised["evaluated_day"] == day(DAYS - 2) and realised["rows"] > 1_000
     assert realised["model_version"] == "v0001"
     scores = lake.scan("gold/fraud_scores", day(DAYS - 1), day(DAYS - 1)).collect()
     assert scores.height == features.height
     assert scores["model_version"].unique().to_list() == [expected["fraud"]] == ["v0001"]
-    assert scores["fraud_score"].is_between(0, 1).all()
+    assert scores["score"].is_between(0, 1).all()
     forecasts = lake.scan("gold/demand_forecasts", day(DAYS - 1), day(DAYS - 1)).collect()
     assert forecasts.height == 20 * 3
     assert forecasts["model_version"].unique().to_list() == [expected["demand"]] == ["v0001"]

@@ -46,7 +46,7 @@ def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
            "LAKELOOP_LANDING": settings.landing_root}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    job = build_definitions(Settings.from_env()).resolve_job_def("nightly")
+    job = build_definitions(Settings.from_env()).resolve_job_def("nightly_fraud")
     with dg.DagsterInstance.get() as instance:
         for i in range(2):
             assert job.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
@@ -73,7 +73,7 @@ def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
                     pytest.fail("dagster dev did not come up")
                 time.sleep(1)
         runs = data["runsOrError"]["results"]
-        nightly = [r for r in runs if r["jobName"] == "nightly"]
+        nightly = [r for r in runs if r["jobName"] == "nightly_fraud"]
         assert [r["status"] for r in nightly] == ["SUCCESS", "SUCCESS"]
         partitions = sorted(t["value"] for r in nightly for t in r["tags"]
                             if t["key"] == "dagster/partition")

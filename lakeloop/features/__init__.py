@@ -1,20 +1,28 @@
-"""Feature engineering: pure LazyFrame -> LazyFrame functions, point-in-time correct.
+"""Feature engineering from contract roles: pure functions, point-in-time correct.
 
 Each function takes exactly the look-back its windows need (the caller reads that window from
 the lake, nothing more) and returns features for one day's rows only.
 """
 
-from lakeloop.features.demand import DEMAND_LOOKBACK_DAYS, demand_features
-from lakeloop.features.transactions import (
+from lakeloop.features.events import (
+    EVENT_LOOKBACK_DAYS,
     LABEL_LOOKBACK_DAYS,
-    TRANSACTION_LOOKBACK_DAYS,
-    transaction_features,
+    EventSchema,
+    event_features,
+    event_schema,
+    known_labels_from_column,
+    known_labels_from_dataset,
 )
+from lakeloop.features.series import lookback_days, series_features
 
 __all__ = [
-    "DEMAND_LOOKBACK_DAYS",
+    "EVENT_LOOKBACK_DAYS",
     "LABEL_LOOKBACK_DAYS",
-    "TRANSACTION_LOOKBACK_DAYS",
-    "demand_features",
-    "transaction_features",
+    "EventSchema",
+    "event_features",
+    "event_schema",
+    "known_labels_from_column",
+    "known_labels_from_dataset",
+    "lookback_days",
+    "series_features",
 ]

@@ -8,8 +8,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder
 
-from lakeloop.models.fraud import LABEL, Preprocessor
+from lakeloop.models.fraud import Preprocessor
 from lakeloop.models.metrics import classification_metrics
+from lakeloop.training_sets import LABEL
 
 
 def fraud_baselines(train: pl.DataFrame, test: pl.DataFrame, pre: Preprocessor, seed: int = 7

@@ -23,12 +23,10 @@ from torch import nn
 
 from lakeloop.compute import Compute, seed_everything
 from lakeloop.models.metrics import classification_metrics
+from lakeloop.training_sets import LABEL
 
-LABEL = "is_fraud"
-ID_COLUMNS = ["transaction_id", "ts", "card_id", "merchant_id", "date"]
-EXTRA_CATEGORICAL = ["hour", "weekday"]
 UNKNOWN = "<unk>"
-LOG_SCALED = ("amount", "count", "seconds")
+LOG_SKEW = 1.0  # a non-negative column more right-skewed than this is log-scaled (counts, amounts)
 
 
 @dataclass
@@ -57,34 +55,43 @@ class FraudConfig:
 
 @dataclass
 class Preprocessor:
-    """Frame -> (categorical codes, scaled numerics); fitted on the training split only."""
+    """Frame -> (categorical codes, scaled numerics); fitted on the training split only.
+
+    The column lists come from the contract (``lakeloop.features.event_schema``). Which
+    numerics are log-scaled is decided by their training distribution (non-negative and
+    right-skewed), not by their names."""
 
     categorical: list[str]
     numeric: list[str]
     vocab: dict[str, list[str]] = field(default_factory=dict)
     mean: dict[str, float] = field(default_factory=dict)
     std: dict[str, float] = field(default_factory=dict)
+    log_scaled: list[str] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, frame: pl.DataFrame, categorical: list[str], max_vocab: int) -> Preprocessor:
-        cats = [*categorical, *EXTRA_CATEGORICAL]
-        numeric = [c for c, t in frame.schema.items()
-                   if c not in {*cats, *ID_COLUMNS, LABEL} and (t.is_numeric() or t == pl.Boolean)]
-        pre = cls(categorical=cats, numeric=numeric)
-        for c in cats:
+    def fit(cls, frame: pl.DataFrame, categorical: list[str], numeric: list[str],
+            max_vocab: int) -> Preprocessor:
+        pre = cls(categorical=list(categorical), numeric=list(numeric))
+        for c in pre.categorical:
             counts = frame[c].cast(pl.String).value_counts(sort=True).drop_nulls(c)
             pre.vocab[c] = [UNKNOWN, *counts[c].head(max_vocab).to_list()]
+        for c in pre.numeric:
+            col = frame[c].cast(pl.Float64).fill_nan(None).drop_nulls()
+            if col.len() and float(col.min()) >= 0 and float(col.skew() or 0.0) > LOG_SKEW:
+                pre.log_scaled.append(c)
         scaled = pre._numeric_frame(frame)
-        for c in numeric:
+        for c in pre.numeric:
             col = scaled[c]
             pre.mean[c] = float(col.mean() or 0.0)
             pre.std[c] = float(col.std() or 1.0) or 1.0
         return pre
 
     def _numeric_frame(self, frame: pl.DataFrame) -> pl.DataFrame:
+        logged = set(self.log_scaled)
+
         def expr(c: str) -> pl.Expr:
-            e = pl.col(c).cast(pl.Float64)
-            if any(key in c for key in LOG_SCALED):
+            e = pl.col(c).cast(pl.Float64).fill_nan(None)
+            if c in logged:
                 e = e.clip(lower_bound=0).log1p()  # heavy tails -> log scale
             return e.alias(c)
 
@@ -206,13 +213,14 @@ def train_fraud(
     train: pl.DataFrame,
     val: pl.DataFrame,
     categorical: list[str],
+    numeric: list[str],
     compute: Compute,
     cfg: FraudConfig | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
     cfg = cfg or FraudConfig()
     seed_everything(cfg.seed)
-    pre = Preprocessor.fit(train, categorical, cfg.max_vocab)
+    pre = Preprocessor.fit(train, categorical, numeric, cfg.max_vocab)
     net = FraudNet([len(pre.vocab[c]) for c in pre.categorical], len(pre.numeric), cfg)
     net.to(compute.device)
     use_compile = cfg.compile if cfg.compile is not None else compute.is_cuda

@@ -6,22 +6,25 @@ Layout written, as a real upstream would (one folder per dataset and day)::
     fraud_labels/date=YYYY-MM-DD/part-0.csv     chargebacks reported that day
     sales/date=YYYY-MM-DD/part-0.parquet        store x item unit sales
 
-Same seed and arguments give byte-identical files.
+Same seed and arguments give byte-identical files. That is the default ``simulator`` profile;
+``SimConfig(profile="partner")`` writes another team's data instead (see ``partner.py``)::
+
+    payments/date=YYYY-MM-DD/part-0.csv         card payments with a 0/1 isFraud column
+    shop_sales/date=YYYY-MM-DD/part-0.parquet   a shop's sku sales (no file on closed days)
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
+from lakeloop.simulate.config import EXTENSIONS, PROFILES, SimConfig, SimSummary, encode
 from lakeloop.simulate.demand import make_series, simulate_sales
 from lakeloop.simulate.drift import DRIFT_KINDS, Drift, active_kinds, parse_drift
 from lakeloop.simulate.fraud import (
-    BASE_TRANSACTIONS_PER_DAY,
     MAX_LABEL_DELAY_DAYS,
     chargebacks,
     make_population,
@@ -29,58 +32,8 @@ from lakeloop.simulate.fraud import (
 )
 from lakeloop.storage.objects import ObjectStore
 
-__all__ = ["DRIFT_KINDS", "Drift", "SimConfig", "SimSummary", "parse_drift", "simulate"]
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    start: dt.date
-    days: int
-    seed: int = 7
-    scale: float = 0.1  # 1.0 = 50,000 transactions a day
-    stores: int = 20
-    items: int = 15
-    drifts: tuple[Drift, ...] = ()
-    transactions_format: str = "csv"
-    sales_format: str = "parquet"
-
-    @property
-    def transactions_per_day(self) -> int:
-        return max(200, round(BASE_TRANSACTIONS_PER_DAY * self.scale))
-
-    @property
-    def series(self) -> int:
-        return self.stores * self.items
-
-    def day(self, i: int) -> dt.date:
-        return self.start + dt.timedelta(days=i)
-
-
-@dataclass
-class SimSummary:
-    days: int = 0
-    transactions: int = 0
-    fraudulent: int = 0
-    labels: int = 0
-    label_delays: list[int] = field(default_factory=list)
-    sales_rows: int = 0
-    series: int = 0
-    files: list[str] = field(default_factory=list)
-
-    @property
-    def fraud_rate(self) -> float:
-        return self.fraudulent / self.transactions if self.transactions else 0.0
-
-
-def _encode(frame: pl.DataFrame, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    if fmt == "csv":
-        frame.write_csv(buf, datetime_format="%Y-%m-%dT%H:%M:%S")
-    elif fmt == "parquet":
-        frame.write_parquet(buf, statistics=False)
-    else:
-        raise ValueError(f"unknown format {fmt!r}: csv or parquet")
-    return buf.getvalue()
+__all__ = ["DRIFT_KINDS", "PROFILES", "Drift", "SimConfig", "SimSummary", "parse_drift",
+           "simulate"]
 
 
 def simulate(
@@ -88,7 +41,11 @@ def simulate(
     landing: ObjectStore,
     progress: Callable[[dt.date], None] | None = None,
 ) -> SimSummary:
-    """Write ``cfg.days`` days of all three datasets into ``landing``."""
+    """Write ``cfg.days`` days of the profile's datasets into ``landing``."""
+    if cfg.profile == "partner":
+        from lakeloop.simulate.partner import simulate_partner
+
+        return simulate_partner(cfg, landing, progress)
     pop = make_population(cfg.seed, cfg.transactions_per_day)
     series = make_series(cfg.seed, cfg.stores, cfg.items)
     summary = SimSummary(series=series.n)
@@ -106,6 +63,7 @@ def simulate(
     for back in range(MAX_LABEL_DELAY_DAYS, 0, -1):
         day_transactions(cfg.start - dt.timedelta(days=back))
 
+    ext = EXTENSIONS
     for i in range(cfg.days):
         day = cfg.day(i)
         stamp = f"date={day.isoformat()}"
@@ -113,12 +71,11 @@ def simulate(
         labels = pl.concat(pending.pop(day, []) or [chargebacks(tx.clear(), cfg.seed, day)])
         labels = labels.sort("chargeback_id")
         sales = simulate_sales(series, cfg.seed, day, active_kinds(cfg.drifts, day))
-        ext = {"csv": "csv", "parquet": "parquet"}
         summary.files += [
-            landing.write_bytes(_encode(tx.drop("pattern"), cfg.transactions_format),
+            landing.write_bytes(encode(tx.drop("pattern"), cfg.transactions_format),
                                 "transactions", stamp, f"part-0.{ext[cfg.transactions_format]}"),
-            landing.write_bytes(_encode(labels, "csv"), "fraud_labels", stamp, "part-0.csv"),
-            landing.write_bytes(_encode(sales, cfg.sales_format), "sales", stamp,
+            landing.write_bytes(encode(labels, "csv"), "fraud_labels", stamp, "part-0.csv"),
+            landing.write_bytes(encode(sales, cfg.sales_format), "sales", stamp,
                                 f"part-0.{ext[cfg.sales_format]}"),
         ]
         summary.days += 1
@@ -131,3 +88,15 @@ def simulate(
         if progress:
             progress(day)
     return summary
+
+
+def profile_contracts(profile: str) -> Path | None:
+    """The contracts folder of a built-in profile (None: the built-in default contracts)."""
+    if profile == "simulator":
+        return None
+    from lakeloop.contracts import BUILTIN_DIR
+
+    folder = BUILTIN_DIR / "profiles" / profile
+    if not folder.is_dir():
+        raise ValueError(f"no contracts for simulator profile {profile!r} under {folder}")
+    return folder

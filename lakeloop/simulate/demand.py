@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from lakeloop.calendar import EPOCH, is_holiday
+from lakeloop.simulate.calendar import EPOCH, is_holiday
 
 WEEKLY_USUAL = np.array([0.85, 0.9, 0.95, 1.0, 1.15, 1.35, 0.8])  # Mon..Sun
 WEEKLY_DRIFTED = np.array([1.0, 1.35, 1.3, 1.0, 0.9, 0.85, 0.7])

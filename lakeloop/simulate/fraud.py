@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from lakeloop.calendar import EPOCH  # fixes phases so a date's data is independent of --start
+from lakeloop.simulate.calendar import EPOCH  # fixes phases: a date is independent of --start
 
 BASE_TRANSACTIONS_PER_DAY = 50_000
 MAX_LABEL_DELAY_DAYS = 30

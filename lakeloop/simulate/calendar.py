@@ -1,4 +1,7 @@
-"""The business calendar: holidays are known in advance, so forecasts may use them."""
+"""The simulator's own calendar: its time origin and the default profile's holidays.
+
+``EPOCH`` fixes trend and seasonal phases, so a date's data does not depend on ``--start``.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,3 @@ EPOCH = dt.date(2024, 1, 1)  # day 0 of the time index shared by the simulator a
 
 def is_holiday(day: dt.date) -> bool:
     return (day.month, day.day) in HOLIDAYS
-
-
-def time_index(day: dt.date) -> int:
-    return (day - EPOCH).days
-
-
-def from_time_index(idx: int) -> dt.date:
-    return EPOCH + dt.timedelta(days=int(idx))

@@ -1,0 +1,117 @@
+"""Per-series features for a forecasting domain (demand), built from the contract's roles only.
+
+Silver columns in lakeloop's own names, so models and monitoring name no team column:
+``series_id`` (the series key columns joined), ``target`` (the day's value, kept for training),
+``t`` (the open-day index of the domain's calendar), calendar features (``weekday``, ``month``,
+``day_of_year``, ``is_holiday`` from the calendar's one holiday source), lags and rolling
+statistics of the target, ``price_ratio`` (when the contract has a price) and the contract's
+known / unknown covariates under their own names.
+
+Look-backs count *open periods*: lag 1 of a Monday after a closed Sunday is Saturday, and the
+season is the calendar's open days per week. Point in time: the target of day D is kept for
+training, but every feature of day D uses targets up to the previous open day (lags >= 1,
+windows closed on the left). Known covariates of day D are planned, so they are used as they
+are; unknown ones only through their lag 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from lakeloop.business_calendar import BusinessCalendar
+from lakeloop.contracts import Contract
+from lakeloop.storage.lake import PARTITION_COLUMN
+
+SERIES_ID = "series_id"
+TARGET = "target"
+TIME_INDEX = "t"
+PRICE_RATIO = "price_ratio"
+CALENDAR_FEATURES = ("weekday", "month", "day_of_year", "holiday")
+
+
+def lags(season: int) -> tuple[int, ...]:
+    return tuple(sorted({1, season, 2 * season, 4 * season}))
+
+
+def windows(season: int) -> tuple[int, ...]:
+    return (season, 4 * season)
+
+
+def lookback_periods(season: int) -> int:
+    """Open periods of history the features of one day need."""
+    return max(*lags(season), *windows(season))
+
+
+def lookback_days(calendar: BusinessCalendar, day: dt.date) -> dt.date:
+    """The first calendar day of the look-back of ``day``'s features."""
+    return calendar.shift(day, -lookback_periods(calendar.periods_per_week))
+
+
+def series_key(cols: list[str]) -> pl.Expr:
+    if len(cols) == 1:
+        return pl.col(cols[0]).cast(pl.String)
+    return pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator="_")
+
+
+def covariate_columns(contract: Contract) -> list[str]:
+    r = contract.roles
+    return [c for c in dict.fromkeys([*r.known, *r.unknown]) if c not in (r.target, r.price)]
+
+
+def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
+                    calendar: BusinessCalendar) -> pl.DataFrame:
+    """Features for ``day``'s rows; ``history`` holds bronze rows of the look-back up to
+    ``day`` (``lookback_days``). Rows of closed days, if any landed, are left out."""
+    r = contract.roles
+    assert r.target is not None
+    season = calendar.periods_per_week
+    base = history.with_columns(
+        series_key(r.series).alias(SERIES_ID),
+        pl.col(r.target).cast(pl.Float64).alias(TARGET),
+        calendar.index_series(history[PARTITION_COLUMN]).alias(TIME_INDEX),
+    ).filter(pl.col(TIME_INDEX).is_not_null())
+    price = [] if r.price is None else [
+        pl.col(r.price).cast(pl.Float64).rolling_mean_by(TIME_INDEX, f"{4 * season}i",
+                                                         closed="left")
+        .over(SERIES_ID).alias("_price_mean")]
+    rolled = base.sort(TIME_INDEX).with_columns(
+        *[pl.col(TARGET).rolling_mean_by(TIME_INDEX, f"{w}i", closed="left").over(SERIES_ID)
+          .alias(f"target_mean_{w}") for w in windows(season)],
+        *[pl.col(TARGET).rolling_std_by(TIME_INDEX, f"{w}i", closed="left").over(SERIES_ID)
+          .alias(f"target_std_{w}") for w in windows(season)],
+        *price,
+    )
+    today = rolled.filter(pl.col(PARTITION_COLUMN) == day)
+    for lag in lags(season):  # joins on the open-day index: a missing day is a null
+        lagged = base.select(SERIES_ID, (pl.col(TIME_INDEX) + lag).alias(TIME_INDEX),
+                             pl.col(TARGET).alias(f"target_lag_{lag}"))
+        today = today.join(lagged, on=[SERIES_ID, TIME_INDEX], how="left")
+    unknown = [c for c in r.unknown if c not in (r.target, r.price)]
+    for c in unknown:  # observed only: yesterday's value
+        lagged = base.select(SERIES_ID, (pl.col(TIME_INDEX) + 1).alias(TIME_INDEX),
+                             pl.col(c).alias(f"{c}_lag_1"))
+        today = today.join(lagged, on=[SERIES_ID, TIME_INDEX], how="left")
+    ratio = [] if r.price is None else [
+        pl.when(pl.col("_price_mean") > 0)
+        .then(pl.col(r.price).cast(pl.Float64) / pl.col("_price_mean"))
+        .otherwise(1.0).fill_null(1.0).fill_nan(1.0).alias(PRICE_RATIO)]
+    known = [c for c in r.known if c not in (r.target, r.price)]
+    return (
+        today.with_columns(
+            *ratio,
+            pl.col(PARTITION_COLUMN).dt.weekday().alias("weekday"),
+            pl.col(PARTITION_COLUMN).dt.month().alias("month"),
+            pl.col(PARTITION_COLUMN).dt.ordinal_day().alias("day_of_year"),
+            calendar.holiday_flags(today[PARTITION_COLUMN]).alias("holiday"),
+        )
+        .select(PARTITION_COLUMN, SERIES_ID, TIME_INDEX, TARGET,
+                *[c for c in r.series if c != SERIES_ID],
+                *[c for c in known if c not in r.series],
+                *[f"{c}_lag_1" for c in unknown],
+                *([PRICE_RATIO] if r.price else []), *CALENDAR_FEATURES,
+                *[f"target_lag_{lag}" for lag in lags(season)],
+                *[f"target_{s}_{w}" for s in ("mean", "std") for w in windows(season)])
+        .sort(SERIES_ID)
+    )

@@ -1,0 +1,275 @@
+"""Contracts say everything: roles, clocks, feature patterns, labels, validation messages, and
+no simulator column name anywhere below lakeloop/ outside the simulator and the contracts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from lakeloop.bronze import ClosedDay, bronze_table, process_day, write_day
+from lakeloop.contracts import Contract, ContractError, load_contract_file
+from lakeloop.domains import load_domains
+from lakeloop.features import event_features, event_schema, known_labels_from_column
+from lakeloop.storage import Lake, ObjectStore
+from lakeloop.training_sets import LABEL, SplitWindow, classification_training_set
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = dt.date(2026, 3, 2)
+
+
+def contract(**over: object) -> dict:
+    """A small event contract in a team's own names; ``over`` replaces top-level fields."""
+    base = {
+        "name": "events", "domain": "risk", "landing_dir": "events", "key": ["EventID"],
+        "columns": {"EventID": {"dtype": "string", "nullable": False},
+                    "Clock": {"dtype": "int64", "nullable": False},
+                    "Card": {"dtype": "string"}, "Zip": {"dtype": "string"},
+                    "Amt": {"dtype": "float64", "min": 0.0},
+                    "Flag": {"dtype": "int64"}},
+        "extra_columns": {"keep": ["V*"], "drop": ["V9"]},
+        "roles": {"id": ["EventID"], "event_time": {"column": "Clock", "unit": "s"},
+                  "entities": {"card": ["Card", "Zip"]}, "amount": "Amt",
+                  "label": {"column": "Flag", "maturity_days": 3},
+                  "features": {"include": ["V*", "Card"], "categorical": ["Card"]}},
+        "batch": {"max_bad_row_fraction": 0.5},  # tiny days: one bad row is a row problem
+    }
+    return {**base, **over}
+
+
+def write(tmp_path: Path, spec: dict) -> Path:
+    folder = tmp_path / "contracts"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{spec['name']}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def land(root: Path, name: str, day: dt.date, frame: pl.DataFrame) -> None:
+    folder = root / name / f"date={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(folder / "part-0.csv")
+
+
+def events(day: dt.date, n: int = 6, seed: int = 0) -> pl.DataFrame:
+    base = int(dt.datetime.combine(day, dt.time()).replace(tzinfo=dt.UTC).timestamp())
+    return pl.DataFrame({
+        "EventID": [f"e{day:%m%d}{i}" for i in range(n)],
+        "Clock": [base + 3600 * i + seed for i in range(n)],
+        "Card": ["c1", "c1", "c2", "c1", "c2", "c1"][:n],
+        "Zip": ["z1", "z2", "z1", "z1", "z1", "z1"][:n],
+        "Amt": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0][:n],
+        "Flag": [0, 1, 0, 0, 1, 0][:n],
+        "V1": [0.5, None, 1.5, 2.0, None, 1.0][:n],
+        "V2": ["a", "b", "a", "a", "b", "c"][:n],
+        "V9": [1, 2, 3, 4, 5, 6][:n],
+        "Other": ["x"] * n,
+    })
+
+
+# -- loading and validation ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"roles": {"id": ["EventId"]}}, "roles.id names ['EventId'], not declared"),
+    ({"rolez": {}}, "rolez: unknown field"),
+    ({"roles": {"id": ["EventID"], "event_time": {"column": "Clock", "unit": "s"},
+                "label": {"column": "Flag"}}}, "needs `maturity_days`"),
+    ({"roles": {"event_time": {"column": "Card", "unit": "s"}}}, "needs a numeric column"),
+    ({"roles": {"event_time": {"column": "Clock"}}}, "give `unit: s|ms`"),
+    ({"roles": {"series": ["Card"]}}, "needs both `series` and `target`"),
+    ({"roles": {"entities": {"card": ["Crd"]}}}, "roles.entities.card names ['Crd']"),
+    ({"roles": {"features": {"include": ["W*"]}}, "extra_columns": {}},
+     "roles.features names 'W*', which matches no declared column"),
+])
+def test_contract_errors_name_the_file_the_field_and_the_fix(tmp_path: Path, change: dict,
+                                                              message: str) -> None:
+    path = write(tmp_path, contract(**change))
+    with pytest.raises(ContractError) as err:
+        load_contract_file(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_file_name_must_match_and_domains_resolve(tmp_path: Path) -> None:
+    path = write(tmp_path, contract())
+    renamed = path.with_name("other.yaml")
+    path.rename(renamed)
+    with pytest.raises(ContractError, match="rename the file to events.yaml"):
+        load_contract_file(renamed)
+    renamed.rename(path)
+    [risk] = load_domains(path.parent).values()
+    assert risk.name == "risk" and risk.kind == "classification" and risk.labels is None
+    with pytest.raises(ContractError, match=r"LAKELOOP_DOMAINS names \['fraud'\]"):
+        load_domains(path.parent, ["fraud"])
+    write(tmp_path, contract(name="events2", landing_dir="events2"))  # two mains in one domain
+    with pytest.raises(ContractError, match="exactly one main dataset"):
+        load_domains(path.parent)
+
+
+def test_one_column_serves_several_roles_and_patterns_pick_features() -> None:
+    c = Contract.model_validate(contract())
+    columns = ["EventID", "event_time", "Card", "Zip", "Amt", "Flag", "V1", "V2"]
+    # Card: an entity key *and* a categorical feature; V9 excluded; Flag (label) never
+    assert c.feature_columns(columns) == ["Card", "V1", "V2"]
+    every = Contract.model_validate(contract(roles={
+        **contract()["roles"], "features": {"include": ["*"], "exclude": ["V2"]}}))
+    # "*": every column no other role claims (the keys, clock, amount and label are claimed)
+    assert every.feature_columns(columns) == ["V1"]
+
+
+# -- ingest: clocks, kept columns, inferred types ------------------------------------------
+
+@pytest.mark.parametrize(("clock", "values", "expected"), [
+    ({"column": "Clock", "unit": "s"}, [1772409600, 1772413200], ["00:00", "01:00"]),
+    ({"column": "Clock", "unit": "ms"}, [1772409600000, 1772409601500], ["00:00", "00:00"]),
+    ({"column": "Clock", "unit": "s", "origin": "2026-03-01T00:00:00"}, [86400, 90000],
+     ["00:00", "01:00"]),
+])
+def test_event_time_from_epoch_and_offset_clocks(tmp_path: Path, clock: dict, values: list,
+                                                 expected: list) -> None:
+    spec = contract(roles={**contract()["roles"], "event_time": clock})
+    frame = events(DAY, n=2).with_columns(pl.Series("Clock", values))
+    land(tmp_path / "landing", "events", DAY, frame)
+    c = Contract.model_validate(spec)
+    batch = process_day(ObjectStore(str(tmp_path / "landing")), Lake(str(tmp_path / "lake")),
+                        c, DAY)
+    assert batch.passed, batch.message
+    times = batch.bronze["event_time"]
+    assert times.dt.date().to_list() == [DAY, DAY]
+    assert times.dt.strftime("%H:%M").to_list() == expected
+
+
+def test_event_time_from_date_and_time_columns(tmp_path: Path) -> None:
+    spec = contract(columns={**contract()["columns"], "Clock": {"dtype": "string"},
+                             "Day": {"dtype": "date"}},
+                    roles={**contract()["roles"], "event_time": {"date": "Day", "time": "Clock"}})
+    frame = events(DAY, n=3).with_columns(pl.lit(DAY).alias("Day"),
+                                          pl.Series("Clock", ["08:15:00", "25:99:00", "23:59:59"]))
+    land(tmp_path / "landing", "events", DAY, frame)
+    batch = process_day(ObjectStore(str(tmp_path / "landing")), Lake(str(tmp_path / "lake")),
+                        Contract.model_validate(spec), DAY)
+    assert batch.passed
+    assert batch.bronze["event_time"].to_list() == [
+        dt.datetime(2026, 3, 2, 8, 15), dt.datetime(2026, 3, 2, 23, 59, 59)]
+    [reason] = batch.quarantine["reason"].to_list()  # the bad time is quarantined, named
+    assert "event_time: cannot derive from Day, Clock" in reason
+
+
+def test_events_outside_the_day_are_quarantined_by_their_derived_time(tmp_path: Path) -> None:
+    frame = events(DAY, n=3).with_columns(
+        pl.Series("Clock", [1772409600, 1772409600 + 86400 * 2, 1772409600 + 60]))
+    land(tmp_path / "landing", "events", DAY, frame)
+    batch = process_day(ObjectStore(str(tmp_path / "landing")), Lake(str(tmp_path / "lake")),
+                        Contract.model_validate(contract()), DAY)
+    assert batch.bronze.height == 2
+    assert batch.quarantine["reason"].to_list() == [
+        "event_time (from Clock) in the future (after 2026-03-02)"]
+
+
+def test_kept_columns_land_with_inferred_types_that_stay_stable(tmp_path: Path) -> None:
+    lake, store = Lake(str(tmp_path / "lake")), ObjectStore(str(tmp_path / "landing"))
+    c = Contract.model_validate(contract())
+    land(tmp_path / "landing", "events", DAY, events(DAY))
+    first = process_day(store, lake, c, DAY)
+    write_day(lake, first)
+    assert first.landed_kept_summary() == "V1: float64, V2: string"
+    assert first.landed.extra_columns == ["Other", "V9"]  # not kept, and reported
+    assert {"V1", "V2", "Card", "Zip", "event_time"} <= set(first.bronze.columns)
+    assert "V9" not in first.bronze.columns and "Other" not in first.bronze.columns
+    # the next day V1 is empty: its type still comes from bronze, not from an empty column
+    nxt = DAY + dt.timedelta(days=1)
+    land(tmp_path / "landing", "events", nxt, events(nxt).with_columns(pl.lit(None).alias("V1")))
+    second = process_day(store, lake, c, nxt)
+    assert second.inferred["V1"].dtype == "float64"
+    write_day(lake, second)
+    assert lake.scan(bronze_table("events")).collect().schema["V1"] == pl.Float64
+
+
+# -- features and training from roles -------------------------------------------------------
+
+def test_composite_entity_and_label_column_maturity(tmp_path: Path) -> None:
+    lake, store = Lake(str(tmp_path / "lake")), ObjectStore(str(tmp_path / "landing"))
+    path = write(tmp_path, contract())
+    domain = load_domains(path.parent)["risk"]
+    c = domain.main
+    days = [DAY + dt.timedelta(days=i) for i in range(8)]
+    for i, d in enumerate(days):
+        land(tmp_path / "landing", "events", d, events(d, seed=i))
+        write_day(lake, process_day(store, lake, c, d))
+    d = days[5]
+    history = lake.scan(bronze_table("events"), d - dt.timedelta(days=7), d)
+    known = known_labels_from_column(lake.scan(bronze_table("events"), None, d), c)
+    out = event_features(history, known, d, c).collect()
+    # the card is (Card, Zip): c1/z1 and c1/z2 are different cards
+    first = out.filter(pl.col("Card") == "c1", pl.col("Zip") == "z2")
+    assert first["card_count_7d"].to_list() == [5]  # one per earlier day, same hour
+    # labels of day D count from D + 3 (maturity): days 0..1 matured before day 5
+    assert out.filter(pl.col("Card") == "c1", pl.col("Zip") == "z2")["card_labels_30d"][0] == 2
+    assert "Flag" not in out.columns  # the label is never a feature
+    schema = event_schema(c, out.schema)
+    assert "Card" in schema.categorical and "V2" in schema.categorical
+    assert {"V1", "card_count_1h", "log_amount"} <= set(schema.numeric)
+    assert "Zip" not in schema.inputs and "EventID" not in schema.inputs
+    for dd in days:
+        frame = event_features(lake.scan(bronze_table("events"), dd - dt.timedelta(days=7), dd),
+                               known_labels_from_column(lake.scan(bronze_table("events")), c),
+                               dd, c).collect()
+        lake.overwrite_partition(domain.features_table, frame, dd)
+    # explicit ranges with a gap: labels are those known on as_of (maturity 3 days)
+    window = SplitWindow(label_window_days=3, train_start=str(days[0]), train_end=str(days[1]),
+                         val_start=str(days[2]), val_end=str(days[2]),
+                         test_start=str(days[4]), test_end=str(days[4]))
+    ts = classification_training_set(lake, domain, days[7], window)
+    assert sorted(ts.frame["date"].unique().to_list()) == [days[0], days[1], days[2], days[4]]
+    assert ts.frame[LABEL].sum() == 2 * 4  # Flag = 1 on two events a day, all matured
+    with pytest.raises(ValueError, match="after the newest matured day"):
+        classification_training_set(lake, domain, days[6], window)
+
+
+def test_a_closed_calendar_day_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    spec = contract(calendar={"closed_weekdays": ["sun"], "holidays": {"country": "FR"},
+                              "closed_on_holidays": True})
+    c = Contract.model_validate(spec)
+    store, lake = ObjectStore(str(tmp_path / "landing")), Lake(str(tmp_path / "lake"))
+    with pytest.raises(ClosedDay, match="closed on Sundays"):
+        process_day(store, lake, c, dt.date(2026, 3, 1))
+    with pytest.raises(ClosedDay, match="public holiday Labor Day"):
+        process_day(store, lake, c, dt.date(2026, 5, 1))
+    no_files = Contract.model_validate(contract(calendar={"no_files_means_closed": True}))
+    with pytest.raises(ClosedDay, match="no landing files"):
+        process_day(store, lake, no_files, DAY)
+
+
+# -- code names nothing --------------------------------------------------------------------
+
+def simulator_columns() -> set[str]:
+    """Every column name the built-in contracts and profiles declare."""
+    names: set[str] = set()
+    for path in (ROOT / "lakeloop" / "contracts").rglob("*.yaml"):
+        spec = yaml.safe_load(path.read_text())
+        names |= set(spec["columns"])
+        names |= {c["source"] for c in spec["columns"].values() if c.get("source")}
+    return names
+
+
+def test_no_simulator_column_name_below_the_core() -> None:
+    """A quoted simulator column name (``"card_id"``, ``'units'``) in code outside the
+    simulator and the contracts means code that only works on our data."""
+    # lakeloop's own words: the partition column, and "day" (progress bars, report records)
+    names = simulator_columns() - {"date", "day"}
+    assert {"card_id", "merchant_id", "units", "TransactionDT", "sku", "qty"} <= names
+    alternatives = "|".join(sorted(map(re.escape, names)))
+    pattern = re.compile(rf"""["']({alternatives})["']""")
+    offenders = []
+    for folder in ("lakeloop", "assets", "pipelines", "resources"):
+        for path in (ROOT / folder).rglob("*.py"):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel.startswith(("lakeloop/simulate/", "lakeloop/contracts/")):
+                continue
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                if pattern.search(line):
+                    offenders.append(f"{rel}:{n}: {line.strip()}")
+    assert not offenders, "simulator column names in code:\n" + "\n".join(offenders)

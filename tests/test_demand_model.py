@@ -1,0 +1,275 @@
+"""The demand forecaster on a Sunday-closed, French-holiday calendar, in silver's own names.
+
+Frames are built directly in the silver series schema (``lakeloop.features.series``), so these
+tests pin the model's contract with the features: open-day time, calendar holidays, known
+covariates passed in as a list, zero / negative targets, fallbacks and a rebuild from meta.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from lakeloop.business_calendar import BusinessCalendar
+from lakeloop.compute import compute
+from lakeloop.contracts import CalendarSpec, HolidaySource
+from lakeloop.models.demand import (
+    DemandConfig,
+    DemandModel,
+    check_finite,
+    future_rows,
+    seasonal_naive,
+    to_pandas,
+    train_demand,
+    weekday_mean,
+)
+from lakeloop.models.demand_eval import BacktestPlan, backtest, forecast_metrics, mase_scale
+from lakeloop.models.demand_lifecycle import (
+    forecast_with_fallback,
+    load_demand_model,
+    train_and_promote_demand,
+)
+from lakeloop.registry import ModelRegistry
+from lakeloop.storage import ObjectStore
+
+CAL = BusinessCalendar(CalendarSpec(closed_weekdays=["sun"], holidays=HolidaySource(country="FR"),
+                                    closed_on_holidays=True))
+SEASON = CAL.periods_per_week  # 6
+KNOWN = ["promo", "temperature"]
+CFG = DemandConfig(horizon=3, encoder_length=12, hidden_size=8, max_epochs=2, batch_size=64,
+                   patience=2, season=SEASON)
+START, END = dt.date(2026, 1, 5), dt.date(2026, 4, 30)  # the day after END is May Day
+NAME = "shop"  # a domain's name is its registry name
+
+
+def _value(sid: str, day: dt.date, promo: bool, rng: np.random.Generator) -> float:
+    if sid == "a":
+        return 20 + 8 * (day.weekday() == 5) + 10 * promo + rng.normal(0, 2)
+    if sid == "b":
+        return 5 + 2 * math.sin(day.weekday()) + rng.normal(0, 1)
+    if sid == "zero":  # intermittent: mostly zero
+        return float(rng.poisson(0.3))
+    if sid == "ret":  # net of returns: often negative
+        return rng.normal(1, 3)
+    if sid == "never":  # a series that never sold
+        return 0.0
+    return 3 + rng.normal(0, 1)
+
+
+def silver(days: list[dt.date], ids: list[str], calendar: BusinessCalendar = CAL,
+           seed: int = 0) -> pl.DataFrame:
+    """Rows in the silver series schema: one per series and open day."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for sid in ids:
+        for d in days:
+            promo = bool(rng.random() < 0.2)
+            rows.append({"date": d, "series_id": sid, "store": "s1", "item": sid,
+                         "target": _value(sid, d, promo, rng), "promo": promo,
+                         "temperature": 10 + 10 * math.sin(d.toordinal() / 58),
+                         "price_ratio": 1.0 - 0.2 * promo})
+    frame = pl.DataFrame(rows)
+    return frame.with_columns(
+        calendar.index_series(frame["date"]).alias("t"),
+        pl.col("date").dt.weekday().alias("weekday"),
+        pl.col("date").dt.month().alias("month"),
+        pl.col("date").dt.ordinal_day().alias("day_of_year"),
+        calendar.holiday_flags(frame["date"]).alias("holiday"),
+    ).sort("series_id", "t").with_columns(
+        pl.col("target").shift(1).over("series_id").alias("target_lag_1"),
+        pl.col("target").shift(1).rolling_mean(SEASON).over("series_id")
+        .alias(f"target_mean_{SEASON}"),
+    )
+
+
+@pytest.fixture(scope="module")
+def pdf() -> pd.DataFrame:
+    days = CAL.open_days(START, END)
+    frame = silver(days, ["a", "b", "zero", "ret", "never"])
+    short = silver(days[-5:], ["short"], seed=1)  # a cold start: five days of history
+    return to_pandas(pl.concat([frame, short]), KNOWN)
+
+
+@pytest.fixture(scope="module")
+def trained(pdf: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory):
+    registry = ModelRegistry(ObjectStore(str(tmp_path_factory.mktemp("registry"))))
+    plan = BacktestPlan.for_history(int(pdf["time_idx"].max()), CFG.horizon, 2)
+    run = train_and_promote_demand(pdf, plan, registry, compute("cpu"), CFG, 0.0, {"test": 1},
+                                   log=lambda _m: None, refit=False, model_name=NAME)
+    return run, registry, plan
+
+
+def test_to_pandas_schema(pdf: pd.DataFrame) -> None:
+    assert list(pdf.columns) == ["series_id", "date", "target", "time_idx", "promo",
+                                 "temperature", "price_ratio", "holiday", "dow_sin",
+                                 "dow_cos"]
+    assert pdf["time_idx"].dtype == "int64" and set(pdf["promo"].unique()) <= {0.0, 1.0}
+    dates = pd.to_datetime(pdf["date"])
+    assert (dates.dt.weekday != 6).all()  # silver holds open days only
+    monday = pdf[dates.dt.weekday == 0].iloc[0]
+    assert monday["dow_sin"] == pytest.approx(0.0) and monday["dow_cos"] == pytest.approx(1.0)
+    # consecutive open days differ by exactly 1 in time_idx, across Sundays and Easter Monday
+    steps = pdf[pdf["series_id"] == "a"]["time_idx"].diff().dropna()
+    assert (steps == 1).all()
+    with pytest.raises(ValueError, match="target"):
+        to_pandas(silver(CAL.open_days(START, START), ["a"]), ["target"])  # a reserved name
+    with pytest.raises(ValueError, match="missing_col"):
+        to_pandas(silver(CAL.open_days(START, START), ["a"]), ["missing_col"])
+
+
+def test_train_backtest_metrics_are_finite(trained, pdf: pd.DataFrame) -> None:
+    run, registry, plan = trained
+    assert set(run.metrics) == {"nhits", "seasonal_naive", "weekday_mean"}
+    for m in run.metrics.values():
+        assert all(math.isfinite(m[k]) for k in ("mae", "smape", "mase", "pinball")), m
+        assert m["points"] > 0
+    # the never-sold series has no MASE scale: left out of MASE rather than dividing by ~0
+    assert run.metrics["nhits"]["mase_series"] == run.metrics["nhits"]["series"] - 1
+    assert not run.backtest[["q0.1", "q0.5", "q0.9"]].isna().any().any()
+    meta = registry.get(NAME, run.version.version).meta
+    assert meta["known_reals"] == ["promo", "temperature", "price_ratio", "holiday",
+                                   "dow_sin", "dow_cos"]
+    assert meta["config"]["season"] == SEASON and meta["backtest"]["origins"] == list(
+        plan.origins)
+    # returns make a target negative: that series' forecasts are not clipped at 0, the others'
+    assert meta["negative_series"] == ["ret"] == run.result.model.negative_series
+    nn = run.backtest[run.backtest["model"] == "nhits"]
+    assert (nn[nn["series_id"] != "ret"]["q0.1"] >= 0).all()
+    assert registry.versions("demand") == []  # registered under the domain's name only
+
+
+def test_mase_scale_uses_the_open_day_season(pdf: pd.DataFrame) -> None:
+    frame = pdf[pdf["series_id"] == "a"]
+    scale = mase_scale(frame, SEASON)["a"]
+    lagged = frame.set_index("time_idx")["target"]
+    expected = (lagged - lagged.shift(SEASON)).abs().mean()  # t has no gaps: row lag = t lag
+    assert scale == pytest.approx(expected)
+
+
+def test_future_rows_step_over_sundays_and_holidays(pdf: pd.DataFrame) -> None:
+    fut = future_rows(pdf, 10, CAL)
+    last = pdf.groupby("series_id")["time_idx"].max()
+    assert len(fut) == 10 * pdf["series_id"].nunique() and fut["target"].isna().all()
+    for sid, g in fut.groupby("series_id"):
+        g = g.sort_values("time_idx")
+        assert list(g["time_idx"]) == list(range(last[sid] + 1, last[sid] + 11))
+        days = [pd.Timestamp(d).date() for d in g["date"]]
+        assert all(d.weekday() != 6 and not CAL.is_holiday(d) for d in days)
+        assert days == CAL.next_open_days(END, 10)
+        assert [CAL.index(d) for d in days] == list(g["time_idx"])
+    assert dt.date(2026, 5, 1) not in {pd.Timestamp(d).date() for d in fut["date"]}
+    # known covariates carried forward from each series' last row
+    a_last = pdf[pdf["series_id"] == "a"].iloc[-1]
+    a_fut = fut[fut["series_id"] == "a"]
+    assert (a_fut["promo"] == a_last["promo"]).all()
+    assert (a_fut["temperature"] == a_last["temperature"]).all()
+
+    # a calendar where holidays are a feature, not a closure: May Day is forecast, flagged
+    open_cal = BusinessCalendar(CalendarSpec(closed_weekdays=["sun"],
+                                             holidays=HolidaySource(country="FR")))
+    hist = to_pandas(silver(open_cal.open_days(dt.date(2026, 4, 20), END), ["a"], open_cal),
+                     KNOWN)
+    ahead = future_rows(hist, 3, open_cal)
+    flags = {pd.Timestamp(d).date(): h for d, h in zip(ahead["date"], ahead["holiday"],
+                                                       strict=True)}
+    assert flags == {dt.date(2026, 5, 1): 1.0, dt.date(2026, 5, 2): 0.0,
+                     dt.date(2026, 5, 4): 0.0}
+    # history indexed with another calendar is refused, not silently misaligned
+    with pytest.raises(ValueError, match="disagree"):
+        future_rows(hist, 3, CAL)
+
+
+def test_seasonal_naive_uses_the_open_day_season() -> None:
+    days = CAL.open_days(dt.date(2026, 1, 5), dt.date(2026, 3, 20))  # no holiday in there
+    hist = to_pandas(silver(days, ["a"]), KNOWN).assign(
+        target=lambda f: f["time_idx"].astype(float))
+    origin = int(hist["time_idx"].max())
+    fc = seasonal_naive(hist, origin, 8, SEASON)
+    for h, value in zip(fc["horizon"], fc["forecast"], strict=True):
+        assert value == origin + h - SEASON * math.ceil(h / SEASON)
+    # six open days back is the same weekday one week back
+    src = CAL.day_at(int(fc["forecast"].iloc[0]))
+    assert src == CAL.day_at(origin + 1) - dt.timedelta(days=7)
+    wm = weekday_mean(hist, origin, 2, SEASON, weeks=2)
+    assert wm["forecast"].iloc[0] == pytest.approx(origin + 1 - SEASON - SEASON / 2)
+
+
+def test_check_finite_names_the_column(pdf: pd.DataFrame) -> None:
+    bad = pdf.copy()
+    bad.loc[bad.index[3], "temperature"] = np.inf
+    with pytest.raises(ValueError, match=r"'temperature'.*\('a', '2026-01-08'\)"):
+        check_finite(bad, ["promo", "temperature"], "test")
+    with pytest.raises(ValueError, match="temperature"):
+        train_demand(bad, 50, CFG, compute("cpu"), log=lambda _m: None)
+    check_finite(pdf, ["promo", "temperature", "target"], "test")  # clean: no error
+
+
+def test_fallbacks_for_new_and_short_series(trained, pdf: pd.DataFrame) -> None:
+    run, _registry, _plan = trained
+    model = run.result.model
+    new = pdf[pdf["series_id"] == "a"].assign(series_id="new")  # unknown to the model
+    b_short = pdf[pdf["series_id"] == "b"].tail(8)  # known, but shorter than the encoder
+    others = pdf[~pdf["series_id"].isin(["b"])]
+    fc = forecast_with_fallback(model, pd.concat([others, b_short, new]), compute("cpu"), CAL)
+    assert list(fc.columns) == ["series_id", "time_idx", "horizon", "q0.1", "q0.5", "q0.9",
+                                "method", "target_date"]
+    assert len(fc) == CFG.horizon * 7 and not fc[["q0.1", "q0.5", "q0.9"]].isna().any().any()
+    method = fc.groupby("series_id")["method"].agg(set)
+    assert method["new"] == {"seasonal_naive"} and method["b"] == {"seasonal_naive"}
+    assert all(method[s] == {"nhits"} for s in ("a", "ret", "zero", "never"))
+    # five days of history, less than a season: the first step has no seasonal-naive value
+    short = fc[fc["series_id"] == "short"].sort_values("horizon")
+    assert list(short["method"]) == ["last_value", "seasonal_naive", "seasonal_naive"]
+    short_hist = pdf[pdf["series_id"] == "short"]["target"]
+    assert short["q0.5"].iloc[0] == short_hist.iloc[-1]
+    assert short["q0.5"].iloc[1] == short_hist.iloc[0]  # origin + 2 - 6 = the first day
+    new_fc = fc[fc["series_id"] == "new"].sort_values("horizon")
+    a_hist = pdf[pdf["series_id"] == "a"].set_index("time_idx")["target"]
+    origin = int(a_hist.index.max())
+    assert list(new_fc["q0.5"]) == [a_hist[origin + h - SEASON] for h in (1, 2, 3)]
+    # every forecast lands on an open day, the right one for its time_idx
+    assert dt.date(2026, 5, 1) not in set(fc["target_date"])
+    assert set(fc["target_date"]) == {dt.date(2026, 5, 2), dt.date(2026, 5, 4),
+                                      dt.date(2026, 5, 5)}
+    assert all(CAL.index(d) == t for d, t in zip(fc["target_date"], fc["time_idx"],
+                                                 strict=True))
+    assert (fc["q0.1"] <= fc["q0.9"] + 1e-9).all()
+
+
+def test_rebuild_from_meta_forecasts_the_same(trained, pdf: pd.DataFrame) -> None:
+    run, registry, _plan = trained
+    cpu = compute("cpu")
+    first = forecast_with_fallback(run.result.model, pdf, cpu, CAL)
+    mv = registry.get(NAME, run.version.version)
+    rebuilt = DemandModel.rebuild(mv.meta, registry.load_weights(mv))  # no data, no contract
+    pd.testing.assert_frame_equal(first, forecast_with_fallback(rebuilt, pdf, cpu, CAL))
+    loaded = load_demand_model(registry, mv, pdf)
+    pd.testing.assert_frame_equal(first, forecast_with_fallback(loaded, pdf, cpu, CAL))
+    with pytest.raises(ValueError, match="temperature"):  # the contract dropped a covariate
+        load_demand_model(registry, mv, pdf.drop(columns="temperature"))
+
+
+def test_champion_is_judged_on_the_same_origins(trained, pdf: pd.DataFrame) -> None:
+    run, registry, plan = trained
+    if registry.champion_version(NAME) is None:  # a 2-epoch model may lose to a baseline
+        registry.promote(NAME, run.version.version, "test: operator override")
+    cfg = dataclasses.replace(CFG, max_epochs=1)
+    second = train_and_promote_demand(pdf, plan, registry, compute("cpu"), cfg, 0.0, {"t": 2},
+                                      log=lambda _m: None, refit=False, model_name=NAME)
+    assert second.champion_version == registry.get(NAME, second.version.version).meta[
+        "champion_at_training"]
+    assert second.champion_metrics is not None
+    assert second.champion_metrics["points"] == run.metrics["nhits"]["points"]
+    assert second.champion_metrics["mase"] == pytest.approx(run.metrics["nhits"]["mase"])
+    # backtest in open days: every scored day is a time_idx of the history
+    scored = backtest(second.result.model, pdf, plan, compute("cpu"), baselines=False)
+    assert set(scored["time_idx"]) <= set(pdf["time_idx"])
+    metrics = forecast_metrics(scored, pdf[pdf["time_idx"] < plan.val_from], cfg.quantiles,
+                               SEASON)
+    assert math.isfinite(metrics["nhits"]["mase"])
