@@ -9,8 +9,13 @@ from lakeloop.registry import ModelRegistry, RegistryError
 from lakeloop.settings import Settings
 from lakeloop.storage import ObjectStore
 
-MODELS = ("fraud", "demand")
-HEADLINE = {"fraud": ("pr_auc", "higher is better"), "demand": ("mase", "lower is better")}
+HEADLINE = {"classification": ("pr_auc", "higher is better"),
+            "forecast": ("mase", "lower is better")}
+
+
+def enabled_models() -> dict[str, str]:
+    """Model (= domain) name -> its kind, for the enabled domains (``LAKELOOP_DOMAINS``)."""
+    return {name: d.kind for name, d in Settings.from_env().load_domains().items()}
 
 
 def _registry(args: argparse.Namespace) -> ModelRegistry:
@@ -18,11 +23,11 @@ def _registry(args: argparse.Namespace) -> ModelRegistry:
     return ModelRegistry(ObjectStore(args.lake or settings.lake_root, settings.s3))
 
 
-def print_versions(registry: ModelRegistry, models: tuple[str, ...] = MODELS) -> None:
+def print_versions(registry: ModelRegistry, models: dict[str, str] | None = None) -> None:
     """Each model's versions with the headline metric and decision; * marks the champion."""
-    for model in models:
+    for model, kind in (models or enabled_models()).items():
         champion = registry.champion_version(model)
-        metric, sense = HEADLINE[model]
+        metric, sense = HEADLINE[kind]
         print(f"{model} (champion: {champion or 'none'}; {metric}, {sense})")
         for version in registry.versions(model):
             meta = registry.get(model, version).meta
@@ -34,7 +39,10 @@ def print_versions(registry: ModelRegistry, models: tuple[str, ...] = MODELS) ->
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    print_versions(_registry(args), (args.model,) if args.model else MODELS)
+    models = enabled_models()
+    if args.model and args.model not in models:
+        raise ValueError(f"no model {args.model!r}: the enabled domains are {sorted(models)}")
+    print_versions(_registry(args), {args.model: models[args.model]} if args.model else models)
     return 0
 
 
@@ -63,20 +71,20 @@ def add_models_parser(sub: argparse._SubParsersAction) -> None:
     models.add_argument("--lake", help="lake root holding registry/ (default: $LAKELOOP_LAKE)")
     msub = models.add_subparsers(dest="models_command", required=True)
     p = msub.add_parser("list", help="versions, metrics and decisions; * marks the champion")
-    p.add_argument("model", nargs="?", choices=MODELS)
+    p.add_argument("model", nargs="?", help="a domain name (default: every enabled domain)")
     p.set_defaults(func=cmd_list)
     p = msub.add_parser("show", help="a version's metadata (config, metrics, lineage)")
-    p.add_argument("model", choices=MODELS)
+    p.add_argument("model", help="a domain name, e.g. fraud")
     p.add_argument("version")
     p.add_argument("--full", action="store_true", help="include preprocessing state")
     p.set_defaults(func=cmd_show)
     p = msub.add_parser("promote", help="make a version the champion (operator override)")
-    p.add_argument("model", choices=MODELS)
+    p.add_argument("model", help="a domain name, e.g. fraud")
     p.add_argument("version")
     p.add_argument("--reason", default="manual promotion")
     p.set_defaults(func=cmd_promote)
     p = msub.add_parser("rollback", help="undo the promotion of the current champion")
-    p.add_argument("model", choices=MODELS)
+    p.add_argument("model", help="a domain name, e.g. fraud")
     p.add_argument("--reason", default="manual rollback")
     p.set_defaults(func=cmd_rollback)
 

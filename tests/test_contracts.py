@@ -273,3 +273,17 @@ def test_no_simulator_column_name_below_the_core() -> None:
                 if pattern.search(line):
                     offenders.append(f"{rel}:{n}: {line.strip()}")
     assert not offenders, "simulator column names in code:\n" + "\n".join(offenders)
+
+
+def test_monitoring_watches_the_model_inputs_narrowed_by_the_contract(tmp_path: Path) -> None:
+    from lakeloop.monitoring import monitored_columns
+    from lakeloop.registry import ModelVersion
+
+    champion = ModelVersion("fraud", "v0001", {"preprocessor": {
+        "categorical": ["device", "hour"], "numeric": ["merchant_count_24h", "card_count_1h"]}})
+    fraud = load_domains()["fraud"]  # the built-in contract excludes merchant_count_24h
+    assert monitored_columns(fraud, champion) == (["device", "hour", "card_count_1h"],
+                                                  {"device", "hour"})
+    spec = contract(roles={**contract()["roles"], "monitoring": {"include": ["card_*"]}})
+    risk = load_domains(write(tmp_path, spec).parent)["risk"]
+    assert monitored_columns(risk, champion)[0] == ["card_count_1h"]

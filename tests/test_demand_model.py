@@ -273,3 +273,31 @@ def test_champion_is_judged_on_the_same_origins(trained, pdf: pd.DataFrame) -> N
     metrics = forecast_metrics(scored, pdf[pdf["time_idx"] < plan.val_from], cfg.quantiles,
                                SEASON)
     assert math.isfinite(metrics["nhits"]["mase"])
+
+
+def test_a_winner_is_registered_as_its_refit_and_a_loser_as_judged(
+        trained, pdf: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refit branch: which decision comes out is the promotion rule's business (tested in
+    tests/test_models.py); here the decision is fixed to exercise both branches."""
+    import lakeloop.models.demand_lifecycle as lifecycle
+    from lakeloop.promotion import Decision
+
+    run, registry, plan = trained
+    cfg = dataclasses.replace(CFG, max_epochs=1)
+    outcomes = {}
+    for promote in (True, False):
+        monkeypatch.setattr(lifecycle, "decide", lambda *_a, p=promote, **_k: Decision(
+            p, "fixed by the test", "mase", 0.5, None, 1.0))
+        outcomes[promote] = train_and_promote_demand(
+            pdf, plan, registry, compute("cpu"), cfg, 0.0, {"t": 3}, log=lambda _m: None,
+            refit=True, model_name=NAME)
+    won, lost = outcomes[True], outcomes[False]
+    won_meta = registry.get(NAME, won.version.version).meta
+    lost_meta = registry.get(NAME, lost.version.version).meta
+    # a winner is refitted on all history (the backtest held the newest days out)...
+    assert won_meta["refit"] is not None and won.deployed is not won.result
+    assert won_meta["refit"]["val_from"] > plan.val_from
+    assert won_meta["metrics"] == won.metrics["nhits"]  # ...its recorded metrics: the backtest's
+    # ...a loser is kept exactly as judged
+    assert lost_meta["refit"] is None and lost.deployed is lost.result
+    assert registry.champion_version(NAME) == won.version.version
