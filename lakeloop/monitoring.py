@@ -22,7 +22,11 @@ from lakeloop.storage import Lake, ObjectStore
 # not drift. Lags and rolling means are delayed copies of the target: they drift a week
 # after it and stay drifted a week after the reference has moved on, so they are left out.
 SERIES_MONITORED = ["target_index"]
-REGULAR_PRICE_BAND = (0.95, 1.05)  # price ratio of a "regular price" day
+# price ratio of a "regular price" day: within 10 % of the series' 28-day mean price (a
+# promotion's -20 % is out; the +5 % a past promotion leaves in the mean is in)
+REGULAR_PRICE_BAND = (0.9, 1.1)
+# One day against a reference *week* differs in these by construction, never by drift.
+CALENDAR_INPUTS = ("weekday",)
 FIRST_WEEK_DAYS = 7  # a champion's first days of predictions: the prediction-drift reference
 PREDICTION_LOOKBACK_DAYS = 60
 
@@ -41,15 +45,29 @@ def accuracy_table(domain: str) -> str:
 
 def monitored_columns(domain: Domain, champion: ModelVersion) -> tuple[list[str], set[str]]:
     """The champion's inputs, narrowed by the contract's ``monitoring`` include/exclude, and
-    which of them are categorical. Include (patterns) restricts; exclude removes."""
+    which of them are categorical. Include (patterns) restricts; exclude removes; calendar
+    inputs are left out (see ``unmonitored``)."""
     from lakeloop.contracts import matches
 
     pre = champion.meta["preprocessor"]
     inputs = [*pre["categorical"], *pre["numeric"]]
     m = domain.main.roles.monitoring
     cols = [c for c in inputs if (not m.include or matches(c, m.include))
-            and not matches(c, m.exclude)]
+            and not matches(c, m.exclude) and c not in CALENDAR_INPUTS]
     return cols, set(pre["categorical"])
+
+
+def unmonitored(domain: Domain, champion: ModelVersion) -> dict[str, str]:
+    """Model inputs the drift monitor does not watch, each with its reason (for the UI)."""
+    pre = champion.meta["preprocessor"]
+    watched = set(monitored_columns(domain, champion)[0])
+    out = {}
+    for c in [*pre["categorical"], *pre["numeric"]]:
+        if c in watched:
+            continue
+        out[c] = ("calendar input: one day vs a reference week differs by construction"
+                  if c in CALENDAR_INPUTS else "left out by the contract's roles.monitoring")
+    return out
 
 
 @dataclass
@@ -147,6 +165,7 @@ def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt
     current = lake.scan(domain.features_table, day, day).collect()
     columns, categorical = monitored_columns(domain, champion)
     result = compute_drift(reference, current, columns, cfg, categorical=categorical)
+    result.skipped = {**unmonitored(domain, champion), **result.skipped}
     table = domain.predictions_table
     scores = first_week(_recent(lake, table, day)
                         .select("date", "model_version", pl.col("score").alias("v")),
@@ -174,7 +193,9 @@ def demand_levels(history: pl.DataFrame, before: dt.date) -> pl.DataFrame:
 
 
 def _indices(frame: pl.DataFrame, levels: pl.DataFrame) -> pl.DataFrame:
-    return frame.join(levels, on=["series_id", "weekday"], how="left").with_columns(
+    """Target over the series' weekday level; rows without a level (a series or weekday with
+    no earlier regular day) have no index and are left out: their count is no signal."""
+    return frame.join(levels, on=["series_id", "weekday"], how="inner").with_columns(
         (pl.col("target") / pl.col("_level")).alias("target_index"))
 
 

@@ -41,8 +41,8 @@ def contract(**over: object) -> dict:
     return {**base, **over}
 
 
-def write(tmp_path: Path, spec: dict) -> Path:
-    folder = tmp_path / "contracts"
+def write(tmp_path: Path, spec: dict, folder_name: str = "contracts") -> Path:
+    folder = tmp_path / folder_name  # contracts are cached per folder: a new spec, a new one
     folder.mkdir(exist_ok=True)
     path = folder / f"{spec['name']}.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -276,14 +276,22 @@ def test_no_simulator_column_name_below_the_core() -> None:
 
 
 def test_monitoring_watches_the_model_inputs_narrowed_by_the_contract(tmp_path: Path) -> None:
-    from lakeloop.monitoring import monitored_columns
+    from lakeloop.monitoring import monitored_columns, unmonitored
     from lakeloop.registry import ModelVersion
 
     champion = ModelVersion("fraud", "v0001", {"preprocessor": {
-        "categorical": ["device", "hour"], "numeric": ["merchant_count_24h", "card_count_1h"]}})
-    fraud = load_domains()["fraud"]  # the built-in contract excludes merchant_count_24h
-    assert monitored_columns(fraud, champion) == (["device", "hour", "card_count_1h"],
-                                                  {"device", "hour"})
-    spec = contract(roles={**contract()["roles"], "monitoring": {"include": ["card_*"]}})
-    risk = load_domains(write(tmp_path, spec).parent)["risk"]
+        "categorical": ["device", "hour", "weekday"],
+        "numeric": ["merchant_count_24h", "card_count_1h", "V7"]}})
+    risk = load_domains(write(tmp_path, contract()).parent)["risk"]
+    # default: every model input but the calendar ones, each left-out input with its reason
+    assert monitored_columns(risk, champion) == (
+        ["device", "hour", "merchant_count_24h", "card_count_1h", "V7"],
+        {"device", "hour", "weekday"})
+    assert "by construction" in unmonitored(risk, champion)["weekday"]
+    narrowed = contract(roles={**contract()["roles"],
+                               "monitoring": {"include": ["card_*", "V*"], "exclude": ["V7"]}})
+    risk = load_domains(write(tmp_path, narrowed, "narrowed").parent)["risk"]
     assert monitored_columns(risk, champion)[0] == ["card_count_1h"]
+    assert unmonitored(risk, champion)["V7"] == "left out by the contract's roles.monitoring"
+    fraud = load_domains()["fraud"]  # the built-in contract lists its tuned columns
+    assert monitored_columns(fraud, champion)[0] == ["device", "hour", "card_count_1h"]

@@ -135,8 +135,9 @@ class LabelSpec(_Strict):
 
 class FeatureSelection(_Strict):
     """Model input columns: names or glob patterns (``"V*"``); ``"*"`` is every column no
-    other role uses. ``categorical`` forces columns to be categories (text and booleans are
-    categories anyway; numbers are numeric unless listed here)."""
+    other role uses. ``exclude`` also removes features lakeloop derives (``card_count_1h``).
+    ``categorical`` forces columns to be categories (text is categorical anyway; numbers are
+    numeric unless listed here)."""
 
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)

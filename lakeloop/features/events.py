@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from lakeloop.contracts import Contract
+from lakeloop.contracts import Contract, matches
 from lakeloop.storage.lake import PARTITION_COLUMN
 
 EVENT_LOOKBACK_DAYS = 7  # longest event window
@@ -69,9 +69,10 @@ def event_schema(contract: Contract, schema: Mapping[str, pl.DataType]) -> Event
     features = set(contract.feature_columns(columns)) - {PARTITION_COLUMN}
     keys = [c for c in key_columns(contract) if c not in features]
     categorical, numeric = [], []
+    excluded = contract.roles.features.exclude
     for c in columns:
-        if c in keys or c.startswith("_"):
-            continue
+        if c in keys or c.startswith("_") or matches(c, excluded):
+            continue  # ``exclude`` removes derived inputs too
         text = schema[c] in (pl.String, pl.Categorical) or (
             c in features and schema[c] == pl.Boolean and c in contract.columns)
         if c in DERIVED_CATEGORICAL or (c in features and contract.is_categorical(

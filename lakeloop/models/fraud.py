@@ -26,6 +26,7 @@ from lakeloop.models.metrics import classification_metrics
 from lakeloop.training_sets import LABEL
 
 UNKNOWN = "<unk>"
+CLIP = 6.0  # standardised values beyond this many deviations are outliers, not signal
 LOG_SKEW = 1.0  # a non-negative column more right-skewed than this is log-scaled (counts, amounts)
 
 
@@ -40,6 +41,7 @@ class FraudConfig:
     weight_decay: float = 1e-4
     warmup_epochs: int = 1
     max_vocab: int = 50
+    numeric_embedding: int = 8  # periodic embedding size per numeric input (0: plain MLP)
     seed: int = 7
     compile: bool | None = None  # None: only on CUDA, where it pays
 
@@ -67,6 +69,12 @@ class Preprocessor:
     mean: dict[str, float] = field(default_factory=dict)
     std: dict[str, float] = field(default_factory=dict)
     log_scaled: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # columns that get a missing indicator
+
+    @property
+    def width(self) -> int:
+        """Numeric inputs of the network: the scaled columns and the missing indicators."""
+        return len(self.numeric) + len(self.missing)
 
     @classmethod
     def fit(cls, frame: pl.DataFrame, categorical: list[str], numeric: list[str],
@@ -79,6 +87,8 @@ class Preprocessor:
             col = frame[c].cast(pl.Float64).fill_nan(None).drop_nulls()
             if col.len() and float(col.min()) >= 0 and float(col.skew() or 0.0) > LOG_SKEW:
                 pre.log_scaled.append(c)
+            if col.len() < frame.height:  # missing in training: "missing" is information
+                pre.missing.append(c)
         scaled = pre._numeric_frame(frame)
         for c in pre.numeric:
             col = scaled[c]
@@ -104,9 +114,11 @@ class Preprocessor:
             ).to_numpy()
             for c in self.categorical
         ], axis=1) if self.categorical else np.zeros((frame.height, 0), dtype=np.int64)
-        num = self._numeric_frame(frame).select(
-            [((pl.col(c) - self.mean[c]) / self.std[c]).fill_null(0.0).fill_nan(0.0)
-             for c in self.numeric]
+        numeric = self._numeric_frame(frame)
+        num = numeric.select(
+            [((pl.col(c) - self.mean[c]) / self.std[c]).clip(-CLIP, CLIP).fill_null(0.0)
+             .fill_nan(0.0) for c in self.numeric]
+            + [pl.col(c).is_null().cast(pl.Float32).alias(f"{c}__missing") for c in self.missing]
         ).to_numpy().astype(np.float32)
         return codes, num
 
@@ -119,12 +131,26 @@ class Preprocessor:
 
 
 class FraudNet(nn.Module):
+    """Categorical embeddings + periodic numeric embeddings (Gorishniy et al., "On Embeddings
+    for Numerical Features in Tabular Deep Learning", from ``rtdl_num_embeddings``) -> MLP.
+
+    Why numeric embeddings: a plain MLP on standardised numbers learns the step-like,
+    threshold-rich functions of tabular data badly; boosted trees find them easily. Periodic
+    embeddings give each number a learnt multi-frequency encoding first."""
+
     def __init__(self, cardinalities: list[int], n_numeric: int, cfg: FraudConfig) -> None:
         super().__init__()
         self.embeddings = nn.ModuleList(
             nn.Embedding(n, min(16, (n + 1) // 2 + 1)) for n in cardinalities
         )
-        width = sum(e.embedding_dim for e in self.embeddings) + n_numeric
+        self.numeric = None
+        numeric_width = n_numeric
+        if cfg.numeric_embedding and n_numeric:
+            from rtdl_num_embeddings import PeriodicEmbeddings
+
+            self.numeric = PeriodicEmbeddings(n_numeric, cfg.numeric_embedding, lite=True)
+            numeric_width = n_numeric * cfg.numeric_embedding
+        width = sum(e.embedding_dim for e in self.embeddings) + numeric_width
         layers: list[nn.Module] = []
         for h in cfg.hidden:
             layers += [nn.Linear(width, h), nn.LayerNorm(h), nn.GELU(), nn.Dropout(cfg.dropout)]
@@ -134,6 +160,8 @@ class FraudNet(nn.Module):
 
     def forward(self, codes: torch.Tensor, numeric: torch.Tensor) -> torch.Tensor:
         parts = [emb(codes[:, i]) for i, emb in enumerate(self.embeddings)]
+        if self.numeric is not None:
+            numeric = self.numeric(numeric).flatten(1)
         return self.mlp(torch.cat([*parts, numeric], dim=1)).squeeze(1)
 
 
@@ -173,7 +201,7 @@ class FraudModel:
     def rebuild(cls, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> FraudModel:
         cfg = FraudConfig.from_dict(meta["config"])
         pre = Preprocessor.from_dict(meta["preprocessor"])
-        net = FraudNet([len(pre.vocab[c]) for c in pre.categorical], len(pre.numeric), cfg)
+        net = FraudNet([len(pre.vocab[c]) for c in pre.categorical], pre.width, cfg)
         net.load_state_dict(state)
         a, b = meta["calibration"]
         return cls(cfg, pre, net, (float(a), float(b)))
@@ -221,7 +249,7 @@ def train_fraud(
     cfg = cfg or FraudConfig()
     seed_everything(cfg.seed)
     pre = Preprocessor.fit(train, categorical, numeric, cfg.max_vocab)
-    net = FraudNet([len(pre.vocab[c]) for c in pre.categorical], len(pre.numeric), cfg)
+    net = FraudNet([len(pre.vocab[c]) for c in pre.categorical], pre.width, cfg)
     net.to(compute.device)
     use_compile = cfg.compile if cfg.compile is not None else compute.is_cuda
     step_net = torch.compile(net) if use_compile else net
