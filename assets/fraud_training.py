@@ -68,8 +68,14 @@ def classification_training_assets(domain: Domain, default_label_window: int
 
         storage = lake.lake()
         as_of = as_of_day(config.as_of, storage, domain.features_table)
+        chosen = label_window if config.label_window_days is None \
+            else config.label_window_days
+        if label.column and chosen < (label.maturity_days or 0):
+            raise dg.Failure(description=f"label_window_days {chosen} is shorter than the "
+                             f"label column's maturity ({label.maturity_days} days in contract "
+                             f"{domain.main.name}): newer events would all look negative")
         window = SplitWindow(**{**config.model_dump(exclude={"as_of"}),
-                                "label_window_days": config.label_window_days or label_window})
+                                "label_window_days": chosen})
         try:
             ts = classification_training_set(storage, domain, as_of, window)
         except ValueError as exc:

@@ -19,7 +19,7 @@ from lakeloop.bronze import (
     quarantine_table,
     write_day,
 )
-from lakeloop.contracts import Contract
+from lakeloop.contracts import CalendarSpec, Contract
 from lakeloop.domains import Domain, ingest_asset
 from lakeloop.ingest import MissingLandingData
 from resources import ContractsResource, LakeResource, LandingResource
@@ -58,8 +58,8 @@ def _check_metadata(batch: DayBatch) -> dict[str, object]:
     return meta
 
 
-def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition
-                       ) -> dg.AssetsDefinition:
+def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
+                       domain_calendar: CalendarSpec | None = None) -> dg.AssetsDefinition:
     dataset = contract.name
     name = ingest_asset(dataset)
     check = suite_check_name(dataset)
@@ -87,7 +87,8 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition
         day = partition_day(context)
         storage = lake.lake()
         try:
-            batch = process_day(landing.store(), storage, contracts.get(dataset), day)
+            batch = process_day(landing.store(), storage, contracts.get(dataset), day,
+                                domain_calendar)
         except ClosedDay as exc:
             # no materialization (downstream steps of the day are skipped, the run succeeds);
             # the observation and the check say why, in the UI
@@ -128,4 +129,5 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition
 
 def ingest_assets(domain: Domain, partitions: dg.PartitionsDefinition
                   ) -> list[dg.AssetsDefinition]:
-    return [build_ingest_asset(contract, partitions) for contract in domain.datasets]
+    return [build_ingest_asset(contract, partitions, domain.calendar)
+            for contract in domain.datasets]

@@ -22,7 +22,7 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
                 registry: RegistryResource, compute: ComputeResource) -> dg.MaterializeResult:
         import polars as pl
 
-        from lakeloop.features import event_schema
+        from lakeloop.features.events import key_columns
         from lakeloop.models.fraud_lifecycle import load_fraud_model
 
         day, storage, reg = partition_day(context), lake.lake(), registry.registry()
@@ -33,7 +33,7 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
         model = load_fraud_model(reg, champion)
         features = storage.scan(domain.features_table, day, day).collect()
         scores = model.score(features, compute.compute())
-        keys = event_schema(domain.main, features.schema).keys
+        keys = key_columns(domain.main)  # all of them, features or not (card1 in both)
         frame = features.select(keys).with_columns(
             pl.Series(SCORE, scores, dtype=pl.Float64),
             pl.lit(champion.version).alias("model_version"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from lakeloop.contracts import ColumnSpec, Contract
+from lakeloop.contracts import CalendarSpec, ColumnSpec, Contract
 from lakeloop.ingest import (
     PARSE_ERRORS,
     ROW_NUMBER,
@@ -93,14 +93,26 @@ class ClosedDay(Exception):
         self.reason = reason
 
 
-def closed_reason(store: ObjectStore, contract: Contract, day: dt.date) -> str | None:
-    """Why ``day`` is closed for ``contract`` (its calendar, or no files where the calendar
-    says that means closed), or None on an open day."""
+def closed_reason(store: ObjectStore, contract: Contract, day: dt.date,
+                  domain_calendar: CalendarSpec | None = None) -> str | None:
+    """Why ``day`` is closed for ``contract``, or None on an open day.
+
+    Its own calendar decides; a dataset without one (a labels feed) follows its domain's
+    calendar, but only when it sent nothing that day (labels may be reported on any day).
+    Files that land on a day the calendar closes are not ingested, and the reason says so:
+    if the business was open, the calendar is wrong."""
     from lakeloop.business_calendar import BusinessCalendar
 
-    reason = BusinessCalendar(contract.calendar).closed_reason(day)
-    if reason is None and contract.calendar and contract.calendar.no_files_means_closed \
-            and not landing_files(store, contract, day):
+    own = contract.calendar
+    spec = own or domain_calendar
+    reason = BusinessCalendar(spec).closed_reason(day)
+    files = landing_files(store, contract, day)
+    if reason is not None and files:
+        if own is None:
+            return None
+        reason += (f" ({len(files)} landing file(s) present and not ingested: if the "
+                   "business was open, fix the contract's calendar)")
+    if reason is None and spec and spec.no_files_means_closed and not files:
         reason = "no landing files, and the contract says a day without files is closed"
     return reason
 
@@ -116,10 +128,11 @@ def _bronze_types(lake: Lake, contract: Contract) -> dict[str, str]:
             for f in table.schema().fields if f.name not in contract.columns}
 
 
-def process_day(store: ObjectStore, lake: Lake, contract: Contract, day: dt.date) -> DayBatch:
+def process_day(store: ObjectStore, lake: Lake, contract: Contract, day: dt.date,
+                domain_calendar: CalendarSpec | None = None) -> DayBatch:
     """Read, type and validate one day. Raises ``ClosedDay`` on a closed day and
     ``MissingLandingData`` when an open day has no files."""
-    if (reason := closed_reason(store, contract, day)) is not None:
+    if (reason := closed_reason(store, contract, day, domain_calendar)) is not None:
         raise ClosedDay(contract, day, reason)
     landed = read_landed(store, contract, day)
     batch = DayBatch(contract, day, landed, _min_rows(lake, contract, day))
@@ -163,6 +176,7 @@ def write_day(lake: Lake, batch: DayBatch) -> tuple[int, int]:
         raise ValueError(f"refusing to write a batch that did not pass: {batch.message}")
     q_version = lake.overwrite_partition(quarantine_table(batch.contract.name),
                                          batch.quarantine, batch.day)
-    b_version = lake.overwrite_partition(bronze_table(batch.contract.name),
-                                         batch.bronze, batch.day)
+    b_version = lake.overwrite_partition(bronze_table(batch.contract.name), batch.bronze,
+                                         batch.day,
+                                         evolve=bool(batch.contract.extra_columns.keep))
     return b_version, q_version

@@ -257,6 +257,12 @@ def _plan_column(plan: _Plan, name: str, reference: pl.DataFrame, current: pl.Da
     plan.reference[name], plan.current[name] = r, c
 
 
+def _finite(frame: pl.DataFrame) -> pl.DataFrame:
+    floats = [c for c, t in frame.schema.items() if t.is_float()]
+    return frame.with_columns(
+        [pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in floats])
+
+
 def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[str],
                   cfg: DriftConfig, prediction: str | None = None,
                   categorical: set[str] | None = None) -> DriftResult:
@@ -281,6 +287,8 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
     if prediction is not None and prediction in columns:
         raise ValueError(f"{prediction!r} is the prediction: leave it out of the columns")
     categorical = categorical or set()
+    # an infinite value has no bin: it counts as missing (the missingness signal sees it)
+    reference, current = _finite(reference), _finite(current)
     ref = sample(reference, cfg.sample_size, cfg.seed)
     cur = sample(current, cfg.sample_size, cfg.seed)
     plan = _Plan()

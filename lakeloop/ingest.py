@@ -176,7 +176,8 @@ def infer_specs(raw: pl.DataFrame, columns: list[str], known: dict[str, str] | N
                 ) -> dict[str, ColumnSpec]:
     """Types of kept undeclared columns: the type bronze already has for them (so a day whose
     column happens to be empty cannot change the table's schema), else float64 when every
-    non-empty value parses as a number, else string."""
+    non-empty value parses as a number, else string. A new column with no value yet is left
+    out that day (typing it by nothing would fix a wrong type for good)."""
     out = {}
     for name in columns:
         if known and name in known:
@@ -184,6 +185,8 @@ def infer_specs(raw: pl.DataFrame, columns: list[str], known: dict[str, str] | N
             continue
         text = raw[name].str.strip_chars()
         present = text.filter(text.is_not_null() & (text != ""))
+        if present.is_empty():  # no value to type it by: it joins bronze once it has one
+            continue
         numeric = present.cast(pl.Float64, strict=False).null_count() == 0
         out[name] = ColumnSpec(dtype="float64" if numeric else "string")
     return out

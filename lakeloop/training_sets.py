@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import polars as pl
 
 from lakeloop.bronze import bronze_table
+from lakeloop.business_calendar import BusinessCalendar
 from lakeloop.domains import Domain
 from lakeloop.features.events import is_positive
 from lakeloop.storage import Lake
@@ -51,8 +52,11 @@ class SplitWindow:
     def explicit(self) -> bool:
         return self.test_start is not None
 
-    def ranges(self, as_of: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
-        """split name -> (first, last) day, inclusive."""
+    def ranges(self, as_of: dt.date, calendar: BusinessCalendar | None = None
+               ) -> dict[str, tuple[dt.date, dt.date]]:
+        """split name -> (first, last) day, inclusive. Rolling windows count the calendar's
+        open days (a test window of 2 days on a Monday is Friday and Monday when weekends
+        are closed); the label window counts calendar days (labels mature in time)."""
         if self.explicit:
             got = {"train": (_day(self.train_start), _day(self.train_end)),
                    "validation": (_day(self.val_start), _day(self.val_end)),
@@ -71,17 +75,19 @@ class SplitWindow:
                     or order[1][1] >= order[2][0]:
                 raise ValueError(f"explicit split: ranges must be ordered and disjoint: {out}")
             return out  # type: ignore[return-value]
-        last = as_of - dt.timedelta(days=self.label_window_days)
-        test_from = last - dt.timedelta(days=self.test_days - 1)
-        val_last = test_from - dt.timedelta(days=self.gap_days + 1)
-        val_from = val_last - dt.timedelta(days=self.val_days - 1)
-        first = last - dt.timedelta(days=self.window_days - 1)
+        cal = calendar or BusinessCalendar(None)
+        last = cal.day_at(cal.index_or_previous(as_of - dt.timedelta(days=self.label_window_days)))
+        test_from = cal.shift(last, -(self.test_days - 1))
+        val_last = cal.shift(test_from, -(self.gap_days + 1))
+        val_from = cal.shift(val_last, -(self.val_days - 1))
+        first = cal.shift(last, -(self.window_days - 1))
         return {"train": (first, val_from - dt.timedelta(days=1)),
                 "validation": (val_from, val_last), "test": (test_from, last)}
 
-    def dates(self, as_of: dt.date) -> tuple[dt.date, dt.date]:
+    def dates(self, as_of: dt.date, calendar: BusinessCalendar | None = None
+              ) -> tuple[dt.date, dt.date]:
         """First and last day of the whole set."""
-        r = self.ranges(as_of)
+        r = self.ranges(as_of, calendar)
         return r["train"][0], r["test"][1]
 
 
@@ -131,8 +137,9 @@ def classification_training_set(lake: Lake, domain: Domain, as_of: dt.date,
         missing = [t for t, v in versions.items() if v is None]
         if missing:
             raise ValueError(f"cannot build a {domain.name} training set: no table {missing} yet")
-    ranges = window.ranges(as_of)
-    first, last = window.dates(as_of)
+    calendar = BusinessCalendar(domain.calendar)
+    ranges = window.ranges(as_of, calendar)
+    first, last = window.dates(as_of, calendar)
     split = pl.lit(None, dtype=pl.String)
     for name, (a, b) in reversed(list(ranges.items())):
         split = pl.when(pl.col(PARTITION_COLUMN).is_between(a, b)).then(pl.lit(name)) \

@@ -84,6 +84,17 @@ def events(day: dt.date, n: int = 6, seed: int = 0) -> pl.DataFrame:
     ({"roles": {"entities": {"card": ["Crd"]}}}, "roles.entities.card names ['Crd']"),
     ({"roles": {"features": {"include": ["W*"]}}, "extra_columns": {}},
      "roles.features names 'W*', which matches no declared column"),
+    ({"roles": {"amount": "Card"}}, "roles.amount: Card is string; it must be int64"),
+    ({"roles": {"id": ["EventID"], "event_time": {"column": "Clock", "unit": "s",
+                                                   "origin": "yesterday"}}},
+     "is not an ISO datetime"),
+    ({"columns": {**contract()["columns"], "hour": {"dtype": "int64"}}},
+     "columns ['hour'] use names lakeloop gives its own derived columns"),
+    ({"columns": {**contract()["columns"], "Card2": {"dtype": "string", "source": "Card"}}},
+     "mapped by more than one declared column"),
+    ({"calendar": {"holidays": {"country": "XX"}}}, "XX"),
+    ({"calendar": {"closed_weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+     "calendar"),
 ])
 def test_contract_errors_name_the_file_the_field_and_the_fix(tmp_path: Path, change: dict,
                                                               message: str) -> None:
@@ -186,6 +197,18 @@ def test_kept_columns_land_with_inferred_types_that_stay_stable(tmp_path: Path) 
     assert second.inferred["V1"].dtype == "float64"
     write_day(lake, second)
     assert lake.scan(bronze_table("events")).collect().schema["V1"] == pl.Float64
+    # upstream drops V2 and adds V3 (empty on its first day, then numbers): bronze follows
+    for i, extra in ((2, pl.lit(None)), (3, pl.Series("V3", [1.5] * 6))):
+        d = DAY + dt.timedelta(days=i)
+        land(tmp_path / "landing", "events", d, events(d).drop("V2").with_columns(
+            extra.alias("V3")))
+        batch = process_day(store, lake, c, d)
+        assert batch.passed, batch.message
+        write_day(lake, batch)
+    bronze = lake.scan(bronze_table("events")).collect()
+    assert bronze.schema["V3"] == pl.Float64 and bronze.schema["V2"] == pl.String
+    assert bronze.filter(pl.col("date") == DAY + dt.timedelta(days=3))["V3"].to_list() == [1.5] * 6
+    assert bronze.filter(pl.col("date") == DAY + dt.timedelta(days=3))["V2"].null_count() == 6
 
 
 # -- features and training from roles -------------------------------------------------------
@@ -295,3 +318,70 @@ def test_monitoring_watches_the_model_inputs_narrowed_by_the_contract(tmp_path: 
     assert unmonitored(risk, champion)["V7"] == "left out by the contract's roles.monitoring"
     fraud = load_domains()["fraud"]  # the built-in contract lists its tuned columns
     assert monitored_columns(fraud, champion)[0] == ["device", "hour", "card_count_1h"]
+
+
+def test_minimal_contracts_without_amount_or_covariates_and_with_unknown_ones(
+        tmp_path: Path) -> None:
+    """No amount and a single-column entity: windows are counts only. A forecasting contract
+    with an unknown covariate: only yesterday's value of it is a feature."""
+    from lakeloop.business_calendar import BusinessCalendar
+    from lakeloop.features import series_features
+
+    roles = {**contract()["roles"], "entities": {"card": ["Card"]}}
+    roles.pop("amount")
+    c = Contract.model_validate(contract(roles=roles))
+    store, lake = ObjectStore(str(tmp_path / "landing")), Lake(str(tmp_path / "lake"))
+    land(tmp_path / "landing", "events", DAY, events(DAY))
+    write_day(lake, process_day(store, lake, c, DAY))
+    out = event_features(lake.scan(bronze_table("events")), None, DAY, c).collect()
+    assert "card_count_1h" in out.columns and "log_amount" not in out.columns
+    assert not any("amount" in col for col in out.columns if col != "Amt")
+
+    shop = Contract.model_validate({
+        "name": "visits", "domain": "footfall", "landing_dir": "visits", "key": ["site"],
+        "columns": {"d": {"dtype": "date"}, "site": {"dtype": "string"},
+                    "visitors": {"dtype": "float64"}, "rain_mm": {"dtype": "float64"}},
+        "roles": {"event_time": {"column": "d"}, "series": ["site"], "target": "visitors",
+                  "unknown": ["rain_mm"]}})
+    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+    history = pl.DataFrame({"d": days * 2, "site": ["a"] * 3 + ["b"] * 3,
+                            "visitors": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                            "rain_mm": [0.0, 9.0, 7.0, 1.0, 2.0, 3.0], "date": days * 2})
+    calendar = BusinessCalendar(shop.calendar)
+    row = series_features(history, days[2], shop, calendar).row(0, named=True)
+    assert row["series_id"] == "a" and row["target"] == 3.0
+    assert row["rain_mm_lag_1"] == 9.0 and "rain_mm" not in row  # observed only: yesterday's
+    assert row["target_lag_1"] == 2.0 and "price_ratio" not in row
+
+
+def test_a_row_without_its_entity_key_gets_no_entity_history(tmp_path: Path) -> None:
+    """Null keys are no entity: two unknown cards must not pool their history; and a card
+    whose earlier amounts were all 0 gets a finite amount ratio."""
+    c = Contract.model_validate(contract())
+    frame = events(DAY).with_columns(
+        pl.Series("Zip", [None, None, "z1", "z1", "z1", "z1"]),
+        pl.Series("Amt", [1.0, 2.0, 0.0, 0.0, 5.0, 7.0]),
+        pl.Series("Card", ["c1", "c1", "c3", "c3", "c3", "c9"]))
+    store, lake = ObjectStore(str(tmp_path / "landing")), Lake(str(tmp_path / "lake"))
+    land(tmp_path / "landing", "events", DAY, frame)
+    write_day(lake, process_day(store, lake, c, DAY))
+    out = event_features(lake.scan(bronze_table("events")), None, DAY, c).collect()
+    assert out["card_count_24h"].to_list() == [None, None, 0, 1, 2, 0]
+    assert out["card_amount_vs_mean_7d"].is_finite().all()  # 5.0 after two $0 payments
+
+
+def test_rolling_splits_count_open_days() -> None:
+    from lakeloop.business_calendar import BusinessCalendar
+    from lakeloop.contracts import CalendarSpec
+
+    weekdays = BusinessCalendar(CalendarSpec(closed_weekdays=["sat", "sun"]))
+    window = SplitWindow(window_days=10, label_window_days=3, val_days=1, test_days=2,
+                         gap_days=1)
+    # as of Thursday 2026-03-05: labels matured up to Monday 03-02; test = Fri 02-27 + Mon
+    r = window.ranges(dt.date(2026, 3, 5), weekdays)
+    assert r["test"] == (dt.date(2026, 2, 27), dt.date(2026, 3, 2))
+    assert r["validation"] == (dt.date(2026, 2, 25), dt.date(2026, 2, 25))  # Thu is the gap
+    assert r["train"][0] == dt.date(2026, 2, 17)  # 10 open days back from Monday 03-02
+    # every day open: the same counts in calendar days
+    assert window.ranges(dt.date(2026, 3, 5))["test"] == (dt.date(2026, 3, 1),
+                                                          dt.date(2026, 3, 2))

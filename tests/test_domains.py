@@ -119,6 +119,8 @@ def test_forecasts_with_the_readme_defaults_and_before_a_closed_day(shop: Settin
         frame = series_features(history.collect(), d, domain.main, calendar)
         assert frame.select(pl.col("price_ratio").is_finite().all()).item()  # give-aways: 0
         lake.overwrite_partition(domain.features_table, frame, d)
+    prices = lake.scan(bronze_table(domain.main.name)).select("unit_price").collect()
+    assert (prices["unit_price"] == 0).sum() > 0  # give-aways were there, and handled
     pdf = to_pandas(lake.scan(domain.features_table).collect(), domain.main.roles.known)
     assert (pdf["target"] < 0).any()  # returns reach the model, finite
     cfg = DemandConfig(horizon=14, encoder_length=28, hidden_size=8, max_epochs=1,

@@ -115,9 +115,16 @@ def test_v_columns_go_missing_by_the_week(payments: pl.DataFrame) -> None:
     last = week.filter(pl.col("d") >= str(START + dt.timedelta(days=DAYS - 7)))
     share = [(first[c].null_count() / first.height, last[c].null_count() / last.height)
              for c in V_COLUMNS]
-    moved = [c for c, (a, b) in zip(V_COLUMNS, share, strict=True) if abs(a - b) > 0.05]
-    assert len(moved) >= 20
     assert all(a < 0.05 for a, _ in share[:10])  # V1-V10 are almost always there
+    assert max(a for a, _ in share) > 0.2  # some blocks are mostly missing
+    # each block's missing share wanders slowly (a few points over months, quiet days too)
+    from lakeloop.simulate.partner import block_missing_share, make_partner_population
+
+    pop = make_partner_population(7, 500)
+    moves = [abs(a - b) for a, b in zip(block_missing_share(pop, START),
+                                        block_missing_share(pop, START + dt.timedelta(days=60)),
+                                        strict=True)]
+    assert sum(m > 0.005 for m in moves) >= 4 and max(moves) < 0.1
 
 
 def test_shop_sales_shape(sales: pl.DataFrame) -> None:

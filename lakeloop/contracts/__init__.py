@@ -19,6 +19,7 @@ a ``label`` makes a classification domain (fraud), ``series`` + ``target`` a for
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,15 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 BUILTIN_DIR = Path(__file__).parent
 EVENT_TIME = "event_time"  # lakeloop's name for an event time it derives (epoch, date + time)
+# Names lakeloop gives columns it derives; a team column may not use them (rename it with
+# `source`), or it would be silently replaced by lakeloop's value.
+RESERVED = {
+    "classification": {EVENT_TIME, "date", "hour", "weekday", "is_night", "log_amount",
+                       "label", "split", "score"},
+    "forecast": {"date", "series_id", "target", "t", "price_ratio", "weekday", "month",
+                 "day_of_year", "holiday"},
+}
+NUMERIC = ("int64", "float64")
 
 
 class ContractError(ValueError):
@@ -95,6 +105,15 @@ class EventTime(_Strict):
             raise ValueError("event_time: `date` needs `time` (or use `column: <date column>`)")
         if self.origin is not None and self.unit is None:
             raise ValueError("event_time: `origin` needs `unit: s` or `unit: ms`")
+        if self.unit is not None and self.date is not None:
+            raise ValueError("event_time: `unit` applies to `column` (an epoch/offset clock), "
+                             "not to `date` + `time`")
+        if self.origin is not None:
+            try:
+                dt.datetime.fromisoformat(self.origin)
+            except ValueError as exc:
+                raise ValueError(f"event_time.origin {self.origin!r} is not an ISO datetime "
+                                 "(e.g. 2017-12-01T00:00:00)") from exc
         return self
 
     @property
@@ -244,12 +263,60 @@ class Contract(_Strict):
         if r.series and r.label is not None:
             raise ValueError("roles: give either `label` (classification) or `series` + "
                              "`target` (forecasting), not both")
+        self._check_types()
         for pattern in r.features.include + r.features.categorical:
             if pattern != "*" and not any(fnmatch.fnmatchcase(c, pattern) for c in declared) \
                     and not self.extra_columns.keep:
                 raise ValueError(f"roles.features names {pattern!r}, which matches no declared "
                                  "column; declare it or keep it with `extra_columns.keep`")
         return self
+
+    def _check_types(self) -> None:
+        """Roles whose column types cannot work, and names lakeloop reserves, fail on load."""
+        r, cols = self.roles, self.columns
+
+        def dtype(c: str) -> str:
+            return cols[c].dtype
+
+        for role, name in (("amount", r.amount), ("target", r.target), ("price", r.price)):
+            if name and dtype(name) not in NUMERIC:
+                raise ValueError(f"roles.{role}: {name} is {dtype(name)}; it must be int64 or "
+                                 "float64")
+        for role, names in (("known", r.known), ("unknown", r.unknown)):
+            bad = [c for c in names if dtype(c) not in (*NUMERIC, "bool")]
+            if bad:
+                raise ValueError(f"roles.{role}: {bad} must be numeric or bool (a text "
+                                 "covariate: declare its codes as a number)")
+        et = r.event_time
+        if et is not None and et.date is not None:
+            if dtype(et.date) != "date":
+                raise ValueError(f"roles.event_time.date: {et.date} is {dtype(et.date)}, "
+                                 "declare it `dtype: date`")
+            if dtype(str(et.time)) != "string":
+                raise ValueError(f"roles.event_time.time: {et.time} must be a string column "
+                                 "(parsed with `time_format`)")
+        if r.label is not None and et is not None and not et.derived \
+                and dtype(str(et.column)) != "datetime":
+            raise ValueError(f"roles.event_time: {et.column} is a date, but a classification "
+                             "dataset needs the time of day (1h/24h windows): a datetime, an "
+                             "epoch clock or `date` + `time`")
+        if self.kind is not None:
+            clash = sorted(set(cols) & RESERVED[self.kind])
+            if et is not None and not et.derived:
+                clash = [c for c in clash if c != et.column]
+            if clash:
+                raise ValueError(f"columns {clash} use names lakeloop gives its own derived "
+                                 "columns; rename them (e.g. `my_{0}: {{source: {0}}}`)"
+                                 .format(clash[0]))
+        sources = [spec.source or name for name, spec in cols.items()]
+        dup = sorted({x for x in sources if sources.count(x) > 1})
+        if dup:
+            raise ValueError(f"landing columns {dup} are mapped by more than one declared "
+                             "column (`source`); one column, several roles: use roles instead")
+        if self.calendar is not None:
+            from lakeloop.business_calendar import BusinessCalendar
+
+            BusinessCalendar(self.calendar)  # bad country, dates, every day closed: fail now
 
     # -- reading --------------------------------------------------------------------------
     @property

@@ -45,11 +45,11 @@ class EventSchema:
 
 
 def _entity_key(cols: list[str]) -> pl.Expr:
-    """One expression identifying an entity, composite keys joined (nulls kept distinct)."""
+    """One expression identifying an entity, composite keys joined; null when any key column
+    is null (an unknown card is no card: its rows get no entity features, see ``_windows``)."""
     if len(cols) == 1:
         return pl.col(cols[0]).cast(pl.String)
-    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("<null>") for c in cols],
-                         separator="|")
+    return pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator="|")
 
 
 def key_columns(contract: Contract) -> list[str]:
@@ -87,12 +87,15 @@ def _windows(name: str, key: pl.Expr, time: str, amount: str | None) -> list[pl.
     def roll(expr: pl.Expr, fn: str, period: str) -> pl.Expr:
         return getattr(expr, f"rolling_{fn}_by")(time, window_size=period, closed="left")
 
-    out = [roll(pl.col(time).is_not_null().cast(pl.Int32), "sum", p).over(key).fill_null(0)
-           .alias(f"{name}_count_{p}") for p in COUNT_WINDOWS]
+    def known(expr: pl.Expr) -> pl.Expr:  # rows without a key share no history
+        return pl.when(key.is_not_null()).then(expr)
+
+    out = [known(roll(pl.col(time).is_not_null().cast(pl.Int32), "sum", p).over(key)
+                 .fill_null(0)).alias(f"{name}_count_{p}") for p in COUNT_WINDOWS]
     if amount is not None:
-        out += [roll(pl.col(amount).cast(pl.Float64), stat, p).over(key)
+        out += [known(roll(pl.col(amount).cast(pl.Float64), stat, p).over(key))
                 .alias(f"{name}_amount_{stat}_{p}") for p, stat in AMOUNT_STATS]
-    out.append((pl.col(time) - pl.col(time).shift(1).over(key)).dt.total_seconds()
+    out.append(known((pl.col(time) - pl.col(time).shift(1).over(key)).dt.total_seconds())
                .alias(f"{name}_seconds_since_prev"))
     return out
 
@@ -166,8 +169,9 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
             pl.col(f"{name}_seconds_since_prev").fill_null(WEEK_SECONDS),
         ]
         if amount is not None:
-            derived.append((pl.col(amount) / pl.col(f"{name}_amount_mean_7d")).fill_null(1.0)
-                           .fill_nan(1.0).alias(f"{name}_amount_vs_mean_7d"))
+            mean = pl.col(f"{name}_amount_mean_7d")
+            derived.append(pl.when(mean > 0).then(pl.col(amount) / mean).otherwise(1.0)
+                           .alias(f"{name}_amount_vs_mean_7d"))  # $0 history: never inf
         if name in label_entities:
             tx = _with_label_history(tx, known, day, name, cols)
     if amount is not None:

@@ -132,8 +132,10 @@ def make_partner_population(seed: int, transactions_per_day: int) -> PartnerPopu
     email[rng.random(n_cards) < 0.08] = -1
     activity = rng.gamma(0.8, 1.0, n_cards)
     n_blocks = N_V // V_BLOCK
+    # a quiet wander of a few points over months (a block going missing at once, or a
+    # trend that builds up far enough, is what the drift monitor's missingness signal sees)
     low = rng.uniform(0.02, 0.25, n_blocks)
-    high = np.minimum(0.9, low + rng.uniform(0.3, 0.55, n_blocks))
+    high = np.minimum(0.9, low + rng.uniform(0.03, 0.08, n_blocks))
     high[0] = low[0] = 0.03  # the first block is almost always there
     return PartnerPopulation(
         card1=card1_pool[code // 441],

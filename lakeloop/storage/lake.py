@@ -62,11 +62,15 @@ class Lake:
         return None if dt_ is None else dt_.version()
 
     # -- writes -----------------------------------------------------------------------------
-    def overwrite_partition(self, table: str, frame: pl.DataFrame, day: dt.date) -> int:
+    def overwrite_partition(self, table: str, frame: pl.DataFrame, day: dt.date,
+                            evolve: bool = False) -> int:
         """Replace ``day``'s rows of ``table`` with ``frame`` in one atomic Delta commit.
 
         Re-running a day therefore replaces it (never duplicates), and a failure before the
-        commit leaves the table exactly as it was. Returns the new table version.
+        commit leaves the table exactly as it was. ``evolve``: a column new to the table is
+        added and one the frame lacks is null for the day (bronze with kept undeclared
+        columns: upstream adds or drops ``V61``); otherwise a schema change is an error.
+        Returns the new table version.
         """
         stray = frame.filter(pl.col(PARTITION_COLUMN) != day).height
         if stray:
@@ -78,6 +82,7 @@ class Lake:
             delta_write_options={
                 "partition_by": [PARTITION_COLUMN],
                 "predicate": f"{PARTITION_COLUMN} = '{day.isoformat()}'",
+                **({"schema_mode": "merge"} if evolve else {}),
             },
         )
         version = self.version(table)
