@@ -100,12 +100,19 @@ def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
         table = bronze_table(main.name)
         version = _require_day(storage, table, day)
         first = features.lookback_days(calendar, day)
-        frame = features.series_features(storage.scan(table, first, day, version=version)
-                                         .collect(), day, main, calendar)
+        history = storage.scan(table, first, day, version=version).collect()
+        frame = features.series_features(history, day, main, calendar)
         out = storage.overwrite_partition(domain.features_table, frame, day)
+        # a series seen in the look-back but absent today is a gap, not a zero: say so
+        seen = history.select(features.series.series_key(main.roles.series)).to_series()
+        absent = sorted(set(seen.unique().to_list()) - set(frame["series_id"].to_list()))
+        if absent:
+            context.log.warning(f"{len(absent)} series have no row on {day} (gaps, not zeros): "
+                                f"{absent[:10]}")
         return dg.MaterializeResult(metadata={
             **table_metadata(storage.uri(domain.features_table), out, frame),
             "series": frame["series_id"].n_unique(),
+            "series_absent_today": len(absent),
             "lookback_start": first.isoformat(),
             "source_versions": dg.MetadataValue.json({table: version}),
         })

@@ -96,6 +96,7 @@ def test_a_sales_only_team_never_sees_fraud_and_closed_days_are_no_failure(
             assert check.passed and "closed day" in check.description
         opened = results[days[1]].asset_materializations_for_node("demand_features")
         assert opened and opened[0].metadata["series"].value == 6
+        assert opened[0].metadata["series_absent_today"].value == 0
         # a missing file on an *open* day is still an error
         missing = Path(shop.landing_root) / "shop_sales" / f"date={days[2]}"
         moved = missing.rename(missing.with_name("hidden"))
