@@ -12,10 +12,15 @@ class EventDriftConfig(dg.Config):
     """Defaults tuned on the demo's quiet days (README, "Tuning drift thresholds"): column PSI
     stayed at or below 0.036 and score PSI below 0.011; the bot-ring concept drift moved
     the device column to 0.19-0.23 and the card's 1h count to 0.06-0.08. 15 % of the monitored
-    columns (2 of 12 in the built-in contract), or the score, make a drifted day."""
+    columns (2 of 12 in the built-in contract) or 3 columns (a new pattern in a wide table: the
+    partner profile's fraud ring moves 4-7 of its 82 inputs, quiet days at most 1), or the
+    score, make a drifted day."""
 
     column_threshold: float = Field(0.05, description="PSI at which a column counts as drifted")
     drift_share: float = Field(0.15, description="share of drifted columns = dataset drift")
+    min_drifted_columns: int | None = Field(
+        3, description="... or at least this many drifted columns, whatever their share "
+        "(a new pattern moves a handful of a wide table's columns)")
     prediction_threshold: float = Field(0.05, description="PSI of the score distribution vs "
                                         "the champion's first week of scores")
     sample_size: int = Field(5_000, description="rows sampled (seeded) from each side")

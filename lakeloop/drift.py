@@ -45,6 +45,9 @@ Kind = Literal["numeric", "categorical"]
 class DriftConfig:
     column_threshold: float = 0.2  # distance above this: the column drifted
     drift_share: float = 0.3  # share of drifted columns that makes the dataset drifted
+    # ... or this many drifted columns, whatever their share: a new pattern moves a handful
+    # of columns, and among 80 inputs a handful is a small share (None: share only)
+    min_drifted_columns: int | None = None
     prediction_threshold: float = 0.2  # distance of the prediction distribution
     sample_size: int = DEFAULT_SAMPLE
     seed: int = 7
@@ -333,7 +336,9 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
     share = (len(by_distribution | by_missingness) / len(plan.compared)
              if plan.compared else 0.0)
     return DriftResult(
-        dataset_drift=share >= cfg.drift_share,
+        dataset_drift=share >= cfg.drift_share or (
+            cfg.min_drifted_columns is not None
+            and len(by_distribution | by_missingness) >= cfg.min_drifted_columns),
         drift_share=share,
         drifted_columns=drifted,
         column_drift=column_drift,

@@ -174,3 +174,18 @@ def test_the_prediction_is_not_also_a_column() -> None:
     with pytest.raises(ValueError, match="prediction"):
         compute_drift(_frame(100, 1), _frame(100, 2), ["amount", "hour"], FRAUD,
                       prediction="hour")
+
+
+def test_a_handful_of_drifted_columns_in_a_wide_table_is_drift() -> None:
+    """40 columns, 4 of them shifted: a 10 % share stays under a 15 % share threshold, but 4
+    drifted columns reach ``min_drifted_columns``; without it the day would look quiet."""
+    rng = np.random.default_rng(3)
+    names = [f"V{i}" for i in range(40)]
+    ref = pl.DataFrame({c: rng.normal(0, 1, 2_000) for c in names})
+    cur = pl.DataFrame({c: rng.normal(2.0 if i < 4 else 0, 1, 2_000)
+                        for i, c in enumerate(names)})
+    share_only = compute_drift(ref, cur, names, FRAUD)
+    assert len(share_only.drifted_columns) == 4 and not share_only.dataset_drift
+    counted = compute_drift(ref, cur, names, DriftConfig(**{**FRAUD.__dict__,
+                                                            "min_drifted_columns": 3}))
+    assert counted.dataset_drift
