@@ -385,3 +385,26 @@ def test_rolling_splits_count_open_days() -> None:
     # every day open: the same counts in calendar days
     assert window.ranges(dt.date(2026, 3, 5))["test"] == (dt.date(2026, 3, 1),
                                                           dt.date(2026, 3, 2))
+
+
+def test_a_feed_of_non_zero_rows_can_declare_missing_rows_as_zero() -> None:
+    from lakeloop.business_calendar import BusinessCalendar
+    from lakeloop.features import series_features
+
+    spec = {"name": "sales", "domain": "shop", "landing_dir": "sales", "key": ["sku"],
+            "columns": {"d": {"dtype": "date"}, "sku": {"dtype": "string"},
+                        "qty": {"dtype": "float64"}, "p": {"dtype": "float64"}},
+            "roles": {"event_time": {"column": "d"}, "series": ["sku"], "target": "qty",
+                      "price": "p"}}
+    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+    # "b" sold nothing on the 2nd day and today, so the feed has no row for it then
+    history = pl.DataFrame({"d": days + days[:1], "date": days + days[:1],
+                            "sku": ["a"] * 3 + ["b"], "qty": [1.0, 2.0, 3.0, 4.0],
+                            "p": [1.0, 1.0, 1.0, 2.0]})
+    calendar = BusinessCalendar(None)
+    gap = series_features(history, days[2], Contract.model_validate(spec), calendar)
+    assert gap["series_id"].to_list() == ["a"]  # default: a gap, not a zero
+    zero = series_features(history, days[2], Contract.model_validate(
+        {**spec, "roles": {**spec["roles"], "missing_rows": "zero"}}), calendar)
+    b = zero.filter(pl.col("series_id") == "b").row(0, named=True)
+    assert b["target"] == 0.0 and b["target_lag_1"] == 0.0 and b["price_ratio"] == 1.0

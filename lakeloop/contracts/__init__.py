@@ -183,6 +183,9 @@ class Roles(_Strict):
     price: str | None = Field(None, description="a price column: price-ratio features")
     known: list[str] = Field(default_factory=list, description="covariates known in advance")
     unknown: list[str] = Field(default_factory=list, description="covariates observed only")
+    missing_rows: Literal["gap", "zero"] = Field(
+        "gap", description="a series without a row on an open day: a gap (counted and logged) "
+        "or a target of zero (feeds that export only non-zero sales)")
     monitoring: Monitoring = Field(default_factory=Monitoring)
 
 

@@ -60,6 +60,29 @@ def covariate_columns(contract: Contract) -> list[str]:
     return [c for c in dict.fromkeys([*r.known, *r.unknown]) if c not in (r.target, r.price)]
 
 
+def _complete(base: pl.DataFrame, day: dt.date, contract: Contract,
+              calendar: BusinessCalendar) -> pl.DataFrame:
+    """Every series seen in the look-back gets a row on every open day up to ``day``: a
+    missing row is a target of zero (the contract says so), its covariates and price carried
+    forward from the series' previous row."""
+    r = contract.roles
+    if base.is_empty():
+        return base
+    days = pl.Series(PARTITION_COLUMN, calendar.open_days(base[PARTITION_COLUMN].min(), day),
+                     dtype=pl.Date)
+    grid = base.select(SERIES_ID, *[c for c in r.series if c != SERIES_ID]) \
+        .unique(subset=SERIES_ID).join(
+            pl.DataFrame([days, calendar.index_series(days).alias(TIME_INDEX)]), how="cross")
+    carried = [c for c in dict.fromkeys([*r.known, *r.unknown, *([r.price] if r.price else [])])
+               if c in base.columns]
+    return (grid.join(base.select(SERIES_ID, PARTITION_COLUMN, TARGET, *carried),
+                      on=[SERIES_ID, PARTITION_COLUMN], how="left")
+            .sort(SERIES_ID, TIME_INDEX)
+            .with_columns(pl.col(TARGET).fill_null(0.0),
+                          *[pl.col(c).forward_fill().backward_fill().over(SERIES_ID)
+                            for c in carried]))
+
+
 def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
                     calendar: BusinessCalendar) -> pl.DataFrame:
     """Features for ``day``'s rows; ``history`` holds bronze rows of the look-back up to
@@ -72,6 +95,8 @@ def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
         pl.col(r.target).cast(pl.Float64).alias(TARGET),
         calendar.index_series(history[PARTITION_COLUMN]).alias(TIME_INDEX),
     ).filter(pl.col(TIME_INDEX).is_not_null())
+    if r.missing_rows == "zero":
+        base = _complete(base, day, contract, calendar)
     price = [] if r.price is None else [
         pl.col(r.price).cast(pl.Float64).rolling_mean_by(TIME_INDEX, f"{4 * season}i",
                                                          closed="left")
