@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.metadata import metrics_table
-from assets.partitions import as_of_day
+from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
 from lakeloop.storage import ObjectStore
 from resources import ComputeResource, LakeResource, RegistryResource
@@ -93,12 +93,9 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         from lakeloop.models.demand_lifecycle import plot_backtest, train_and_promote_demand
 
         storage = lake.lake()
-        version = storage.version(table)
-        if version is None:
-            raise dg.Failure(description=f"no training set: materialize "
-                             f"{domain.name}_training_set")
-        lineage = storage.commit_metadata(table, version)
-        pdf = to_pandas(storage.scan(table, version=version).collect(), domain.main.roles.known)
+        version, lineage, frame = newest_training_set(storage, table,
+                                                      f"{domain.name}_training_set")
+        pdf = to_pandas(frame, domain.main.roles.known)
         plan = BacktestPlan(tuple(lineage["origins"]), lineage["val_from"])
         cfg = DemandConfig(horizon=lineage["horizon"], encoder_length=lineage["encoder_length"],
                            hidden_size=config.hidden_size, max_epochs=config.max_epochs,

@@ -8,7 +8,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.metadata import metrics_table, preview
-from assets.partitions import as_of_day
+from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
 from resources import ComputeResource, LakeResource, RegistryResource
 
@@ -110,12 +110,8 @@ def classification_training_assets(domain: Domain, default_label_window: int
         from lakeloop.training_sets import SplitWindow, TrainingSet
 
         storage = lake.lake()
-        version = storage.version(table)
-        if version is None:
-            raise dg.Failure(description=f"no training set yet: materialize "
-                             f"{domain.name}_training_set")
-        lineage = storage.commit_metadata(table, version)
-        frame = storage.scan(table, version=version).collect()
+        version, lineage, frame = newest_training_set(storage, table,
+                                                      f"{domain.name}_training_set")
         ts = TrainingSet(frame, dt.date.fromisoformat(lineage["as_of"]),
                          SplitWindow(**lineage["window"]), lineage["source_versions"])
         schema = event_schema(domain.main, frame.drop("split", "label").schema)

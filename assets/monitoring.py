@@ -72,14 +72,13 @@ def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift) -> dg.
     r = drift.result
     if r.dataset_drift:
         context.log.warning(f"{drift.domain} drift on {drift.day}: {r.drifted_columns}")
-    skipped = getattr(r, "skipped", {})
     return dg.MaterializeResult(metadata={
         "measured": True,
         **r.figures(),
         "champion": drift.champion,
         "drifted": dg.MetadataValue.json(r.drifted_columns),
         "column_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in r.column_drift.items()}),
-        "skipped": dg.MetadataValue.json(skipped),
+        "skipped": dg.MetadataValue.json(r.skipped),
         **_report_links(reports),
         "delta_version": version,
     })

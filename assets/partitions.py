@@ -36,3 +36,13 @@ def lookback(days_back: int, until: int = 0) -> dg.TimeWindowPartitionMapping:
         return dg.TimeWindowPartitionMapping(
             start_offset=-days_back, end_offset=until, allow_nonexistent_upstream_partitions=True
         )
+
+
+def newest_training_set(lake, table: str, asset: str):  # noqa: ANN001, ANN201 - Lake, tuple
+    """(version, lineage, frame) of the newest training set in ``table``, or a clear failure
+    naming the asset to materialize first. The lineage is what the set's own commit stored."""
+    version = lake.version(table)
+    if version is None:
+        raise dg.Failure(description=f"no training set yet: materialize {asset}")
+    return (version, lake.commit_metadata(table, version),
+            lake.scan(table, version=version).collect())

@@ -7,22 +7,17 @@ otherwise), so ``dagster dev`` afterwards shows every run, check and materializa
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
 import shutil
-import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 import dagster as dg
 
 from lakeloop.registry import ModelRegistry
-from lakeloop.settings import Settings, project_root
+from lakeloop.settings import Settings
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.storage.objects import is_s3
 
@@ -88,71 +83,44 @@ def _retrain_record(instance: dg.DagsterInstance, run_id: str, domain: str, day:
     return record
 
 
-# Dagster has no public call for "tick the sensors once, as the daemon does"; these are the
-# sensor daemon's own functions (Dagster's tests drive them the same way), pinned with
-# dagster in constraints.txt. Through them the demo's ticks, cursors and run keys are stored
-# in the instance exactly as `dagster-daemon` would store them, and `dagster dev` shows them.
-SYNC_LAUNCHER = {
-    "run_coordinator": {"module": "dagster._core.run_coordinator",  # launch at once, no queue
-                        "class": "DefaultRunCoordinator"},
-    "run_launcher": {"module": "dagster._core.launcher.sync_in_memory_run_launcher",
-                     "class": "SyncInMemoryRunLauncher"},
-}
-LOCATION = "pipelines.definitions"  # the name workspace.yaml gives the code location
+class SensorTicker:
+    """Evaluates the drift sensors once a simulated day, through Dagster's public sensor API,
+    and runs what they request in process.
 
+    Why not the daemon: a simulated day takes seconds, and each day's tick must see that
+    day's drift row before the next day starts. The sensors' own code runs unchanged (cursor,
+    run keys, alerts); a run key already used is not run again, as the daemon would skip it.
+    Ticks are not stored in the instance: ``make dev`` starts the real daemon, which ticks
+    from the stored monitoring tables on."""
 
-@contextlib.contextmanager
-def sensor_daemon(home: Path) -> Iterator[Callable[[], None]]:
-    """Yields ``tick()``: one sensor-daemon iteration over the workspace's running sensors.
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+        self.defs, self.instance = defs, instance
+        self.cursors: dict[str, str | None] = {}
 
-    The instance is the demo's own (same storage) with a synchronous run launcher, so a run
-    a sensor requests executes before ``tick()`` returns; its console output goes to
-    ``demo_runs.log`` in DAGSTER_HOME, its events to the instance."""
-    import logging
-
-    from dagster._core.instance.ref import InstanceRef
-    from dagster._core.remote_origin import InProcessCodeLocationOrigin
-    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-    from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
-    from dagster._daemon.sensor import execute_sensor_iteration
-
-    origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(executable_path=sys.executable, module_name=LOCATION,
-                             attribute="defs", working_directory=str(project_root())),
-        location_name=LOCATION)
-    logger = logging.getLogger("lakeloop.demo.sensors")
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=SYNC_LAUNCHER)) \
-            as instance, WorkspaceProcessContext(
-                instance, InProcessWorkspaceLoadTarget(origin)) as workspace, \
-            open(home / "demo_runs.log", "a") as log:
-
-        def tick() -> None:
-            with _output_to(log):
-                for _ in execute_sensor_iteration(workspace, logger, None, None):
-                    pass
-
-        yield tick
-
-
-@contextlib.contextmanager
-def _output_to(log: IO[str]) -> Iterator[None]:
-    """Send stdout/stderr to ``log`` at the file-descriptor level: the runs' step
-    subprocesses (multiprocess executor) inherit the descriptors, not ``sys.stdout``."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            yield
-    finally:
-        log.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
+    def tick(self) -> list[str]:
+        """One evaluation of every drift sensor; returns the ids of the runs it launched."""
+        launched = []
+        for sensor in self.defs.sensors or []:
+            if not sensor.name.endswith("_drift_sensor"):
+                continue
+            context = dg.build_sensor_context(
+                instance=self.instance, cursor=self.cursors.get(sensor.name),
+                resources=self.defs.resources, sensor_name=sensor.name)
+            result = sensor(context)
+            if not isinstance(result, dg.SensorResult):
+                continue  # a SkipReason: nothing new to look at
+            self.cursors[sensor.name] = result.cursor
+            for request in result.run_requests or []:
+                key = {"dagster/run_key": str(request.run_key)}
+                if self.instance.get_runs(dg.RunsFilter(tags=key)):
+                    continue
+                job = self.defs.resolve_job_def(str(sensor.job_name))
+                run = job.execute_in_process(
+                    instance=self.instance, raise_on_error=False,
+                    run_config={**QUIET, **request.run_config},
+                    tags={**request.tags, **key, "dagster/sensor_name": sensor.name})
+                launched.append(run.run_id)
+        return launched
 
 
 def demo_environment(settings: Settings) -> dict[str, str]:
@@ -212,8 +180,9 @@ def run_demo(args: argparse.Namespace) -> int:
     retrains: dict[str, list[dict]] = {d: [] for d in DOMAINS}
     champions: dict[str, list] = {d: [] for d in DOMAINS}
     failed: list[str] = []
-    with dg.DagsterInstance.get() as instance, sensor_daemon(settings.dagster_home) as tick, \
+    with dg.DagsterInstance.get() as instance, \
             tqdm(total=cfg.days, desc="closed loop", unit="day", disable=args.quiet) as bar:
+        ticker = SensorTicker(defs, instance)
         for i in range(cfg.days):
             day = cfg.day(i).isoformat()
             bar.set_postfix_str(day)
@@ -230,10 +199,9 @@ def run_demo(args: argparse.Namespace) -> int:
                                               day)
                     seen.add(run_id)
                     retrains[domain].append(record)
-            elif i + 1 > args.train_after:  # the sensor daemon's tick after the nightly run
+            elif i + 1 > args.train_after:  # the sensors' tick after the nightly runs
                 bar.set_postfix_str(f"{day} sensors")
-                time.sleep(1.0)  # the sensors' minimum interval in the demo
-                tick()
+                ticker.tick()
                 for domain in DOMAINS:
                     for run in instance.get_runs(dg.RunsFilter(job_name=f"retrain_{domain}")):
                         if run.run_id not in seen:

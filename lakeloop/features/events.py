@@ -143,7 +143,8 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
     ``label_entities``: entities with label-history features (``label_history_entities``;
     default all), so every day has the same columns whether or not labels exist yet.
     """
-    label_entities = list(r_entities(contract)) if label_entities is None else label_entities
+    if label_entities is None:
+        label_entities = list(contract.roles.entities)
     r = contract.roles
     assert r.event_time is not None
     time, amount = r.event_time.output, r.amount
@@ -187,10 +188,6 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
     return (out.select(*keys, *raw_amount, *passthrough, *generated)
             .drop(*([label_col] if label_col else []), strict=False)
             .sort(time, *r.id))
-
-
-def r_entities(contract: Contract) -> list[str]:
-    return list(contract.roles.entities)
 
 
 def contract_columns(frame: pl.LazyFrame) -> list[str]:
