@@ -29,6 +29,11 @@ class ForecastModelConfig(dg.Config):
     patience: int = 3
     seed: int = 7
     promotion_margin: float = Field(0.01, description="MASE reduction needed vs champion")
+    moving_average_days: int = Field(28, description="the moving-average baseline's window "
+                                     "(open days)")
+    intermittent_share: float = Field(0.5, description="a series zero on at least this share "
+                                      "of its recent days gets a median (point) forecast of 0 "
+                                      "from the baselines")
     refit: bool = Field(True, description="a winning challenger is refitted on all history "
                         "(the backtest held the newest days out) before it is registered")
 
@@ -80,9 +85,11 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
     @dg.asset(
         name=f"{domain.name}_model", group_name=f"{domain.name}_training", kinds={"pytorch"},
         deps=[_training_set],
-        description="Train an N-HiTS challenger, backtest it against seasonal-naive, "
-        "weekday-mean and the champion at the same origins (open days), register it, promote "
-        "it only if it wins (MASE).",
+        description="Train an N-HiTS network, backtest it with the baseline rules "
+        "(seasonal naive, weekday mean, moving average) and the champion at the same origins "
+        "(open days); the candidate with the lowest MASE - network or rule - is registered as "
+        "the challenger and promoted if it beats the champion by the margin (the first one "
+        "always serves). The metadata says which family serves and why.",
     )
     def _model(context: dg.AssetExecutionContext, config: ForecastModelConfig,
                lake: LakeResource, registry: RegistryResource, compute: ComputeResource
@@ -90,7 +97,12 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         from lakeloop.business_calendar import BusinessCalendar
         from lakeloop.models.demand import DemandConfig, to_pandas
         from lakeloop.models.demand_eval import BacktestPlan
-        from lakeloop.models.demand_lifecycle import plot_backtest, train_and_promote_demand
+        from lakeloop.models.demand_lifecycle import (
+            demand_family,
+            plot_backtest,
+            train_and_promote_demand,
+        )
+        from lakeloop.models_cli import serving_reason
 
         storage = lake.lake()
         version, lineage, frame = newest_training_set(storage, table,
@@ -101,7 +113,9 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
                            hidden_size=config.hidden_size, max_epochs=config.max_epochs,
                            batch_size=config.batch_size, lr=config.lr, patience=config.patience,
                            seed=config.seed,
-                           season=BusinessCalendar(domain.calendar).periods_per_week)
+                           season=BusinessCalendar(domain.calendar).periods_per_week,
+                           moving_average_days=config.moving_average_days,
+                           intermittent_share=config.intermittent_share)
         device = compute.compute()
         context.log.info(f"training {domain.name} model on {device.describe()}")
         run = train_and_promote_demand(pdf, plan, registry.registry(), device, cfg,
@@ -113,18 +127,25 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         name = f"{run.version.version}_backtest.png"
         plot_uri = ObjectStore(storage.root, storage.s3).write_bytes(
             png, "reports", domain.name, name)
-        rows = {f"challenger {run.version.version}": run.metrics["nhits"],
-                f"champion {run.champion_version}": run.champion_metrics,
-                **{k: v for k, v in run.metrics.items() if k != "nhits"}}
-        m = run.metrics["nhits"]
+        rows = {**{(f"{k} (challenger {run.version.version})" if k == run.family else k): v
+                   for k, v in run.metrics.items()},
+                f"champion {run.champion_version}": run.champion_metrics}
+        m = run.metrics[run.family]
+        serving = registry.registry().champion(domain.name)
+        serving_family = None if serving is None else demand_family(serving)
         return dg.MaterializeResult(metadata={
             "model_version": run.version.version,
+            "family": run.family,
+            "family_reason": run.family_reason,
             "promoted": run.decision.promote,
             "decision": run.decision.reason,
             "champion_before": run.champion_version or "none",
-            **{f"backtest_{k}": round(m[k], 4) for k in ("mase", "mae", "smape", "pinball")},
-            **{f"{b}_mase": round(v["mase"], 4) for b, v in run.metrics.items() if b != "nhits"},
-            "comparison": metrics_table(["mae", "smape", "mase", "pinball", "mase_p10",
+            "serving": "none" if serving is None else f"{serving.version} ({serving_family})",
+            "serving_reason": serving_reason(registry.registry(), domain.name),
+            **{f"backtest_{k}": round(m[k], 4) for k in ("mase", "mae", "smape", "wape",
+                                                         "pinball")},
+            **{f"{b}_mase": round(v["mase"], 4) for b, v in run.metrics.items()},
+            "comparison": metrics_table(["mae", "smape", "wape", "mase", "pinball", "mase_p10",
                                          "mase_p50", "mase_p90"], rows),
             "season_open_days": cfg.season,
             "forecast_plot": dg.MetadataValue.path(plot_uri),

@@ -10,10 +10,19 @@ from pydantic import Field
 from assets.metadata import metrics_table, preview
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
+from lakeloop.training_sets import MIN_TEST_POSITIVES, SplitWindow
 from resources import ComputeResource, LakeResource, RegistryResource
+
+SPLIT = SplitWindow()  # the rolling split's defaults live in one place
 
 TABLE_KEYS = ["pr_auc", "roc_auc", "recall_at_1pct", "recall_at_5pct",
               "precision_at_50pct_recall"]
+
+
+def _interval(iv: dict[str, float] | None) -> str:
+    if not iv or iv["low"] != iv["low"]:  # none, or NaN (no positives)
+        return "n/a"
+    return f"[{iv['low']:.4f}, {iv['high']:.4f}] ({iv['level']:.0%} bootstrap)"
 
 
 def training_table(domain: Domain) -> str:
@@ -22,12 +31,15 @@ def training_table(domain: Domain) -> str:
 
 class ClassificationTrainingSetConfig(dg.Config):
     as_of: str | None = Field(None, description="YYYY-MM-DD; default: the newest feature day")
-    window_days: int = Field(28, description="days of matured events to train on (rolling)")
+    window_days: int = Field(SPLIT.window_days,
+                             description="days of matured events to train on (rolling)")
     label_window_days: int | None = Field(
         None, description="days after which a label counts as final; default: the contract's "
         "label maturity, or LAKELOOP_LABEL_WINDOW_DAYS for reported labels")
-    val_days: int = Field(4, description="days before the test window, for validation")
-    test_days: int = Field(5, description="newest matured days, held out for testing")
+    val_days: int = Field(SPLIT.val_days, description="days before the test window, for "
+                          "validation")
+    test_days: int = Field(SPLIT.test_days, description="newest matured days, held out for "
+                           "testing (at least; see min_test_positives)")
     gap_days: int = Field(0, description="days left out between validation and test")
     train_start: str | None = Field(None, description="explicit split: first training day")
     train_end: str | None = None
@@ -36,6 +48,9 @@ class ClassificationTrainingSetConfig(dg.Config):
     test_start: str | None = Field(None, description="explicit split: first test day (set all "
                                    "six dates to use explicit ranges instead of rolling)")
     test_end: str | None = None
+    min_test_positives: int = Field(
+        MIN_TEST_POSITIVES, description="rolling split: the test window grows back (open "
+        "days) until it holds this many known positives; a champion is never replaced on fewer")
 
 
 class ClassificationModelConfig(dg.Config):
@@ -44,7 +59,11 @@ class ClassificationModelConfig(dg.Config):
     lr: float = 3e-3
     patience: int = 4
     seed: int = 7
+    families: list[str] = Field(["torch", "lightgbm"], description="candidate model families "
+                                "(the one with the best validation PR-AUC is the challenger)")
     promotion_margin: float = Field(0.005, description="PR-AUC gain needed to replace champion")
+    bootstrap_resamples: int = Field(200, description="paired bootstrap resamples of the test "
+                                     "window; the win must hold at the 90% interval's low end")
 
 
 def classification_training_assets(domain: Domain, default_label_window: int
@@ -95,18 +114,20 @@ def classification_training_assets(domain: Domain, default_label_window: int
         })
 
     @dg.asset(
-        name=f"{domain.name}_model", group_name=f"{domain.name}_training", kinds={"pytorch"},
-        deps=[_training_set],
-        description="Train a challenger on the newest training set, evaluate it against "
-        "logistic regression, boosted trees and the champion on the same test window, register "
-        "it, promote it only if it wins.",
+        name=f"{domain.name}_model", group_name=f"{domain.name}_training",
+        kinds={"pytorch", "lightgbm"}, deps=[_training_set],
+        description="Train the candidates (torch network with numeric embeddings, LightGBM "
+        "trees) on the newest training set; the best on validation is the challenger. Judge it "
+        "against the champion on the same test window (paired bootstrap interval, minimum "
+        "positives), register it in its own safe format, promote it only if it wins beyond "
+        "the noise. The first model always serves.",
     )
     def _model(context: dg.AssetExecutionContext, config: ClassificationModelConfig,
                lake: LakeResource, registry: RegistryResource, compute: ComputeResource
                ) -> dg.MaterializeResult:
         from lakeloop.features import event_schema
         from lakeloop.models.fraud import FraudConfig
-        from lakeloop.models.fraud_lifecycle import train_and_promote
+        from lakeloop.models.fraud_lifecycle import FAMILIES, train_and_promote
         from lakeloop.training_sets import SplitWindow, TrainingSet
 
         storage = lake.lake()
@@ -118,31 +139,46 @@ def classification_training_assets(domain: Domain, default_label_window: int
         device = compute.compute()
         context.log.info(f"training {domain.name} model on {device.describe()}: "
                          f"{len(schema.categorical)} categorical, {len(schema.numeric)} numeric")
+        unknown = sorted(set(config.families) - set(FAMILIES))
+        if unknown or not config.families:
+            raise dg.Failure(description=f"families {config.families}: choose from {FAMILIES}")
+        reg = registry.registry()
         run = train_and_promote(
-            ts, registry.registry(), device, schema.categorical, schema.numeric,
+            ts, reg, device, schema.categorical, schema.numeric,
             FraudConfig(max_epochs=config.max_epochs, batch_size=config.batch_size, lr=config.lr,
                         patience=config.patience, seed=config.seed),
             config.promotion_margin, {**lineage, "table": table, "version": version},
-            log=context.log.info, model_name=domain.name,
+            log=context.log.info, model_name=domain.name, families=tuple(config.families),
+            min_test_positives=ts.window.min_test_positives,
+            resamples=config.bootstrap_resamples,
         )
-        m = run.test_metrics
+        m, d = run.test_metrics, run.decision
+        serving = reg.champion(domain.name)
+        window = run.version.meta["test_window"]
         return dg.MaterializeResult(metadata={
             "model_version": run.version.version,
-            "promoted": run.decision.promote,
-            "decision": run.decision.reason,
+            "family": run.challenger.family,
+            "promoted": d.promote,
+            "decision": d.reason,
+            "serving": "none" if serving is None else f"{serving.version} ({serving.family})",
             "champion_before": run.champion_version or "none",
             **{f"test_{k}": round(m[k], 4) for k in ("pr_auc", "roc_auc", "recall_at_1pct",
                                                      "recall_at_5pct")},
+            "test_pr_auc_interval": _interval(d.interval),
+            "difference_vs_champion": _interval(d.difference),
+            "test_window": f"{window['first']}..{window['last']}: {window['rows']} rows, "
+                           f"{window['positives']} positives (min {window['min_positives']})",
             "baseline_logreg_pr_auc": round(run.baselines["logistic_regression"]["pr_auc"], 4),
-            "baseline_gbt_pr_auc": round(run.baselines["gradient_boosting"]["pr_auc"], 4),
             "comparison": metrics_table(TABLE_KEYS, {
-                f"challenger {run.version.version}": m,
+                **{f"{f} (validation)": c.val_metrics for f, c in run.candidates.items()},
+                **{f"{f} (test)": c.test_metrics for f, c in run.candidates.items()},
                 f"champion {run.champion_version}": run.champion_metrics,
                 **run.baselines,
             }),
             "inputs": dg.MetadataValue.json({"categorical": schema.categorical,
                                              "numeric": schema.numeric}),
             "epochs": run.result.epochs,
+            "train_seconds": round(run.result.seconds, 1),
             "train_samples_per_s": round(run.result.samples_per_s, 1),
             "torch_device": device.describe(),
             "training_set_version": version,

@@ -1,5 +1,7 @@
 """Scoring assets: the champion model's predictions for each day, written to gold Delta tables."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from assets.metadata import table_metadata
@@ -15,22 +17,30 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
         name=domain.predictions_asset, partitions_def=partitions,
         group_name=f"{domain.name}_scoring", kinds={"delta", "pytorch"},
         deps=[domain.features_asset],
+        output_required=False,  # before any champion exists nothing is scored, nothing green
         description=f"`{domain.predictions_table}`: calibrated probability per event, scored "
-        "with the champion; every row carries its keys and the model version.",
+        "with the champion (whichever family serves: network or boosted trees); every row "
+        "carries its keys and the model version. Before any model exists the "
+        "partition stays unmaterialized (an observation says why).",
     )
     def _scores(context: dg.AssetExecutionContext, lake: LakeResource,
-                registry: RegistryResource, compute: ComputeResource) -> dg.MaterializeResult:
+                registry: RegistryResource, compute: ComputeResource
+                ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl
 
         from lakeloop.features.events import key_columns
-        from lakeloop.models.fraud_lifecycle import load_fraud_model
+        from lakeloop.models.fraud_lifecycle import load_classifier
 
         day, storage, reg = partition_day(context), lake.lake(), registry.registry()
         champion = reg.champion(domain.name)
         if champion is None:
-            context.log.warning(f"no {domain.name} champion yet: nothing scored for this day")
-            return dg.MaterializeResult(metadata={"scored": False, "reason": "no champion yet"})
-        model = load_fraud_model(reg, champion)
+            reason = f"no {domain.name} champion yet: nothing scored for {day}"
+            context.log.warning(reason)
+            yield dg.AssetObservation(asset_key=context.asset_key,
+                                      partition=context.partition_key,
+                                      metadata={"scored": False, "reason": reason})
+            return
+        model = load_classifier(reg, champion)
         features = storage.scan(domain.features_table, day, day).collect()
         scores = model.score(features, compute.compute())
         keys = key_columns(domain.main)  # all of them, features or not (card1 in both)
@@ -39,10 +49,11 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
             pl.lit(champion.version).alias("model_version"),
         )
         version = storage.overwrite_partition(domain.predictions_table, frame, day)
-        return dg.MaterializeResult(metadata={
+        yield dg.MaterializeResult(metadata={
             **table_metadata(storage.uri(domain.predictions_table), version, frame),
             "scored": True,
             "model_version": champion.version,
+            "model_family": champion.family,
             "mean_score": round(float(frame[SCORE].mean() or 0.0), 5),
             "alerts_at_0_5": int((frame[SCORE] >= 0.5).sum()),
         })
@@ -55,29 +66,39 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         name=domain.predictions_asset, partitions_def=partitions,
         group_name=f"{domain.name}_scoring", kinds={"delta", "pytorch"},
         deps=[domain.features_asset],
+        output_required=False,  # before any champion exists nothing is forecast, nothing green
         description=f"`{domain.predictions_table}`: quantile forecasts (p10/p50/p90) for the "
-        "next horizon open days from each day, by the champion; series it cannot forecast "
-        "(new, or too little history) get a stated fallback, marked in `method`.",
+        "next horizon open days from each day, by the champion, whichever family serves (the "
+        "N-HiTS network or a baseline rule); series it cannot forecast (new, or too little "
+        "history) get a stated fallback, marked in `method`. Before any model exists the "
+        "partition stays unmaterialized (an observation says why).",
     )
     def _forecasts(context: dg.AssetExecutionContext, lake: LakeResource,
                    registry: RegistryResource, compute: ComputeResource
-                   ) -> dg.MaterializeResult:
+                   ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl
 
         from lakeloop.business_calendar import BusinessCalendar
         from lakeloop.models.demand import to_pandas
-        from lakeloop.models.demand_lifecycle import forecast_with_fallback, load_demand_model
+        from lakeloop.models.demand_lifecycle import (
+            demand_family,
+            forecast_with_fallback,
+            history_open_days,
+            load_demand_model,
+        )
 
         day, storage, reg = partition_day(context), lake.lake(), registry.registry()
         champion = reg.champion(domain.name)
         if champion is None:
-            context.log.warning(f"no {domain.name} champion yet: nothing forecast for this day")
-            return dg.MaterializeResult(metadata={"scored": False, "reason": "no champion yet"})
+            reason = f"no {domain.name} champion yet: nothing forecast for {day}"
+            context.log.warning(reason)
+            yield dg.AssetObservation(asset_key=context.asset_key,
+                                      partition=context.partition_key,
+                                      metadata={"scored": False, "reason": reason})
+            return
         calendar = BusinessCalendar(domain.calendar)
-        cfg = champion.meta["config"]
-        # the history the model reads: its encoder, and a season for the fallback
-        back = max(int(cfg["encoder_length"]), int(cfg.get("season", 7))) + 1
-        first = calendar.shift(day, -back)
+        family = demand_family(champion)
+        first = calendar.shift(day, -history_open_days(champion))  # what the model reads
         history = to_pandas(storage.scan(domain.features_table, first, day).collect(),
                             domain.main.roles.known)
         model = load_demand_model(reg, champion, history)
@@ -93,11 +114,12 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
             pl.lit(champion.version).alias("model_version"),
         ).sort("series_id", "horizon")
         version = storage.overwrite_partition(domain.predictions_table, frame, day)
-        fallback = frame.filter(pl.col("method") != "nhits")["series_id"].n_unique()
-        return dg.MaterializeResult(metadata={
+        fallback = frame.filter(pl.col("method") != family)["series_id"].n_unique()
+        yield dg.MaterializeResult(metadata={
             **table_metadata(storage.uri(domain.predictions_table), version, frame),
             "scored": True,
             "model_version": champion.version,
+            "model_family": family,
             "series": frame["series_id"].n_unique(),
             "fallback_series": fallback,
             "history_from": first.isoformat(),

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a landing zone, then run the `nightly` job for every day on the "
         "Dagster instance in DAGSTER_HOME (SQLite by default), and print a summary.",
     )
-    _simulate_args(demo, settings, days=90)
+    _simulate_args(demo, settings, days=112)
     demo.add_argument("--drift-day", type=int, default=70,
                       help="inject fraud concept drift and a demand level shift on this day "
                       "number (0 = none; default: %(default)s)")

@@ -44,21 +44,32 @@ def daily_pr_auc(lake: Lake, domain: Domain, until: dt.date) -> dict[dt.date, fl
 
 def daily_wape(lake: Lake, domain: Domain) -> dict[dt.date, float]:
     """Weighted absolute percentage error of next-step p50 forecasts (scale-free, so a level
-    shift does not by itself look like a worse model)."""
+    shift does not by itself look like a worse model); ``metrics.wape``, the backtest's own."""
+    from lakeloop.models.metrics import wape
+
     if not lake.exists(domain.predictions_table):
         return {}
     fc = lake.scan(domain.predictions_table).filter(pl.col("horizon") == 1)
     actual = lake.scan(domain.features_table).select(
         "series_id", pl.col("date").alias("target_date"), "target")
-    err = fc.join(actual, on=["series_id", "target_date"], how="inner") \
-        .group_by("date").agg(((pl.col("p50") - pl.col("target")).abs().sum()
-                               / pl.col("target").abs().sum()).alias("wape")).collect()
-    return dict(zip(err["date"].to_list(), err["wape"].to_list(), strict=True))
+    joined = fc.join(actual, on=["series_id", "target_date"], how="inner") \
+        .select("date", "p50", "target").collect()
+    return {day: wape(g["target"].to_numpy(), g["p50"].to_numpy())
+            for (day,), g in joined.partition_by("date", as_dict=True).items()}
 
 
 def _mean(values: list[float]) -> float | None:
     values = [v for v in values if v is not None and not math.isnan(v)]
     return round(sum(values) / len(values), 4) if values else None
+
+
+def _recovered(before: float | None, during: float | None, after: float | None
+               ) -> float | None:
+    """Share of the drift's loss the retrain won back: (after - during) / (before - during),
+    for any metric direction; None when there was no loss to win back."""
+    if before is None or during is None or after is None or abs(before - during) < 1e-9:
+        return None
+    return round((after - during) / (before - during), 3)
 
 
 def build_summary(lake: Lake, domains: dict[str, Domain], first: dt.date, last: dt.date,
@@ -113,6 +124,7 @@ def build_summary(lake: Lake, domains: dict[str, Domain], first: dt.date, last: 
             "metric_before_drift": _mean(before),
             "metric_during_drift": _mean(during),
             "metric_after_retrain": _mean(after),
+            "loss_recovered": _recovered(_mean(before), _mean(during), _mean(after)),
             "daily_metric": {d.isoformat(): round(v, 4) for d, v in sorted(daily.items())},
         }
     return summary

@@ -23,19 +23,38 @@ def _registry(args: argparse.Namespace) -> ModelRegistry:
     return ModelRegistry(ObjectStore(args.lake or settings.lake_root, settings.s3))
 
 
+def serving_reason(registry: ModelRegistry, model: str) -> str:
+    """Why the champion serves: the reason of the pointer's last move (the promotion
+    decision, or an operator's promote / rollback), and, where the retrain recorded it, why
+    its family was the candidate (e.g. a baseline rule that beat the network)."""
+    champion = registry.champion(model)
+    if champion is None:
+        return "no champion: nothing is scored or forecast"
+    moves = registry.history(model)
+    why = moves[-1]["reason"] if moves else champion.meta.get("decision", {}).get("reason", "")
+    chosen = champion.meta.get("family_reason")
+    return why + (f"; {chosen}" if chosen else "")
+
+
 def print_versions(registry: ModelRegistry, models: dict[str, str] | None = None) -> None:
-    """Each model's versions with the headline metric and decision; * marks the champion."""
+    """Each model's versions with family, headline metric and decision; * marks the champion,
+    and a line says which family serves and why."""
     for model, kind in (models or enabled_models()).items():
         champion = registry.champion_version(model)
         metric, sense = HEADLINE[kind]
         print(f"{model} (champion: {champion or 'none'}; {metric}, {sense})")
+        serving = registry.champion(model)
+        print(f"  serving: {'nothing' if serving is None else serving.version} "
+              f"({'-' if serving is None else serving.family}) - "
+              f"{serving_reason(registry, model)}")
         for version in registry.versions(model):
-            meta = registry.get(model, version).meta
+            mv = registry.get(model, version)
+            meta = mv.meta
             mark = "*" if version == champion else " "
             value = meta.get("metrics", {}).get(metric, float("nan"))
             decision = meta.get("decision", {}).get("reason", "")
-            print(f" {mark} {version}  {metric}={value:.4f}  {meta.get('created_at', '')}  "
-                  f"{decision}")
+            print(f" {mark} {version}  {mv.family:<14s} {metric}={value:.4f}  "
+                  f"{meta.get('created_at', '')}  {decision}")
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -43,13 +43,20 @@ def accuracy_table(domain: str) -> str:
     return f"monitoring/{domain}_accuracy"
 
 
+def model_inputs(champion: ModelVersion) -> dict[str, list[str]]:
+    """The champion's categorical and numeric inputs, whatever its family (``feature_schema``;
+    versions registered before families recorded them in the preprocessor only)."""
+    schema = champion.meta.get("feature_schema") or champion.meta["preprocessor"]
+    return {"categorical": list(schema["categorical"]), "numeric": list(schema["numeric"])}
+
+
 def monitored_columns(domain: Domain, champion: ModelVersion) -> tuple[list[str], set[str]]:
     """The champion's inputs, narrowed by the contract's ``monitoring`` include/exclude, and
     which of them are categorical. Include (patterns) restricts; exclude removes; calendar
     inputs are left out (see ``unmonitored``)."""
     from lakeloop.contracts import matches
 
-    pre = champion.meta["preprocessor"]
+    pre = model_inputs(champion)
     inputs = [*pre["categorical"], *pre["numeric"]]
     m = domain.main.roles.monitoring
     cols = [c for c in inputs if (not m.include or matches(c, m.include))
@@ -59,7 +66,7 @@ def monitored_columns(domain: Domain, champion: ModelVersion) -> tuple[list[str]
 
 def unmonitored(domain: Domain, champion: ModelVersion) -> dict[str, str]:
     """Model inputs the drift monitor does not watch, each with its reason (for the UI)."""
-    pre = champion.meta["preprocessor"]
+    pre = model_inputs(champion)
     watched = set(monitored_columns(domain, champion)[0])
     out = {}
     for c in [*pre["categorical"], *pre["numeric"]]:
@@ -313,7 +320,12 @@ def classification_performance(lake: Lake, registry: ModelRegistry, domain: Doma
 
 
 def forecast_accuracy(lake: Lake, domain: Domain, day: dt.date) -> Realised | None:
-    """Realised error of every forecast whose target was ``day``, now that its actuals landed."""
+    """Realised error of every forecast whose target was ``day``, now that its actuals landed.
+
+    sMAPE and WAPE are ``lakeloop.models.metrics``' (the backtest's own functions and zero
+    rules), so the error a champion was promoted on and the error it realises are comparable."""
+    from lakeloop.models.metrics import smape, wape
+
     if not lake.exists(domain.predictions_table):
         return None
     forecasts = lake.scan(domain.predictions_table, day - dt.timedelta(days=60), day) \
@@ -324,14 +336,13 @@ def forecast_accuracy(lake: Lake, domain: Domain, day: dt.date) -> Realised | No
     if joined.is_empty():
         return None
     err = (joined["p50"] - joined["actual"]).abs()
-    denom = joined["p50"].abs() + joined["actual"].abs()
+    actual, p50 = joined["actual"].to_numpy(), joined["p50"].to_numpy()
     by_h = joined.with_columns(err.alias("e")).group_by("horizon").agg(
         pl.col("e").mean()).sort("horizon")
     inside = ((joined["actual"] >= joined["p10"]) & (joined["actual"] <= joined["p90"])).mean()
     return Realised({"date": day, "forecasts": joined.height,
             "mae": float(err.mean()),
-            "smape": float((2 * err / denom.clip(lower_bound=1e-9)).mean()),
-            "wape": float(err.sum() / max(float(joined["actual"].abs().sum()), 1e-9)),
+            "smape": smape(actual, p50), "wape": wape(actual, p50),
             "coverage_p10_p90": float(inside),
             "mae_by_horizon": dict(zip(by_h["horizon"].to_list(), by_h["e"].to_list(),
                                        strict=True)),

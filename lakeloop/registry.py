@@ -2,10 +2,13 @@
 
 Layout under ``<root>/registry/<model>/``::
 
-    versions/v0001/weights.pt   a torch ``state_dict`` (tensors only; loaded weights_only=True)
-    versions/v0001/meta.json    config, preprocessing state, feature schema, metrics, lineage
-                                (training-set Delta versions), code version, seed, device,
-                                training time, sha256 of weights.pt, decision and reason
+    versions/v0001/weights.pt   a torch ``state_dict`` (tensors only; loaded weights_only=True),
+                                for torch families
+    versions/v0001/model.txt    other families' own text/JSON model format (a LightGBM booster's
+                                ``model_to_string``); a baseline family needs no file at all
+    versions/v0001/meta.json    family, config, preprocessing state, feature schema, metrics,
+                                lineage (training-set Delta versions), code version, seed,
+                                device, training time, sha256 of every file, decision and reason
     champion.json               {"version": ..., "history": [...]}: one object, replaced whole
 
 Why hand-written: MLflow and friends need a tracking server or pickle models; this registry
@@ -59,6 +62,12 @@ class ModelVersion:
     def metrics(self) -> dict[str, float]:
         return self.meta.get("metrics", {})
 
+    @property
+    def family(self) -> str:
+        """Which kind of model serves: "torch" (default of versions before families), a
+        tree library, or a baseline rule."""
+        return str(self.meta.get("family", "torch"))
+
 
 class ModelRegistry:
     def __init__(self, store: ObjectStore) -> None:
@@ -78,22 +87,31 @@ class ModelRegistry:
         return f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
 
     # -- write ------------------------------------------------------------------------------
-    def register(self, model: str, state_dict: dict[str, torch.Tensor], meta: dict[str, Any]
-                 ) -> ModelVersion:
-        """Store a new version (weights first, meta last: a version exists once meta does)."""
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
-        weights = buf.getvalue()
+    def register(self, model: str, state_dict: dict[str, torch.Tensor] | None,
+                 meta: dict[str, Any], files: dict[str, bytes] | None = None) -> ModelVersion:
+        """Store a new version: a torch ``state_dict`` (may be None), other ``files`` in their
+        library's own text/JSON format, then meta last (a version exists once meta does)."""
+        blobs = dict(files or {})
+        if META in blobs or (state_dict is not None and WEIGHTS in blobs):
+            raise RegistryError(f"{model}: file names {META!r}/{WEIGHTS!r} are the registry's")
+        if state_dict is not None:
+            buf = io.BytesIO()
+            torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
+            blobs[WEIGHTS] = buf.getvalue()
         version = self._next_version(model)
+        sums = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
         full = {
             **meta,
             "model": model,
             "version": version,
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "code_version": meta.get("code_version", code_version()),
-            "weights_sha256": hashlib.sha256(weights).hexdigest(),
+            "files_sha256": sums,
         }
-        self.store.write_bytes(weights, *self._parts(model, "versions", version, WEIGHTS))
+        if WEIGHTS in sums:
+            full["weights_sha256"] = sums[WEIGHTS]
+        for name, data in blobs.items():
+            self.store.write_bytes(data, *self._parts(model, "versions", version, name))
         self.store.write_bytes(json.dumps(full, indent=2, sort_keys=True, default=str).encode(),
                                *self._parts(model, "versions", version, META))
         return ModelVersion(model, version, full)
@@ -149,17 +167,30 @@ class ModelRegistry:
         version = self.champion_version(model)
         return None if version is None else self.get(model, version)
 
-    def load_weights(self, mv: ModelVersion) -> dict[str, torch.Tensor]:
-        """The version's ``state_dict``, verified against its checksum, never unpickled."""
-        uri = self.store.uri(*self._parts(mv.model, "versions", mv.version, WEIGHTS))
-        data = self.store.read_bytes(uri)
+    def load_file(self, mv: ModelVersion, name: str) -> bytes:
+        """One of the version's files, verified against the sha256 recorded at registration."""
+        expected = mv.meta.get("files_sha256", {}).get(name)
+        if expected is None and name == WEIGHTS:
+            expected = mv.meta.get("weights_sha256")
+        if expected is None:
+            raise RegistryError(f"{mv.model} {mv.version}: no file {name!r} was registered")
+        uri = self.store.uri(*self._parts(mv.model, "versions", mv.version, name))
+        try:
+            data = self.store.read_bytes(uri)
+        except FileNotFoundError as exc:
+            raise RegistryError(f"{mv.model} {mv.version}: {name} is missing ({uri})") from exc
         digest = hashlib.sha256(data).hexdigest()
-        if digest != mv.meta.get("weights_sha256"):
+        if digest != expected:
             raise RegistryError(
-                f"{mv.model} {mv.version}: weights.pt does not match the sha256 recorded at "
-                f"registration ({digest[:12]} != {str(mv.meta.get('weights_sha256'))[:12]}); "
+                f"{mv.model} {mv.version}: {name} does not match the sha256 recorded at "
+                f"registration ({digest[:12]} != {str(expected)[:12]}); "
                 "refusing to load a file that changed after it was registered"
             )
+        return data
+
+    def load_weights(self, mv: ModelVersion) -> dict[str, torch.Tensor]:
+        """The version's ``state_dict``, verified against its checksum, never unpickled."""
+        data = self.load_file(mv, WEIGHTS)
         try:
             state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:

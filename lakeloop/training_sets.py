@@ -11,7 +11,7 @@ with an optional gap of days left out before the test range (labels still maturi
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import polars as pl
 
@@ -24,6 +24,7 @@ from lakeloop.storage.lake import PARTITION_COLUMN
 
 SPLIT = "split"
 LABEL = "label"  # lakeloop's name for the 0/1 outcome in training sets and scores
+MIN_TEST_POSITIVES = 50  # default: fewer known positives in a test window is noise, not evidence
 
 
 def _day(text: str | None) -> dt.date | None:
@@ -47,6 +48,7 @@ class SplitWindow:
     val_end: str | None = None
     test_start: str | None = None
     test_end: str | None = None
+    min_test_positives: int = 0  # rolling: the test window grows back until it holds these
 
     @property
     def explicit(self) -> bool:
@@ -127,6 +129,43 @@ def known_positive_ids(lake: Lake, domain: Domain, as_of: dt.date, version: int 
     return positives.unique().with_columns(pl.lit(1).alias(LABEL))
 
 
+def grow_test_window(lake: Lake, domain: Domain, as_of: dt.date, window: SplitWindow,
+                     versions: dict[str, int], calendar: BusinessCalendar) -> SplitWindow:
+    """The rolling window with its test part grown back, one open day at a time, until it
+    holds ``min_test_positives`` known positives (train and validation move back with it, the
+    whole window grows by as much). A metric on a dozen frauds is noise, not evidence.
+
+    Grows at most to half of the window's days; if that is not enough the window is returned
+    as grown and the decision sees the shortfall (``test_window.positives`` in the registry).
+    Idempotent: a window rebuilt from its recorded lineage (already grown) stays as it is."""
+    if window.explicit or window.min_test_positives <= 0:
+        return window
+    last = window.ranges(as_of, calendar)["test"][1]
+    most = max(window.test_days, window.window_days // 2)
+    first = calendar.shift(last, -(most - 1))
+    ids = domain.main.roles.id
+    per_day = (
+        lake.scan(domain.features_table, first, last, version=versions[domain.features_table])
+        .select(*ids, PARTITION_COLUMN)
+        .join(known_positive_ids(lake, domain, as_of, versions[label_table(domain)], first),
+              on=ids, how="inner")
+        .group_by(PARTITION_COLUMN).agg(pl.len().alias("positives"))
+        .collect()
+    )
+    counts = dict(zip(per_day[PARTITION_COLUMN].to_list(), per_day["positives"].to_list(),
+                      strict=True))
+    days, total = 0, 0
+    for days in range(1, most + 1):
+        total += counts.get(calendar.shift(last, -(days - 1)), 0)
+        if days >= window.test_days and total >= window.min_test_positives:
+            break
+    grow = max(days - window.test_days, 0)
+    if not grow:
+        return window
+    return replace(window, test_days=window.test_days + grow,
+                   window_days=window.window_days + grow)
+
+
 def classification_training_set(lake: Lake, domain: Domain, as_of: dt.date,
                                 window: SplitWindow, versions: dict[str, int] | None = None
                                 ) -> TrainingSet:
@@ -138,6 +177,7 @@ def classification_training_set(lake: Lake, domain: Domain, as_of: dt.date,
         if missing:
             raise ValueError(f"cannot build a {domain.name} training set: no table {missing} yet")
     calendar = BusinessCalendar(domain.calendar)
+    window = grow_test_window(lake, domain, as_of, window, versions, calendar)
     ranges = window.ranges(as_of, calendar)
     first, last = window.dates(as_of, calendar)
     split = pl.lit(None, dtype=pl.String)

@@ -235,7 +235,8 @@ def print_loop(summary: dict) -> None:
     print(f"\nclosed loop: {summary['days']} days, drift injected on "
           f"{summary['drift_injected_day'] or 'never'}")
     print(f"{'':8s} {'detected':>10s} {'delay':>5s} {'alerts':>6s} {'false':>5s} "
-          f"{'retrains':>8s} {'metric':>12s} {'before':>7s} {'during':>7s} {'after':>7s}")
+          f"{'retrains':>8s} {'metric':>12s} {'before':>7s} {'during':>7s} {'after':>7s} "
+          f"{'recovered':>9s}")
     for domain in summary["domains"]:
         s = summary[domain]
 
@@ -246,7 +247,8 @@ def print_loop(summary: dict) -> None:
               f"{'-' if s['detection_delay_days'] is None else s['detection_delay_days']:>5} "
               f"{s['alerts']:6d} {s['false_alarms']:5d} {len(s['retrains']):8d} "
               f"{s['metric']:>12s} {fmt(s['metric_before_drift']):>7s} "
-              f"{fmt(s['metric_during_drift']):>7s} {fmt(s['metric_after_retrain']):>7s}")
+              f"{fmt(s['metric_during_drift']):>7s} {fmt(s['metric_after_retrain']):>7s} "
+              f"{'-' if s['loss_recovered'] is None else format(s['loss_recovered'], '.0%'):>9s}")
         print(f"{'':8s} champions: " + ", ".join(f"{v} from {d}" for d, v in s["champions"]))
         print(f"{'':8s} episodes: " + (", ".join(
             f"{e['opened']} -> {e['resolved'] or 'still open'}" for e in s["episodes"])

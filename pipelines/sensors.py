@@ -24,25 +24,19 @@ from resources import AlertsResource, LakeResource
 EARLIEST = dt.date(1970, 1, 1)
 
 
-DEFAULT_POLICIES = {  # by domain kind
-    # classification (fraud): a retrain needs the new pattern's chargebacks both to learn
-    # from and to be judged on; judged on immature labels, every model looks bad on the
-    # newest days (seen in the demo: 179 of 390 bot-ring rows of a 1-day-old test window
-    # were still unlabelled)
-    "classification": RetrainPolicy(retrain_after_days=7),
-    # forecast (demand): a week of the new level in the history, so the new champion's
-    # reference week (the newest days it was trained on) is all new level and the episode
-    # can resolve
-    "forecast": RetrainPolicy(retrain_after_days=7),
-}
+def default_policy(spec: Domain, training: TrainingSettings) -> RetrainPolicy:
+    """The retrain waits ``training.drift_wait_days``: the drifted days' labels must mature
+    before a classifier can learn the new pattern and be judged on it; a forecaster needs a
+    week of the new level (see ``TrainingSettings.drift_wait_days``)."""
+    return RetrainPolicy(retrain_after_days=training.drift_wait_days(spec))
 
 
 def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                  policy: RetrainPolicy | None = None, interval_s: int = 300
                  ) -> dg.SensorDefinition:
     domain, classification = spec.name, spec.kind == "classification"
-    policy = policy or DEFAULT_POLICIES[spec.kind]
     training = training or TrainingSettings()
+    policy = policy or default_policy(spec, training)
     job = f"retrain_{domain}"
 
     @dg.sensor(
@@ -103,8 +97,12 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                 if "retrain" in kinds:
                     action = f"{job} requested (run key {a.episode}-retrain)"
                 elif "scheduled" in kinds:
-                    action = (f"{job} scheduled for {kinds['scheduled'].day}, once the drifted "
-                              "days' labels/actuals have landed")
+                    action = f"{job} scheduled for {kinds['scheduled'].day}: " + (
+                        f"the drifted days' labels need {training.label_window(spec)} days to "
+                        f"mature, and {training.drift_train_days} drifted days plus validation "
+                        "and test days must have matured before a model can learn the new "
+                        "pattern and be judged on it" if classification else
+                        "a week of the new level in the history first")
                 else:
                     action = f"no retrain: {kinds['cooldown'].reason}"
                 alerts.send(Alert("drift_open", domain, a.episode,

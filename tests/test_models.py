@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,8 @@ from lakeloop.contracts import load_contract
 from lakeloop.domains import load_domains
 from lakeloop.features import event_features, event_schema, known_labels_from_dataset
 from lakeloop.models.fraud import FraudConfig, train_fraud
-from lakeloop.models.fraud_lifecycle import load_fraud_model, train_and_promote
-from lakeloop.promotion import decide
+from lakeloop.models.fraud_lifecycle import load_classifier, load_fraud_model, train_and_promote
+from lakeloop.promotion import Decision, decide, decide_paired
 from lakeloop.registry import ModelRegistry
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.training_sets import LABEL, SplitWindow, classification_training_set
@@ -140,25 +141,76 @@ def test_promotion_rules() -> None:
     assert not decide("pr_auc", math.nan, 0.5, 0.6, 0.01).promote
 
 
-def test_worse_challenger_is_kept_and_reason_recorded(fraud_lake: Lake, tmp_path: Path) -> None:
+def test_paired_promotion_needs_a_win_beyond_the_noise_and_enough_positives() -> None:
+    iv = {"low": 0.5, "high": 0.7, "mean": 0.6, "level": 0.9, "resamples": 200}
+    clear = {"low": 0.02, "high": 0.08, "mean": 0.05, "level": 0.9, "resamples": 200}
+    noisy = {"low": -0.03, "high": 0.13, "mean": 0.05, "level": 0.9, "resamples": 200}
+
+    def rule(champion: float | None, diff: dict | None, positives: int = 80) -> Decision:
+        return decide_paired("pr_auc", "lightgbm", 0.65, iv, 0.3, champion, diff, 0.005,
+                             positives, 50)
+
+    first = rule(None, None, positives=10)  # a champion always serves, even on thin evidence
+    assert first.promote and "first model" in first.reason and "only 10 test positives" \
+        in first.reason
+    assert rule(0.60, clear).promote
+    within = rule(0.60, noisy)
+    assert not within.promote and "within the noise" in within.reason
+    assert not rule(0.648, clear).promote  # under the margin
+    few = rule(0.60, clear, positives=49)
+    assert not few.promote and "fewer than the 50" in few.reason
+    assert few.as_dict()["difference"] == clear and few.as_dict()["test_positives"] == 49
+
+
+def test_candidates_serve_from_their_own_format_and_the_champion_is_judged_fairly(
+        fraud_lake: Lake, tmp_path: Path) -> None:
     ts = fraud_training_set(fraud_lake, AS_OF, WINDOW)
     registry = ModelRegistry(ObjectStore(str(tmp_path / "lake")))
     cpu = compute("cpu")
     quiet = {"log": lambda _m: None}
     cats, nums = inputs(ts.frame)
-    good = train_and_promote(ts, registry, cpu, cats, nums, FAST, 0.0, {"t": 1}, **quiet)
-    if not good.decision.promote:  # a tiny set (a dozen frauds in test) can go either way;
-        # whether the network beats the boosted trees is judged on real sizes (bench/)
-        assert "baseline" in good.decision.reason
-        registry.promote(MODEL_NAME, good.version.version, "test: operator override")
-    assert registry.champion_version(MODEL_NAME) == good.version.version
-    # a crippled challenger: one epoch at a learning rate that barely moves the weights
+    # a tree champion: registered as LightGBM's own text model, no pickle, no weights.pt
+    trees = train_and_promote(ts, registry, cpu, cats, nums, FAST, 0.0, {"t": 1},
+                              families=("lightgbm",), **quiet)
+    assert trees.decision.promote and "first model" in trees.decision.reason  # always serves
+    champion = registry.champion(MODEL_NAME)
+    assert champion is not None and champion.family == "lightgbm"
+    folder = tmp_path / "lake" / "registry" / MODEL_NAME / "versions" / champion.version
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.txt"]
+    assert (folder / "model.txt").read_text().startswith("tree")
+    served = load_classifier(registry, champion).score(ts.part("test"), cpu)
+    np.testing.assert_allclose(served, trees.challenger.test_scores, rtol=1e-9)
+    meta = champion.meta
+    assert meta["test_window"]["positives"] == int(ts.part("test")[LABEL].sum())
+    assert meta["metric_interval"]["low"] <= meta["metrics"]["pr_auc"] \
+        <= meta["metric_interval"]["high"]
+    # a crippled network challenger: one epoch at a learning rate that barely moves weights
     bad_cfg = FraudConfig(max_epochs=1, lr=1e-7, batch_size=512, warmup_epochs=0, seed=3)
-    bad = train_and_promote(ts, registry, cpu, cats, nums, bad_cfg, 0.0, {"t": 1}, **quiet)
+    bad = train_and_promote(ts, registry, cpu, cats, nums, bad_cfg, 0.0, {"t": 1},
+                            families=("torch",), **quiet)
     assert not bad.decision.promote
-    assert registry.champion_version(MODEL_NAME) == good.version.version
+    assert registry.champion_version(MODEL_NAME) == champion.version
     meta = registry.get(MODEL_NAME, bad.version.version).meta
+    assert meta["family"] == "torch" and meta["champion_family"] == "lightgbm"
     assert meta["decision"]["promote"] is False and meta["decision"]["reason"]
-    assert meta["champion_at_training"] == good.version.version
+    assert meta["decision"]["difference"]["high"] < 0.0 < meta["decision"]["interval"]["low"]
+    assert meta["champion_at_training"] == champion.version
     assert meta["training_set"] == {"t": 1} and meta["seed"] == 3
-    assert meta["metrics"]["pr_auc"] < good.test_metrics["pr_auc"]
+    assert meta["metrics"]["pr_auc"] < trees.test_metrics["pr_auc"]
+    assert meta["champion_metrics_on_test"]["pr_auc"] == pytest.approx(
+        trees.test_metrics["pr_auc"])
+
+
+def test_test_window_grows_back_until_it_holds_the_minimum_positives(fraud_lake: Lake) -> None:
+    plain = fraud_training_set(fraud_lake, AS_OF, WINDOW)
+    have = int(plain.part("test")[LABEL].sum())
+    grown = fraud_training_set(fraud_lake, AS_OF, replace(WINDOW, min_test_positives=have + 1))
+    test = grown.part("test")
+    assert grown.window.test_days > WINDOW.test_days  # grew back in time ...
+    assert int(test[LABEL].sum()) >= have + 1  # ... until it had them
+    assert test["date"].max() == plain.part("test")["date"].max()  # same newest matured day
+    assert grown.window.window_days - WINDOW.window_days == grown.window.test_days \
+        - WINDOW.test_days  # training kept its length
+    # rebuilt from its recorded lineage: the same set, no second growth
+    again = fraud_training_set(fraud_lake, AS_OF, grown.window, grown.source_versions)
+    assert_frame_equal(again.frame, grown.frame)

@@ -96,7 +96,7 @@ def test_foreign_pickle_is_refused_even_with_a_matching_checksum(
     evil = pickle.dumps({"w": Payload()}, protocol=2)
     (folder / "weights.pt").write_bytes(evil)
     meta = json.loads((folder / "meta.json").read_text())
-    meta["weights_sha256"] = hashlib.sha256(evil).hexdigest()  # the attacker fixed the checksum
+    meta["files_sha256"]["weights.pt"] = hashlib.sha256(evil).hexdigest()  # checksum "fixed"
     (folder / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(RegistryError, match="not a plain tensor state_dict"):
         registry.load_weights(registry.get("fraud", mv.version))
@@ -116,7 +116,7 @@ def test_models_cli_lists_promotes_and_rolls_back(registry: ModelRegistry, tmp_p
     capsys.readouterr()
     assert main(["models", "--lake", lake, "list", "fraud"]) == 0
     out = capsys.readouterr().out
-    assert "champion: v0002" in out and "* v0002  pr_auc=0.7000" in out
+    assert "champion: v0002" in out and "* v0002  torch          pr_auc=0.7000" in out
     assert main(["models", "--lake", lake, "rollback", "fraud"]) == 0
     assert registry.champion_version("fraud") == "v0001"
     assert main(["models", "--lake", lake, "show", "fraud", "v0002"]) == 0

@@ -15,7 +15,9 @@ import pytest
 
 from lakeloop.domains import load_domains
 from lakeloop.policy import EpisodeState, RetrainPolicy, step
+from lakeloop.settings import TrainingSettings
 from lakeloop.storage import Lake
+from lakeloop.training_sets import SplitWindow
 from pipelines.sensors import drift_sensor
 from resources import AlertsResource, LakeResource
 
@@ -142,3 +144,26 @@ def test_performance_decay_alone_requests_a_retrain(tmp_path: Path, webhook: str
     assert post["kind"] == "drift_open"
     assert post["details"]["performance"].startswith("PR-AUC 0.300 over the 7 days")
     assert post["details"]["drifted_columns"] == "none"
+
+
+def test_drift_retrain_of_a_classifier_waits_for_matured_labels_and_says_so(
+        tmp_path: Path, webhook: str) -> None:
+    domain = load_domains()["fraud"]
+    training = TrainingSettings(label_window_days=14, drift_train_days=7)
+    wait = training.drift_wait_days(domain)
+    split = SplitWindow()
+    assert wait == 14 + split.val_days + split.test_days + 7
+    lake = Lake(str(tmp_path / "lake"))
+    _write_history(lake, "...DDD")
+    sensor = drift_sensor(domain, training)  # the default policy, from the label window
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources={
+            "lake": LakeResource(root=lake.root), "alerts": AlertsResource(webhook_url=webhook)})
+        opened = sensor(ctx)
+    assert not opened.run_requests  # not on immature labels
+    [post] = Recorder.posts
+    due = (dt.date(2026, 2, 5) + dt.timedelta(days=wait)).isoformat()
+    assert f"scheduled for {due}" in post["action"] and "14 days to mature" in post["action"]
+    # the retrain, when due, trains on matured labels: no shortened label window
+    config = training.run_config(domain, due, drift=True)["fraud_training_set"]["config"]
+    assert config == {"as_of": due, "label_window_days": 14}

@@ -46,7 +46,12 @@ def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
         for i in range(DAYS - 2):
             assert all(r.success for r in nightly(i, instance))
         lake = Lake(lake_settings.lake_root)
-        assert not lake.exists("gold/fraud_scores")  # no champion yet: nothing scored
+        assert not lake.exists("gold/fraud_scores")  # no champion yet: nothing scored ...
+        scores_key = dg.AssetKey("fraud_scores")  # ... and nothing green in the UI
+        assert instance.get_latest_materialization_event(scores_key) is None
+        [observed] = instance.fetch_observations(scores_key, limit=1).records
+        assert "no fraud champion yet" in str(
+            observed.asset_observation.metadata["reason"].value)
 
         fraud = defs.resolve_job_def("retrain_fraud").execute_in_process(
             instance=instance, run_config=FRAUD_RUN)
@@ -60,6 +65,9 @@ def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
             assert isinstance(meta[metric].value, float)
             assert meta["decision"].value  # the reason is always stated
         assert Path(dm["forecast_plot"].value).read_bytes()[:4] == b"\x89PNG"
+        # the first classification model always serves, whichever family won validation
+        assert fm["promoted"].value and fm["family"].value in ("torch", "lightgbm")
+        assert fm["serving"].value == f"v0001 ({fm['family'].value})"
 
         # whatever the decision, an operator can force a version (lakeloop models promote)
         registry = ModelRegistry(ObjectStore(lake_settings.lake_root))

@@ -16,6 +16,8 @@ Design choices that keep the registry artifact safe (no pickles, see DEPENDENCIE
   the model exactly, without the contract or any data;
 - series unknown at training time, or with less history than the encoder, get a stated
   fallback (seasonal naive, see ``demand_lifecycle.forecast_with_fallback``), counted.
+The baselines it is judged against (and that serve when they win) are in
+``demand_baselines``.
 Known reals: the contract's known covariates, ``price_ratio`` (if any), ``holiday`` and the
 day of week (sin/cos); unknown: the target itself.
 """
@@ -70,6 +72,17 @@ class DemandConfig:
     # open days per week of the domain's calendar (``BusinessCalendar.periods_per_week``): the
     # lag of the seasonal-naive baselines and of the MASE scale, in time_idx units
     season: int = 7
+    # the baseline candidates (``demand_baselines``): the moving average's window, the
+    # history their zero share and residual quantiles come from, and the zero share from
+    # which a series' median (point) forecast is 0 - all in open days
+    moving_average_days: int = 28
+    baseline_fit_days: int = 84
+    intermittent_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if 0.5 not in self.quantiles:
+            raise ValueError(f"quantiles {self.quantiles} must include 0.5: the median (p50) "
+                             "is the point forecast every metric and the forecast table use")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -383,63 +396,6 @@ class DemandModel:
         for k, col in enumerate(qcols):
             result[col] = q[:, :, k].reshape(-1).astype(float)
         return result
-
-
-# ---- baselines (time in open-day index units) ------------------------------------------------
-
-
-def _season_source(origins: np.ndarray, h: np.ndarray, season: int) -> np.ndarray:
-    """The time_idx a seasonal-naive forecast of ``origin + h`` copies: the same position in
-    the last observed season (``season`` open days)."""
-    return origins + h - season * np.ceil(h / season).astype("int64")
-
-
-def _lookup(history: pd.DataFrame, series: np.ndarray, times: np.ndarray) -> np.ndarray:
-    values = history.set_index(["series_id", "time_idx"])[TARGET]
-    idx = pd.MultiIndex.from_arrays([series, times])
-    return values.reindex(idx).to_numpy(dtype=float, na_value=np.nan)
-
-
-def seasonal_naive_from(history: pd.DataFrame, origins: pd.Series, horizon: int, season: int
-                        ) -> pd.DataFrame:
-    """Seasonal naive from a per-series origin (``origins``: series_id -> last time_idx)."""
-    if season < 1:
-        raise ValueError(f"season must be >= 1 open day, got {season}")
-    series = np.repeat(origins.index.astype(str).to_numpy(), horizon)
-    start = np.repeat(origins.to_numpy(dtype="int64"), horizon)
-    h = np.tile(np.arange(1, horizon + 1), len(origins))
-    return pd.DataFrame({
-        "series_id": series, "time_idx": start + h, "horizon": h,
-        "forecast": _lookup(history, series, _season_source(start, h, season)),
-    })
-
-
-def seasonal_naive(history: pd.DataFrame, origin: int, horizon: int, season: int
-                   ) -> pd.DataFrame:
-    """Forecast open day ``origin + h`` with the value one ``season`` earlier (in time_idx,
-    i.e. open days: with Sundays closed and ``season`` 6, Monday copies last Monday).
-    NaN where that day is not in ``history``."""
-    ids = pd.unique(history["series_id"])
-    return seasonal_naive_from(history, pd.Series(origin, index=pd.Index(ids)), horizon,
-                               season)
-
-
-def weekday_mean(history: pd.DataFrame, origin: int, horizon: int, season: int,
-                 weeks: int = 4) -> pd.DataFrame:
-    """A simple statistical baseline: mean of the last ``weeks`` values at the same position
-    of the season (``season`` open days apart)."""
-    if season < 1:
-        raise ValueError(f"season must be >= 1 open day, got {season}")
-    ids = pd.unique(history["series_id"]).astype(str)
-    series = np.repeat(ids, horizon)
-    h = np.tile(np.arange(1, horizon + 1), len(ids))
-    last = _season_source(np.full(len(h), origin, dtype="int64"), h, season)
-    past = np.stack([_lookup(history, series, last - season * k) for k in range(weeks)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN: intended
-        forecast = np.nanmean(past, axis=0)
-    return pd.DataFrame({"series_id": series, "time_idx": origin + h, "horizon": h,
-                         "forecast": forecast})
 
 
 # ---- training ------------------------------------------------------------------------------

@@ -1,26 +1,34 @@
-"""Rolling-origin backtest of the forecaster against seasonal-naive and weekday-mean baselines.
+"""Rolling-origin backtest of the forecaster and the baseline rules, on the same origins.
 
 Time is counted in open days (``time_idx`` is the calendar's open-day index), and the weekly
-season is the model config's ``season`` (the calendar's open days per week): the baselines,
-the baselines' residual quantiles and the MASE scale all use lag ``season`` in time_idx, so a
-shop closed on Sundays compares Monday with last Monday, not with last Tuesday.
+season is the model config's ``season`` (the calendar's open days per week): the baselines
+and the MASE scale use lag ``season`` in time_idx, so a shop closed on Sundays compares Monday
+with last Monday, not with last Tuesday.
 
-Metrics per model over every (series, origin, horizon step): MAE, sMAPE, MASE (scaled by each
-series' in-sample seasonal-naive error) and pinball loss averaged over the quantiles.
-Baselines get quantiles from their own in-sample residuals, so pinball compares like with like.
+Every model is judged on its median (``q0.5``): the point forecast that minimises absolute
+error, and 0 for an intermittent series where 0 is the likelier value (the network's q0.5 is
+its median quantile; the baselines' zero rule is in ``demand_baselines``). Metrics per model
+over every (series, origin, horizon step): MAE, sMAPE, WAPE, MASE (each series scaled by its
+in-sample seasonal-naive error, then averaged over series) and pinball loss averaged over the
+quantiles - the formulas and their zero rules live in ``lakeloop.models.metrics``, shared with
+the realised accuracy in production. Baselines get quantiles from their own in-sample
+residuals, so pinball compares like with like.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from lakeloop.compute import Compute
-from lakeloop.models.demand import TARGET, DemandModel, seasonal_naive, weekday_mean
+from lakeloop.models import metrics as fm
+from lakeloop.models.demand import TARGET, DemandModel
+from lakeloop.models.demand_baselines import BaselineRule
 
-BASELINE_FORECASTS = (("seasonal_naive", seasonal_naive), ("weekday_mean", weekday_mean))
+POINT = "q0.5"  # the point forecast of every model: its median
 
 
 @dataclass(frozen=True)
@@ -31,14 +39,11 @@ class BacktestPlan:
     @classmethod
     def for_history(cls, last_t: int, horizon: int, n_origins: int) -> BacktestPlan:
         """``n_origins`` back-to-back forecasts of ``horizon`` open days ending at ``last_t``,
-        preceded by one validation horizon (early stopping) that the backtest never scores."""
+        preceded by one validation horizon (early stopping) that the backtest never scores:
+        validation forecasts ``val_from .. origins[0]``, the first scored day is
+        ``origins[0] + 1``, so early stopping never sees a day any backtest window scores."""
         origins = tuple(last_t - horizon * k for k in range(n_origins, 0, -1))
         return cls(origins, origins[0] - horizon + 1)
-
-
-def pinball_loss(actual: np.ndarray, forecast: np.ndarray, q: float) -> float:
-    diff = actual - forecast
-    return float(np.mean(np.maximum(q * diff, (q - 1) * diff)))
 
 
 def seasonal_diff(frame: pd.DataFrame, season: int) -> pd.Series:
@@ -48,12 +53,6 @@ def seasonal_diff(frame: pd.DataFrame, season: int) -> pd.Series:
     lagged = pd.MultiIndex.from_arrays([frame["series_id"], frame["time_idx"] - season])
     prev = values.reindex(lagged).to_numpy(dtype=float, na_value=np.nan)
     return pd.Series(frame[TARGET].to_numpy(dtype=float) - prev, index=frame.index)
-
-
-def _residual_quantiles(train: pd.DataFrame, quantiles: tuple[float, ...], season: int
-                        ) -> pd.DataFrame:
-    resid = seasonal_diff(train, season)
-    return resid.groupby(train["series_id"], observed=True).quantile(list(quantiles)).unstack()
 
 
 def mase_scale(train: pd.DataFrame, season: int) -> pd.Series:
@@ -67,57 +66,60 @@ def mase_scale(train: pd.DataFrame, season: int) -> pd.Series:
     return scale.where(scale > 1e-12)
 
 
-def backtest(model: DemandModel, pdf: pd.DataFrame, plan: BacktestPlan, compute: Compute,
-             baselines: bool = True) -> pd.DataFrame:
+def backtest(model: DemandModel | None, pdf: pd.DataFrame, plan: BacktestPlan,
+             compute: Compute, rules: Sequence[BaselineRule] = ()) -> pd.DataFrame:
     """One row per (model, series, origin, horizon): forecast quantiles and the actual.
 
-    ``baselines=False`` skips the baselines (scoring a champion on a plan they already ran on).
-    Baselines are clipped at 0 exactly where the model's forecasts are (every series but
-    ``model.negative_series``), so the comparison is like for like.
+    ``model``: the network (column ``model`` = "nhits"), or None to score rules only;
+    ``rules``: baseline rules, each named by its family (a baseline champion is scored by
+    re-running its rule here). At each origin every model reads the history up to it only.
+    Rows without an actual or a point forecast are dropped.
     """
-    horizon, quantiles = model.config.horizon, model.config.quantiles
-    season = model.config.season
-    train = pdf[pdf["time_idx"] < plan.val_from]
-    resid = _residual_quantiles(train, quantiles, season) if baselines else None
-    actual = pdf.set_index(["series_id", "time_idx"])[TARGET]
-    negative = set(model.negative_series)
     frames = []
     for origin in plan.origins:
         history = pdf[pdf["time_idx"] <= origin]
-        future = pdf[(pdf["time_idx"] > origin) & (pdf["time_idx"] <= origin + horizon)] \
-            .assign(**{TARGET: np.nan})
-        nn = model.forecast(history, future, compute).assign(model="nhits", origin=origin)
-        frames.append(nn)
-        for name, fn in BASELINE_FORECASTS if baselines else ():
-            base = fn(history, origin, horizon, season).assign(model=name, origin=origin)
-            r = resid.reindex(base["series_id"]).to_numpy(dtype=float)
-            floor = np.where(base["series_id"].isin(negative), -np.inf, 0.0)
-            for k, q in enumerate(quantiles):
-                base[f"q{q}"] = np.maximum(base["forecast"] + np.nan_to_num(r[:, k]), floor)
-            base["q0.5"] = base["forecast"]  # a baseline's median is its point forecast
-            frames.append(base.drop(columns="forecast"))
+        if model is not None:
+            horizon = model.config.horizon
+            future = pdf[(pdf["time_idx"] > origin) & (pdf["time_idx"] <= origin + horizon)] \
+                .assign(**{TARGET: np.nan})
+            frames.append(model.forecast(history, future, compute)
+                          .assign(model="nhits", origin=origin))
+        ids = pd.unique(history["series_id"].astype(str))
+        origins = pd.Series(origin, index=pd.Index(ids), dtype="int64")
+        for rule in rules:
+            frames.append(rule.forecast(history, origins).assign(model=rule.family,
+                                                                 origin=origin))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["series_id", "time_idx", "horizon", POINT, "model",
+                                     "origin", "actual"])
     out = pd.concat(frames, ignore_index=True)
+    actual = pdf.set_index(["series_id", "time_idx"])[TARGET]
     idx = pd.MultiIndex.from_arrays([out["series_id"], out["time_idx"]])
     out["actual"] = actual.reindex(idx).to_numpy(dtype=float, na_value=np.nan)
-    return out.dropna(subset=["actual", "q0.5"]).reset_index(drop=True)
+    return out.dropna(subset=["actual", POINT]).reset_index(drop=True)
 
 
 def forecast_metrics(results: pd.DataFrame, train: pd.DataFrame,
                      quantiles: tuple[float, ...], season: int
                      ) -> dict[str, dict[str, float]]:
-    """Metrics per model; ``season``: the MASE scale's lag (the model config's season)."""
+    """Metrics per model (see the module docstring); ``season``: the MASE scale's lag (the
+    model config's season). MASE is per series (``metrics.mase``), then averaged over the
+    series that have a scale."""
     scale = mase_scale(train, season)
     out: dict[str, dict[str, float]] = {}
     for name, g in results.groupby("model"):
-        err = (g["actual"] - g["q0.5"]).abs()
-        denom = g["actual"].abs() + g["q0.5"].abs()
-        smape = np.where(denom > 0, 2 * err / denom.where(denom > 0, 1), 0.0)
-        pinball = np.mean([pinball_loss(g["actual"].to_numpy(), g[f"q{q}"].to_numpy(), q)
-                           for q in quantiles])
-        mase_series = (err.groupby(g["series_id"]).mean() / scale).dropna()
+        actual, point = g["actual"].to_numpy(dtype=float), g[POINT].to_numpy(dtype=float)
+        per_series = pd.Series({
+            sid: fm.mase(s["actual"].to_numpy(dtype=float), s[POINT].to_numpy(dtype=float),
+                         float(scale.get(sid, np.nan)))
+            for sid, s in g.groupby("series_id")}, dtype=float)
+        mase_series = per_series.dropna()
         out[str(name)] = {
-            "mae": float(err.mean()), "smape": float(np.mean(smape)),
-            "mase": float(mase_series.mean()), "pinball": float(pinball),
+            "mae": float(np.abs(actual - point).mean()), "smape": fm.smape(actual, point),
+            "wape": fm.wape(actual, point), "mase": float(mase_series.mean()),
+            "pinball": float(np.mean([fm.pinball_loss(actual, g[f"q{q}"].to_numpy(dtype=float),
+                                                      q) for q in quantiles])),
             "mase_p10": float(mase_series.quantile(0.1)),
             "mase_p50": float(mase_series.quantile(0.5)),
             "mase_p90": float(mase_series.quantile(0.9)),

@@ -194,8 +194,10 @@ class FraudModel:
         return self.net.state_dict()
 
     def meta(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "preprocessor": self.pre.to_dict(),
-                "calibration": list(self.calibration)}
+        return {"family": "torch", "config": self.config.to_dict(),
+                "preprocessor": self.pre.to_dict(), "calibration": list(self.calibration),
+                "feature_schema": {"categorical": self.pre.categorical,
+                                   "numeric": self.pre.numeric}}
 
     @classmethod
     def rebuild(cls, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> FraudModel:

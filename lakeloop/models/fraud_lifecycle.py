@@ -1,4 +1,19 @@
-"""Train a fraud challenger, evaluate it against baselines and the champion, register, decide.
+"""Train the candidates of a classification domain, pick one, judge it against the champion
+honestly, register it, decide.
+
+Candidates (each servable, each stored in a safe format): the torch network
+(``lakeloop.models.fraud``: state_dict) and gradient-boosted trees
+(``lakeloop.models.fraud_trees``: LightGBM's text format). Logistic regression is fitted too,
+as a reference floor, but never served.
+
+1. every candidate trains on the train split, early-stopped on validation;
+2. the challenger is the candidate with the best validation PR-AUC (choosing on the test window
+   and then judging on it would flatter the winner);
+3. on the test window - matured labels, grown back until it holds ``min_test_positives``
+   (``lakeloop.training_sets``) - the challenger is compared with the champion on the same
+   rows, with a paired bootstrap interval of the difference (``promotion.decide_paired``);
+4. the challenger is registered with every candidate's metrics, the interval and the window;
+   it serves when the rule says so. With no champion the challenger always serves.
 
 Plain Python (no Dagster) so the same steps run from an asset, a notebook or a benchmark.
 """
@@ -6,36 +21,83 @@ Plain Python (no Dagster) so the same steps run from an asset, a notebook or a b
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
 from lakeloop.compute import Compute
 from lakeloop.models.baselines import fraud_baselines
-from lakeloop.models.fraud import FraudConfig, FraudModel, TrainResult, train_fraud
-from lakeloop.models.metrics import classification_metrics
-from lakeloop.promotion import Decision, decide, register_and_apply, training_meta
+from lakeloop.models.fraud import FraudConfig, FraudModel, train_fraud
+from lakeloop.models.fraud_trees import MODEL_FILE, TreeConfig, TreeModel, train_trees
+from lakeloop.models.metrics import bootstrap_interval, classification_metrics
+from lakeloop.promotion import Decision, decide_paired, register_and_apply, training_meta
 from lakeloop.registry import ModelRegistry, ModelVersion
 from lakeloop.training_sets import LABEL, TrainingSet
 
 PROMOTION_METRIC = "pr_auc"
+FAMILIES = ("torch", "lightgbm")
+
+
+class Classifier(Protocol):
+    def score(self, frame: pl.DataFrame, compute: Compute) -> np.ndarray: ...
+
+
+@dataclass
+class Candidate:
+    family: str
+    model: Any  # FraudModel | TreeModel
+    result: Any  # TrainResult | TreeTrainResult
+    val_metrics: dict[str, float]
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    test_scores: np.ndarray | None = None
 
 
 @dataclass
 class FraudRun:
     version: ModelVersion
     decision: Decision
-    result: TrainResult
+    challenger: Candidate
+    candidates: dict[str, Candidate]
     test_metrics: dict[str, float]
     baselines: dict[str, dict[str, float]]
     champion_version: str | None
     champion_metrics: dict[str, float] | None
 
+    @property
+    def result(self) -> Any:
+        return self.challenger.result
 
-def load_fraud_model(registry: ModelRegistry, mv: ModelVersion) -> FraudModel:
+
+def load_classifier(registry: ModelRegistry, mv: ModelVersion) -> Classifier:
+    """The registered model of any family, rebuilt from its own safe format."""
+    if mv.family == "lightgbm":
+        return TreeModel.rebuild(mv.meta, registry.load_file(mv, MODEL_FILE))
     return FraudModel.rebuild(mv.meta, registry.load_weights(mv))
+
+
+load_fraud_model = load_classifier  # the name older callers use
+
+
+def train_candidates(train: pl.DataFrame, val: pl.DataFrame, categorical: list[str],
+                     numeric: list[str], compute: Compute, cfg: FraudConfig,
+                     trees: TreeConfig | None = None, families: tuple[str, ...] = FAMILIES,
+                     log: Callable[[str], None] = print) -> dict[str, Candidate]:
+    """Every family trained on the same split, early-stopped on the same validation days."""
+    out: dict[str, Candidate] = {}
+    if "torch" in families:
+        r = train_fraud(train, val, categorical, numeric, compute, cfg, log=log)
+        out["torch"] = Candidate("torch", r.model, r, r.val_metrics)
+    if "lightgbm" in families:
+        t = train_trees(train, val, categorical, numeric,
+                        trees or TreeConfig(seed=cfg.seed), log=log)
+        out["lightgbm"] = Candidate("lightgbm", t.model, t, t.val_metrics)
+    return out
+
+
+def _val_score(c: Candidate) -> float:
+    return float(np.nan_to_num(c.val_metrics[PROMOTION_METRIC], nan=-1.0))
 
 
 def train_and_promote(
@@ -49,36 +111,65 @@ def train_and_promote(
     lineage: dict[str, Any],
     log: Callable[[str], None] = print,
     model_name: str = "fraud",
+    trees: TreeConfig | None = None,
+    families: tuple[str, ...] = FAMILIES,
+    min_test_positives: int = 0,
+    resamples: int = 200,
 ) -> FraudRun:
-    """Train a challenger on ``ts`` (inputs: the contract's ``categorical`` / ``numeric``
-    columns), judge it against the baselines and the champion of ``model_name`` on the same
-    test window, register it and promote it if it wins."""
+    """Train the candidates on ``ts`` (inputs: the contract's ``categorical`` / ``numeric``
+    columns), pick the challenger on validation, judge it against the champion of
+    ``model_name`` on the test window, register it and promote it if it wins."""
     train, val, test = ts.part("train"), ts.part("validation"), ts.part("test")
-    result = train_fraud(train, val, categorical, numeric, compute, cfg, log=log)
+    candidates = train_candidates(train, val, categorical, numeric, compute, cfg, trees,
+                                  families, log)
     y_test = test[LABEL].cast(pl.Int32).to_numpy()
-    test_metrics = classification_metrics(y_test, result.model.score(test, compute))
-    baselines = fraud_baselines(train, test, result.model.pre, seed=cfg.seed)
-    best_baseline = max(np.nan_to_num(m[PROMOTION_METRIC]) for m in baselines.values())
+    for c in candidates.values():
+        c.test_scores = np.asarray(c.model.score(test, compute), dtype=float)
+        c.test_metrics = classification_metrics(y_test, c.test_scores)
+    challenger = max(candidates.values(), key=_val_score)
+    log(f"challenger: {challenger.family} (validation PR-AUC "
+        + ", ".join(f"{c.family} {c.val_metrics[PROMOTION_METRIC]:.4f}"
+                    for c in candidates.values()) + ")")
+    baselines = fraud_baselines(train, test, categorical, numeric)
+    assert challenger.test_scores is not None
+    interval = bootstrap_interval(y_test, challenger.test_scores, resamples=resamples)
 
     champion = registry.champion(model_name)
-    champion_metrics = None
+    champion_metrics, difference = None, None
     if champion is not None:  # same, newest test window for both
-        champ_model = load_fraud_model(registry, champion)
-        champion_metrics = classification_metrics(y_test, champ_model.score(test, compute))
-    decision = decide(PROMOTION_METRIC, test_metrics[PROMOTION_METRIC], best_baseline,
-                      None if champion_metrics is None else champion_metrics[PROMOTION_METRIC],
-                      margin)
-    version = register_and_apply(registry, model_name, result.model.state(), {
-        **result.model.meta(),
-        "metrics": test_metrics,
-        "val_metrics": result.val_metrics,
+        champ_scores = np.asarray(load_classifier(registry, champion).score(test, compute),
+                                  dtype=float)
+        champion_metrics = classification_metrics(y_test, champ_scores)
+        difference = bootstrap_interval(y_test, challenger.test_scores, champ_scores,
+                                        resamples=resamples)
+    decision = decide_paired(
+        PROMOTION_METRIC, challenger.family, challenger.test_metrics[PROMOTION_METRIC],
+        interval, baselines["logistic_regression"][PROMOTION_METRIC],
+        None if champion_metrics is None else champion_metrics[PROMOTION_METRIC],
+        difference, margin, int(y_test.sum()), min_test_positives)
+    model = challenger.model
+    state = model.state() if challenger.family == "torch" else None
+    files = None if challenger.family == "torch" else model.files()
+    test_days = test["date"] if "date" in test.columns else None
+    version = register_and_apply(registry, model_name, state, {
+        **model.meta(),
+        "family": challenger.family,
+        "metrics": challenger.test_metrics,
+        "metric_interval": interval,
+        "val_metrics": challenger.val_metrics,
+        "candidates": {f: {"validation": c.val_metrics, "test": c.test_metrics}
+                       for f, c in candidates.items()},
         "baselines": baselines,
+        "test_window": {
+            "first": None if test_days is None else str(test_days.min()),
+            "last": None if test_days is None else str(test_days.max()),
+            "rows": test.height, "positives": int(y_test.sum()),
+            "min_positives": min_test_positives},
         "training_set": lineage,
-        **training_meta(cfg.seed, compute.describe(), result),
-        "best_epoch": result.best_epoch,
-        "feature_schema": {"categorical": result.model.pre.categorical,
-                           "numeric": result.model.pre.numeric},
+        **training_meta(cfg.seed, compute.describe(), challenger.result),
         "champion_metrics_on_test": champion_metrics,
-    }, decision, champion, log)
-    return FraudRun(version, decision, result, test_metrics, baselines,
-                    None if champion is None else champion.version, champion_metrics)
+        "champion_family": None if champion is None else champion.family,
+    }, decision, champion, log, files=files)
+    return FraudRun(version, decision, challenger, candidates, challenger.test_metrics,
+                    baselines, None if champion is None else champion.version,
+                    champion_metrics)
