@@ -1,6 +1,7 @@
 """Training assets for the demand forecaster: history with backtest cut-offs, then the model."""
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -11,6 +12,11 @@ from lakeloop.domains import Domain
 from lakeloop.storage import ObjectStore
 from resources import ComputeResource, LakeResource, RegistryResource
 
+if TYPE_CHECKING:
+    import polars as pl
+
+    from lakeloop.models.demand_eval import BacktestPlan
+
 
 class ForecastTrainingSetConfig(dg.Config):
     as_of: str | None = Field(None, description="YYYY-MM-DD; default: the newest feature day")
@@ -19,6 +25,14 @@ class ForecastTrainingSetConfig(dg.Config):
     horizon: int = Field(14, description="forecast horizon in open days")
     encoder_length: int = Field(28, description="open days of history each forecast looks at")
     backtest_origins: int = Field(3, description="rolling origins, one horizon apart")
+    backtest_start: str | None = Field(None, description="explicit split: first day the "
+                                       "backtest scores (with backtest_end; replaces the "
+                                       "rolling origins)")
+    backtest_end: str | None = Field(None, description="explicit split: last day scored")
+    val_start: str | None = Field(None, description="explicit split: first validation day "
+                                  "(early stopping; default: the horizon before "
+                                  "backtest_start); days between validation and backtest are "
+                                  "a gap")
 
 
 class ForecastModelConfig(dg.Config):
@@ -38,6 +52,39 @@ class ForecastModelConfig(dg.Config):
                         "(the backtest held the newest days out) before it is registered")
 
 
+def _plan(frame: "pl.DataFrame", config: ForecastTrainingSetConfig) -> "BacktestPlan":
+    """Rolling origins ending at the newest day, or the explicit date ranges (mapped to the
+    open-day index ``t`` of the days in the set)."""
+    import polars as pl
+
+    from lakeloop.models.demand_eval import BacktestPlan
+
+    if config.backtest_start is None and config.backtest_end is None:
+        return BacktestPlan.for_history(int(frame["t"].max()), config.horizon,
+                                        config.backtest_origins)
+    if config.backtest_start is None or config.backtest_end is None:
+        raise ValueError("explicit split: give both backtest_start and backtest_end")
+    days = frame.select("date", "t").unique()
+
+    def t_of(text: str, first: bool) -> int:
+        day = dt.date.fromisoformat(text)
+        hit = days.filter(pl.col("date") >= day if first else pl.col("date") <= day)
+        if hit.is_empty():
+            raise ValueError(f"explicit split: no open day with data "
+                             f"{'on or after' if first else 'on or before'} {text}")
+        return int(hit["t"].min() if first else hit["t"].max())
+
+    val_from = None if config.val_start is None else t_of(config.val_start, True)
+    plan = BacktestPlan.explicit(t_of(config.backtest_start, True),
+                                 t_of(config.backtest_end, False), config.horizon, val_from)
+    history = plan.val_from - int(frame["t"].min())
+    if history < config.encoder_length + config.horizon:
+        raise ValueError(f"explicit split: {history} open days before validation; the model "
+                         f"needs at least {config.encoder_length + config.horizon} (encoder "
+                         f"{config.encoder_length} + horizon {config.horizon}) to fit on")
+    return plan
+
+
 def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
     table = f"training/{domain.name}"
 
@@ -51,7 +98,6 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
                       lake: LakeResource) -> dg.MaterializeResult:
         import polars as pl
 
-        from lakeloop.models.demand_eval import BacktestPlan
 
         storage = lake.lake()
         as_of = as_of_day(config.as_of, storage, domain.features_table)
@@ -61,13 +107,16 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
             .sort("series_id", "date").collect()
         periods = frame["t"].n_unique()
         need = config.encoder_length + config.horizon * (config.backtest_origins + 2)
-        if periods < need:
+        if config.backtest_start is None and periods < need:
             raise dg.Failure(description=f"{domain.name} training set as of {as_of}: {periods} "
                              f"open days of history, need at least {need} for encoder "
                              f"{config.encoder_length}, horizon {config.horizon} and "
                              f"{config.backtest_origins} origins")
-        plan = BacktestPlan.for_history(int(frame["t"].max()), config.horizon,
-                                        config.backtest_origins)
+        try:
+            plan = _plan(frame, config)
+        except ValueError as exc:
+            raise dg.Failure(description=f"{domain.name} training set as of {as_of}: {exc}"
+                             ) from exc
         lineage = {"as_of": as_of.isoformat(),
                    "source_versions": {domain.features_table: source_version},
                    "horizon": config.horizon, "encoder_length": config.encoder_length,

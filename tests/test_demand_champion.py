@@ -357,3 +357,39 @@ def test_a_baseline_champion_forecasts_through_the_asset(demand_settings: Settin
     # a weekly shape: the weekday mean of two identical weeks is that weekday's value
     p = out.filter(pl.col("series_id") == "p").sort("horizon")
     assert p["p50"].to_list() == [WEEK[d.weekday()] for d in p["target_date"].to_list()]
+
+
+def test_explicit_backtest_ranges_with_a_gap_map_dates_to_open_days() -> None:
+    import datetime as dt
+
+    import polars as pl
+
+    from assets.demand_training import ForecastTrainingSetConfig, _plan
+    from lakeloop.models.demand_eval import BacktestPlan
+
+    # open days Mon-Sat only: t counts them, Sundays have no row
+    days = [dt.date(2026, 1, 5) + dt.timedelta(days=i) for i in range(120)]
+    open_days = [d for d in days if d.weekday() != 6]
+    frame = pl.DataFrame({"date": open_days, "t": list(range(len(open_days)))})
+    t = {d: i for i, d in enumerate(open_days)}
+    cfg = ForecastTrainingSetConfig(horizon=6, encoder_length=12, val_start="2026-03-02",
+                                    backtest_start="2026-03-16", backtest_end="2026-04-04")
+    plan = _plan(frame, cfg)
+    first = t[dt.date(2026, 3, 16)]
+    assert plan.val_from == t[dt.date(2026, 3, 2)]
+    assert plan.origins[0] == first - 1  # the first scored day is backtest_start
+    assert all(b - a == 6 for a, b in zip(plan.origins, plan.origins[1:], strict=False))
+    assert plan.origins[-1] + 6 <= t[dt.date(2026, 4, 4)]  # every window ends in range
+    assert plan.val_from + 6 - 1 < first - 1  # validation ends before: a gap of open days
+    # a closed start day maps to the next open day
+    sunday = ForecastTrainingSetConfig(horizon=6, encoder_length=12,
+                                       backtest_start="2026-03-15", backtest_end="2026-04-04")
+    assert _plan(frame, sunday).origins[0] == first - 1
+    with pytest.raises(ValueError, match="validation must end before"):
+        BacktestPlan.explicit(50, 80, 6, val_from=46)
+    with pytest.raises(ValueError, match="no full horizon"):
+        BacktestPlan.explicit(50, 53, 6)
+    with pytest.raises(ValueError, match="open days before validation"):
+        _plan(frame, ForecastTrainingSetConfig(horizon=6, encoder_length=12,
+                                               backtest_start="2026-01-20",
+                                               backtest_end="2026-02-20"))

@@ -45,6 +45,26 @@ class BacktestPlan:
         origins = tuple(last_t - horizon * k for k in range(n_origins, 0, -1))
         return cls(origins, origins[0] - horizon + 1)
 
+    @classmethod
+    def explicit(cls, test_first_t: int, test_last_t: int, horizon: int,
+                 val_from: int | None = None) -> BacktestPlan:
+        """Backtest windows over an explicit range of open days: back-to-back forecasts of
+        ``horizon`` days from ``test_first_t`` while they end by ``test_last_t``; validation
+        (early stopping) forecasts ``val_from .. val_from + horizon - 1`` (default: the
+        horizon just before the range). Open days between validation and the range are a gap
+        (actuals still coming in) that neither fits nor scores anything."""
+        first_origin = test_first_t - 1
+        origins = tuple(range(first_origin, test_last_t - horizon + 1, horizon))
+        if not origins:
+            raise ValueError(f"explicit backtest: {test_last_t - test_first_t + 1} open days "
+                             f"hold no full horizon of {horizon}")
+        val = first_origin - horizon + 1 if val_from is None else val_from
+        if val + horizon - 1 > first_origin:
+            raise ValueError("explicit backtest: validation must end before the backtest "
+                             f"range starts (validation ends {horizon - 1} open days after "
+                             "its start)")
+        return cls(origins, val)
+
 
 def seasonal_diff(frame: pd.DataFrame, season: int) -> pd.Series:
     """target minus the target ``season`` open days earlier (same series), NaN where that day

@@ -91,6 +91,7 @@ class TabMConfig(FraudConfig):
     max_epochs: int = 20
     patience: int = 3
     warmup_epochs: int = 1
+    negative_sample: float = 1.0  # share of the negatives each epoch sees (a new draw each epoch)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TabMConfig:
@@ -535,19 +536,31 @@ def train_tabm(
     v_codes, v_num = to_device(v_codes_np), to_device(v_num_np)
     y_val = val[LABEL].cast(pl.Int32).to_numpy()
     positives = max(float(y.sum()), 1.0)
-    pos_weight = torch.tensor(math.sqrt((len(y) - positives) / positives), device=compute.device)
+    q = min(max(float(cfg.negative_sample), 0.0), 1.0) or 1.0
+    pos_idx = torch.from_numpy(np.flatnonzero(y == 1))
+    neg_idx = torch.from_numpy(np.flatnonzero(y != 1))
+    rows_per_epoch = len(pos_idx) + int(round(q * len(neg_idx))) if q < 1 else len(y)
+    # the weight of a positive against the negatives an epoch actually sees
+    pos_weight = torch.tensor(math.sqrt(max(rows_per_epoch - positives, 1.0) / positives),
+                              device=compute.device)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     optim = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
-    steps = max(1, math.ceil(len(y) / cfg.batch_size))
+    steps = max(1, math.ceil(rows_per_epoch / cfg.batch_size))
 
     best: tuple[float, int, dict[str, torch.Tensor]] = (-1.0, -1, {})
     history: list[dict[str, float]] = []
     train_seconds, seen, epoch = 0.0, 0, 0
     for epoch in range(cfg.max_epochs):
         net.train()
-        epoch_start = time.perf_counter()
-        order = torch.randperm(len(y), generator=generator).to(compute.device)
+        epoch_start, epoch_cpu = time.perf_counter(), time.process_time()
+        if q < 1:  # every positive, a fresh sample of the negatives
+            keep = neg_idx[torch.randperm(len(neg_idx), generator=generator)[
+                :rows_per_epoch - len(pos_idx)]]
+            order = torch.cat([pos_idx, keep])
+            order = order[torch.randperm(len(order), generator=generator)].to(compute.device)
+        else:
+            order = torch.randperm(len(y), generator=generator).to(compute.device)
         total: torch.Tensor | float = 0.0
         for step in range(steps):
             for group in optim.param_groups:
@@ -568,9 +581,10 @@ def train_tabm(
         epoch_s = time.perf_counter() - epoch_start
         train_seconds += epoch_s
         val_metrics = classification_metrics(y_val, _logits(net, v_codes, v_num, compute))
-        history.append({"epoch": epoch, "loss": total / len(y), "seconds": epoch_s,
+        history.append({"epoch": epoch, "loss": total / rows_per_epoch, "seconds": epoch_s,
+                        "cpu_seconds": time.process_time() - epoch_cpu,
                         "val_pr_auc": val_metrics["pr_auc"]})
-        log(f"epoch {epoch + 1}/{cfg.max_epochs}: loss {total / len(y):.4f}, "
+        log(f"epoch {epoch + 1}/{cfg.max_epochs}: loss {total / rows_per_epoch:.4f}, "
             f"val PR-AUC {val_metrics['pr_auc']:.4f} ({epoch_s:.1f}s)")
         score = val_metrics["pr_auc"] if not math.isnan(val_metrics["pr_auc"]) else 0.0
         if score > best[0]:
