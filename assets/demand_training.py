@@ -98,6 +98,8 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
                       lake: LakeResource) -> dg.MaterializeResult:
         import polars as pl
 
+        from lakeloop.business_calendar import BusinessCalendar
+        from lakeloop.features.series import reindex_open_days
 
         storage = lake.lake()
         as_of = as_of_day(config.as_of, storage, domain.features_table)
@@ -105,6 +107,7 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         first = as_of - dt.timedelta(days=config.history_days - 1)
         frame = storage.scan(domain.features_table, first, as_of, version=source_version) \
             .sort("series_id", "date").collect()
+        frame = reindex_open_days(frame, BusinessCalendar(domain.calendar))
         periods = frame["t"].n_unique()
         need = config.encoder_length + config.horizon * (config.backtest_origins + 2)
         if config.backtest_start is None and periods < need:

@@ -79,6 +79,7 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         import polars as pl
 
         from lakeloop.business_calendar import BusinessCalendar
+        from lakeloop.features.series import reindex_open_days
         from lakeloop.models.demand import to_pandas
         from lakeloop.models.demand_lifecycle import (
             demand_family,
@@ -99,7 +100,8 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         calendar = BusinessCalendar(domain.calendar)
         family = demand_family(champion)
         first = calendar.shift(day, -history_open_days(champion))  # what the model reads
-        history = to_pandas(storage.scan(domain.features_table, first, day).collect(),
+        history = to_pandas(reindex_open_days(
+            storage.scan(domain.features_table, first, day).collect(), calendar),
                             domain.main.roles.known)
         model = load_demand_model(reg, champion, history)
         fc = forecast_with_fallback(model, history, compute.compute(), calendar)

@@ -153,3 +153,16 @@ def test_far_ranges_extend_lazily() -> None:
     assert not cal.is_open(D(2080, 7, 14))
     far = cal.index(D(2080, 3, 1))
     assert cal.day_at(far + 1) == cal.shift(D(2080, 3, 1), 1)
+
+
+def test_reading_recomputes_the_open_day_index_when_the_calendar_changed() -> None:
+    from lakeloop.features.series import reindex_open_days
+
+    days = [dt.date(2026, 3, 2) + dt.timedelta(days=i) for i in range(14)]  # Mon .. Sun
+    every_day = BusinessCalendar(None)
+    stored = pl.DataFrame({"date": days, "t": every_day.index_series(pl.Series(days))})
+    sundays = BusinessCalendar(CalendarSpec(closed_weekdays=["sun"]))
+    fresh = reindex_open_days(stored, sundays)
+    assert fresh.height == 12 and dt.date(2026, 3, 8) not in fresh["date"].to_list()
+    assert fresh["t"].diff().drop_nulls().to_list() == [1] * 11  # consecutive open days
+    assert fresh["t"].to_list() == [sundays.index(d) for d in fresh["date"].to_list()]

@@ -140,3 +140,15 @@ def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
                 *[f"target_{s}_{w}" for s in ("mean", "std") for w in windows(season)])
         .sort(SERIES_ID)
     )
+
+
+def reindex_open_days(frame: pl.DataFrame, calendar: BusinessCalendar) -> pl.DataFrame:
+    """``frame`` with its open-day index ``t`` recomputed from the dates by today's calendar,
+    and rows on days that calendar now closes dropped.
+
+    Why: ``t`` is written with the features, by the calendar of that day. If the contract's
+    calendar changes later (a new closing weekday, a holiday list fixed), stored ``t`` values
+    would count open days by two different calendars inside one training set or forecast
+    history - horizons and seasons off by a day, silently. Reading recomputes them."""
+    t = calendar.index_series(frame[PARTITION_COLUMN])
+    return frame.with_columns(t.alias(TIME_INDEX)).filter(pl.col(TIME_INDEX).is_not_null())
