@@ -153,8 +153,8 @@ def simulated(profile: str, scale: float, seed: int, log: Callable[[str], None])
          "ranges": {k: [a.isoformat(), b.isoformat()] for k, (a, b) in ranges.items()}})
 
 
-def generated(shape_name: str, quick: bool) -> Dataset:
-    every = {s.name: s for s in [*shapes(quick), real_card_like(quick)]}
+def generated(shape_name: str, quick: bool, rows: int | None) -> Dataset:
+    every = {s.name: s for s in [*shapes(quick, rows), real_card_like(quick)]}
     shape = every[shape_name]
     started = time.perf_counter()
     g = generate(shape)
@@ -245,7 +245,8 @@ def machine() -> dict[str, object]:
             "date": dt.datetime.now().isoformat(timespec="seconds")}
 
 
-def summary_lines(rows: list[dict[str, object]], datasets: dict[str, Dataset]) -> list[str]:
+def summary_lines(rows: list[dict[str, object]], datasets: dict[str, dict[str, object]]
+                  ) -> list[str]:
     out = []
     by_shape: dict[str, dict[str, dict[str, object]]] = {}
     for r in rows:
@@ -255,18 +256,17 @@ def summary_lines(rows: list[dict[str, object]], datasets: dict[str, Dataset]) -
     out.append(f"torch >= lightgbm on test PR-AUC: {len(wins)} of {len(by_shape)} shapes "
                f"({', '.join(wins) or 'none'})")
     for name, fams in by_shape.items():
-        ds = datasets[name]
-        oracle = ds.info.get("oracle_test_pr_auc")
+        oracle = datasets[name].get("oracle_test_pr_auc")
         extra = f"; oracle (true probability) test PR-AUC {oracle:.4f}" if oracle else ""
         r = fams["torch"]
         out.append(f"{name}: train/val/test rows {r['train_rows']:,}/{r['val_rows']:,}/"
                    f"{r['test_rows']:,}, test positives {r['test_positives']}, "
-                   f"{len(ds.categorical)} categorical + {len(ds.numeric)} numeric{extra}")
+                   f"{r['categorical']} categorical + {r['numeric']} numeric{extra}")
     if "real-card-like" in by_shape:
         fams = by_shape["real-card-like"]
         parts = {f: float(r["train_s"]) + float(r["score_s"] or 0.0) for f, r in fams.items()}
         total = sum(parts.values())
-        cpu_total = sum(float(r["cpu_s"]) for r in fams.values())
+        cpu_total = sum(float(r.get("cpu_s") or 0.0) for r in fams.values())
         rows_n = int(fams["torch"]["rows"])
         verdict = ("met" if total <= RETRAIN_GOAL_S else "NOT met") if rows_n >= 350_000 \
             else f"not judged at {rows_n:,} rows"
@@ -291,6 +291,11 @@ def main() -> None:
     parser.add_argument("--sim-scale", type=float, default=None,
                         help="simulator scale (default 0.1, the demo's; --quick: 0.02)")
     parser.add_argument("--sim-seed", type=int, default=7)
+    parser.add_argument("--rows", type=int, default=None,
+                        help="rows of each generated shape (default 200k; --quick: 20k); the "
+                        "real-card-like shape keeps its size")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the shapes already in --json and run only the others")
     parser.add_argument("--verbose", action="store_true", help="progress on stderr")
     args = parser.parse_args()
     epochs = args.epochs or (5 if args.quick else FraudConfig.max_epochs)
@@ -306,8 +311,8 @@ def main() -> None:
         "sim-simulator": lambda: simulated("simulator", scale, args.sim_seed, log),
         "sim-partner": lambda: simulated("partner", scale, args.sim_seed, log),
     }
-    for s in [*shapes(args.quick), real_card_like(args.quick)]:
-        builders[s.name] = lambda name=s.name: generated(name, args.quick)
+    for s in [*shapes(args.quick, args.rows), real_card_like(args.quick)]:
+        builders[s.name] = lambda name=s.name: generated(name, args.quick, args.rows)
     wanted = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = sorted(set(wanted) - set(builders))
     if unknown:
@@ -322,28 +327,33 @@ def main() -> None:
           f"{cfg.patience}; simulator scale {scale}, seed {args.sim_seed}", flush=True)
     print(header(), flush=True)
     rows: list[dict[str, object]] = []
-    datasets: dict[str, Dataset] = {}
+    datasets: dict[str, dict[str, object]] = {}
+    commands = [command.strip()]
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.resume and out.exists():  # a long run on a shared machine, continued
+        before = json.loads(out.read_text())
+        rows, datasets = before["rows"], before["datasets"]
+        commands = [*before.get("commands", [before.get("command")]), *commands]
+        for r in rows:
+            print(line(r), flush=True)
 
     def each() -> Iterator[Dataset]:
         for name, build in builders.items():
-            if not wanted or name in wanted:
+            if (not wanted or name in wanted) and name not in datasets:
                 yield build()
 
     started = time.perf_counter()
     for ds in each():
         got = evaluate(ds, device, cfg, log)
-        datasets[ds.name] = ds
+        datasets[ds.name] = {"source": ds.source, "build_s": ds.build_s, **ds.info}
         rows += got
         for r in got:
             print(line(r), flush=True)
         out.write_text(json.dumps({
-            "machine": info, "command": command.strip(), "device": device.describe(),
+            "machine": info, "commands": commands, "device": device.describe(),
             "fraud_config": cfg.to_dict(), "simulator_scale": scale,
-            "datasets": {n: {"source": d.source, "build_s": d.build_s, **d.info}
-                         for n, d in datasets.items()},
-            "rows": rows}, indent=1, default=str) + "\n")
+            "datasets": datasets, "rows": rows}, indent=1, default=str) + "\n")
         # the frames are no longer needed: keep memory flat on the 400k-row shape
         ds.train = ds.val = ds.test = ds.train.clear()
     print()

@@ -193,10 +193,11 @@ def generate(shape: Shape) -> Generated:
     return Generated(shape, frame, [s[0] for s in specs], numeric_names, p)
 
 
-def shapes(quick: bool) -> list[Shape]:
+def shapes(quick: bool, rows: int | None = None) -> list[Shape]:
     """The generated shapes of a run: rates 0.1 / 1 / 5 %, narrow and wide, with and without
-    missingness (six of the twelve combinations, each rate and width both ways)."""
-    rows = 20_000 if quick else 200_000
+    missingness (six of the twelve combinations, each rate and width both ways); ``rows``
+    each (default 200k, quick 20k)."""
+    rows = rows or (20_000 if quick else 200_000)
     narrow, wide = (20, 3), (150, 6)
     grid = [
         ("narrow-1%", 0.01, narrow, False),
