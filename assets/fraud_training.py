@@ -10,10 +10,12 @@ from pydantic import Field
 from assets.metadata import metrics_table, preview
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
+from lakeloop.models.classifier_config import TabMConfig
 from lakeloop.training_sets import MIN_TEST_POSITIVES, SplitWindow
 from resources import ComputeResource, LakeResource, RegistryResource
 
 SPLIT = SplitWindow()  # the rolling split's defaults live in one place
+NET = TabMConfig()  # ... and the network's
 
 TABLE_KEYS = ["pr_auc", "roc_auc", "recall_at_1pct", "recall_at_5pct",
               "precision_at_50pct_recall"]
@@ -54,11 +56,15 @@ class ClassificationTrainingSetConfig(dg.Config):
 
 
 class ClassificationModelConfig(dg.Config):
-    max_epochs: int = 30
-    batch_size: int = 1024
-    lr: float = 3e-3
-    patience: int = 4
-    seed: int = 7
+    max_epochs: int = Field(NET.max_epochs, description="torch network: at most this many "
+                            "epochs (early stopping on validation PR-AUC)")
+    epoch_rows: int = Field(NET.epoch_rows, description="torch network: rows an epoch sees "
+                            "at most (every positive, a fresh sample of negatives; 0: all)")
+    batch_size: int = NET.batch_size
+    lr: float = NET.lr
+    patience: int = NET.patience
+    ensemble_size: int = Field(NET.k, description="TabM members trained as one network")
+    seed: int = NET.seed
     families: list[str] = Field(["torch", "lightgbm"], description="candidate model families "
                                 "(the one with the best validation PR-AUC is the challenger)")
     promotion_margin: float = Field(0.005, description="PR-AUC gain needed to replace champion")
@@ -116,17 +122,16 @@ def classification_training_assets(domain: Domain, default_label_window: int
     @dg.asset(
         name=f"{domain.name}_model", group_name=f"{domain.name}_training",
         kinds={"pytorch", "lightgbm"}, deps=[_training_set],
-        description="Train the candidates (torch network with numeric embeddings, LightGBM "
-        "trees) on the newest training set; the best on validation is the challenger. Judge it "
-        "against the champion on the same test window (paired bootstrap interval, minimum "
-        "positives), register it in its own safe format, promote it only if it wins beyond "
-        "the noise. The first model always serves.",
+        description="Train the candidates (torch TabM network on piecewise-linear numeric "
+        "embeddings, LightGBM trees) on the newest training set; the best on validation is "
+        "the challenger. Judge it against the champion on the same test window (paired "
+        "bootstrap interval, minimum positives), register it in its own safe format, "
+        "promote it only if it wins beyond the noise. The first model always serves.",
     )
     def _model(context: dg.AssetExecutionContext, config: ClassificationModelConfig,
                lake: LakeResource, registry: RegistryResource, compute: ComputeResource
                ) -> dg.MaterializeResult:
         from lakeloop.features import event_schema
-        from lakeloop.models.fraud import FraudConfig
         from lakeloop.models.fraud_lifecycle import FAMILIES, train_and_promote
         from lakeloop.training_sets import SplitWindow, TrainingSet
 
@@ -145,8 +150,9 @@ def classification_training_assets(domain: Domain, default_label_window: int
         reg = registry.registry()
         run = train_and_promote(
             ts, reg, device, schema.categorical, schema.numeric,
-            FraudConfig(max_epochs=config.max_epochs, batch_size=config.batch_size, lr=config.lr,
-                        patience=config.patience, seed=config.seed),
+            TabMConfig(max_epochs=config.max_epochs, epoch_rows=config.epoch_rows,
+                       batch_size=config.batch_size, lr=config.lr, patience=config.patience,
+                       k=config.ensemble_size, seed=config.seed),
             config.promotion_margin, {**lineage, "table": table, "version": version},
             log=context.log.info, model_name=domain.name, families=tuple(config.families),
             min_test_positives=ts.window.min_test_positives,

@@ -45,7 +45,7 @@ from lakeloop.compute import Compute, compute
 from lakeloop.domains import Domain, load_domains
 from lakeloop.features import event_schema
 from lakeloop.models.baselines import fraud_baselines
-from lakeloop.models.fraud import FraudConfig
+from lakeloop.models.classifier_config import TabMConfig
 from lakeloop.models.fraud_lifecycle import train_candidates
 from lakeloop.models.metrics import classification_metrics
 from lakeloop.settings import TrainingSettings
@@ -169,7 +169,7 @@ def generated(shape_name: str, quick: bool, rows: int | None) -> Dataset:
 
 # -- one data set, every candidate ------------------------------------------------------------
 
-def evaluate(ds: Dataset, device: Compute, cfg: FraudConfig, log: Callable[[str], None]
+def evaluate(ds: Dataset, device: Compute, cfg: TabMConfig, log: Callable[[str], None]
              ) -> list[dict[str, object]]:
     y_test = ds.test[LABEL].cast(pl.Int32).to_numpy()
     common = {"shape": ds.name, "rows": ds.rows, "features": len(ds.categorical)
@@ -287,7 +287,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated shape names to run")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="torch max epochs (default: FraudConfig's; --quick: 5)")
+                        help="torch max epochs (default: TabMConfig's; --quick: 5)")
     parser.add_argument("--sim-scale", type=float, default=None,
                         help="simulator scale (default 0.1, the demo's; --quick: 0.02)")
     parser.add_argument("--sim-seed", type=int, default=7)
@@ -298,8 +298,8 @@ def main() -> None:
                         help="keep the shapes already in --json and run only the others")
     parser.add_argument("--verbose", action="store_true", help="progress on stderr")
     args = parser.parse_args()
-    epochs = args.epochs or (5 if args.quick else FraudConfig.max_epochs)
-    cfg = FraudConfig(max_epochs=epochs, patience=min(FraudConfig.patience, epochs))
+    epochs = args.epochs or (5 if args.quick else TabMConfig.max_epochs)
+    cfg = TabMConfig(max_epochs=epochs, patience=min(TabMConfig.patience, epochs))
     scale = args.sim_scale or (0.02 if args.quick else 0.1)
     device = compute(None if args.device == "auto" else args.device)
 

@@ -19,9 +19,10 @@ import torch
 
 from lakeloop.compute import compute
 from lakeloop.features import event_schema
+from lakeloop.models.classifier_config import TabMConfig
 from lakeloop.models.demand import DemandConfig, to_pandas, train_demand
 from lakeloop.models.demand_eval import BacktestPlan
-from lakeloop.models.fraud import FraudConfig, train_fraud
+from lakeloop.models.fraud_tabm import train_tabm
 from lakeloop.settings import Settings
 from lakeloop.storage import Lake
 from lakeloop.training_sets import SplitWindow, classification_training_set
@@ -50,9 +51,9 @@ def main() -> None:
     demand_rate: dict[str, float] = {}
     for name in devices:
         c = compute(name)
-        cfg = FraudConfig(max_epochs=args.epochs, patience=args.epochs,
-                          batch_size=args.fraud_batch)
-        r = train_fraud(ts.part("train"), ts.part("validation"), schema.categorical,
+        cfg = TabMConfig(max_epochs=args.epochs, patience=args.epochs,
+                         batch_size=args.fraud_batch)
+        r = train_tabm(ts.part("train"), ts.part("validation"), schema.categorical,
                         schema.numeric, c, cfg, log=lambda _m: None)
         fraud_rate[name] = r.samples_per_s
         dcfg = DemandConfig(horizon=7, encoder_length=14, max_epochs=args.epochs,

@@ -19,8 +19,10 @@ from lakeloop.compute import compute, pick_device
 from lakeloop.contracts import load_contract
 from lakeloop.domains import load_domains
 from lakeloop.features import event_features, event_schema, known_labels_from_dataset
-from lakeloop.models.fraud import FraudConfig, train_fraud
+from lakeloop.models.classifier_config import FraudConfig, TabMConfig
+from lakeloop.models.fraud import FraudModel, FraudNet, Preprocessor
 from lakeloop.models.fraud_lifecycle import load_classifier, load_fraud_model, train_and_promote
+from lakeloop.models.fraud_tabm import TabMModel, train_tabm
 from lakeloop.promotion import Decision, decide, decide_paired
 from lakeloop.registry import ModelRegistry
 from lakeloop.storage import Lake, ObjectStore
@@ -33,7 +35,7 @@ MODEL_NAME = DOMAIN.name
 FRAUD_FEATURES = DOMAIN.features_table
 WINDOW = SplitWindow(window_days=8, label_window_days=3, val_days=1, test_days=2)
 AS_OF = day(11)
-FAST = FraudConfig(max_epochs=3, batch_size=512, patience=2)
+FAST = TabMConfig(max_epochs=3, batch_size=512, patience=2, k=4, d_block=32)
 
 
 def fraud_training_set(lake: Lake, as_of: dt.date, window: SplitWindow,
@@ -114,10 +116,10 @@ def test_tiny_training_is_deterministic_and_survives_the_registry(fraud_lake: La
     cpu = compute("cpu")
     cats, nums = inputs(ts.frame)
     assert "hour" in cats and "card_count_1h" in nums and "transaction_id" not in cats + nums
-    a = train_fraud(ts.part("train"), ts.part("validation"), cats, nums, cpu, FAST,
-                    log=lambda _m: None)
-    b = train_fraud(ts.part("train"), ts.part("validation"), cats, nums, cpu, FAST,
-                    log=lambda _m: None)
+    a = train_tabm(ts.part("train"), ts.part("validation"), cats, nums, cpu, FAST,
+                   log=lambda _m: None)
+    b = train_tabm(ts.part("train"), ts.part("validation"), cats, nums, cpu, FAST,
+                   log=lambda _m: None)
     for key, value in a.model.state().items():
         assert torch.equal(value, b.model.state()[key]), key
     assert 1 <= a.epochs <= FAST.max_epochs and a.samples_per_s > 0
@@ -128,7 +130,18 @@ def test_tiny_training_is_deterministic_and_survives_the_registry(fraud_lake: La
     registry = ModelRegistry(ObjectStore(str(tmp_path / "lake")))
     mv = registry.register(MODEL_NAME, a.model.state(), a.model.meta())
     again = load_fraud_model(registry, registry.get(MODEL_NAME, mv.version))
+    assert isinstance(again, TabMModel) and mv.meta["architecture"] == "tabm"
     np.testing.assert_allclose(again.score(test, cpu), scores, rtol=1e-6)
+
+    # a version registered before TabM (the MLP, no "architecture") still loads and scores
+    train = ts.part("train")
+    pre = Preprocessor.fit(train, cats, nums, max_vocab=50)
+    mlp = FraudModel(FraudConfig(), pre, FraudNet([len(pre.vocab[c]) for c in cats],
+                                                  pre.width, FraudConfig()), (0.5, -1.0))
+    old = registry.register(MODEL_NAME, mlp.state(), mlp.meta())
+    assert "architecture" not in old.meta
+    np.testing.assert_allclose(load_classifier(registry, old).score(test, cpu),
+                               mlp.score(test, cpu), rtol=1e-6)
 
 
 def test_promotion_rules() -> None:
@@ -185,7 +198,7 @@ def test_candidates_serve_from_their_own_format_and_the_champion_is_judged_fairl
     assert meta["metric_interval"]["low"] <= meta["metrics"]["pr_auc"] \
         <= meta["metric_interval"]["high"]
     # a crippled network challenger: one epoch at a learning rate that barely moves weights
-    bad_cfg = FraudConfig(max_epochs=1, lr=1e-7, batch_size=512, warmup_epochs=0, seed=3)
+    bad_cfg = replace(FAST, max_epochs=1, lr=1e-7, warmup_epochs=0, seed=3)
     bad = train_and_promote(ts, registry, cpu, cats, nums, bad_cfg, 0.0, {"t": 1},
                             families=("torch",), **quiet)
     assert not bad.decision.promote

@@ -39,6 +39,7 @@ import polars as pl
 import torch
 
 from lakeloop.compute import Compute, seed_everything
+from lakeloop.models.window_cache import cached_loader
 
 if TYPE_CHECKING:
     from lakeloop.business_calendar import BusinessCalendar
@@ -64,7 +65,10 @@ class DemandConfig:
     patience: int = 3
     seed: int = 7
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
-    num_workers: int = 0
+    num_workers: int = 0  # processes that build the training windows
+    # build the training windows once and serve epochs from memory (``window_cache``: an
+    # epoch no longer rebuilds every window in Python); False: rebuild them every epoch
+    cache_windows: bool = True
     # "encoder": each window is standardised by its own encoder history (stateless), so the
     # network sees shapes, not levels, and a level shift costs little (demo: next-day WAPE
     # 0.334 before / 0.354 in the shift's first week, vs 0.343 / 0.373 for "identity")
@@ -479,9 +483,12 @@ def train_demand(pdf: pd.DataFrame, val_from: int, cfg: DemandConfig, compute: C
         ("16-mixed" if compute.amp_dtype == torch.float16 else "32-true"),
     )
     started = time.perf_counter()
+    train_loader = cached_loader(train_ds, cfg.batch_size, cfg.seed, **loader_kw) \
+        if cfg.cache_windows else train_ds.to_dataloader(train=True, batch_size=cfg.batch_size,
+                                                         **loader_kw)
+    build_s = time.perf_counter() - started
     trainer.fit(model.net,
-                train_dataloaders=train_ds.to_dataloader(train=True, batch_size=cfg.batch_size,
-                                                         **loader_kw),
+                train_dataloaders=train_loader,
                 val_dataloaders=val_ds.to_dataloader(train=False, batch_size=cfg.batch_size * 4,
                                                      **loader_kw))
     seconds = time.perf_counter() - started
@@ -489,7 +496,7 @@ def train_demand(pdf: pd.DataFrame, val_from: int, cfg: DemandConfig, compute: C
         model.net.load_state_dict(keep.state)
     epochs = keep.epochs
     log(f"demand model: {epochs} epochs, best val loss {keep.best:.4f}, "
-        f"{len(train_ds)} training windows, {seconds:.1f}s")
+        f"{len(train_ds)} training windows (built once in {build_s:.1f}s), {seconds:.1f}s")
     return DemandTrainResult(model, epochs, keep.best, seconds,
                              len(train_ds) * max(epochs, 1) / seconds if seconds else 0.0,
                              len(train_ds))

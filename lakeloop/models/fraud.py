@@ -1,4 +1,9 @@
-"""The fraud classifier: categorical embeddings + numeric features -> MLP -> calibrated score.
+"""The classifier's shared parts, and the first torch network (categorical embeddings +
+periodic numeric embeddings -> MLP), which versions registered before TabM still use.
+
+New torch candidates train TabM (``lakeloop.models.fraud_tabm``), which builds on the pieces
+here: ``FraudConfig``, ``FraudModel`` (score / meta / state), the learning-rate schedule, Platt
+calibration and ``TrainResult``. What holds for both:
 
 - imbalance: weighted BCE (``pos_weight``), no resampling, so the validation/test splits keep
   the real fraud rate;
@@ -11,8 +16,6 @@
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,38 +24,12 @@ import polars as pl
 import torch
 from torch import nn
 
-from lakeloop.compute import Compute, seed_everything
-from lakeloop.models.metrics import classification_metrics
-from lakeloop.training_sets import LABEL
+from lakeloop.compute import Compute
+from lakeloop.models.classifier_config import FraudConfig
 
 UNKNOWN = "<unk>"
 CLIP = 6.0  # standardised values beyond this many deviations are outliers, not signal
 LOG_SKEW = 1.0  # a non-negative column more right-skewed than this is log-scaled (counts, amounts)
-
-
-@dataclass
-class FraudConfig:
-    hidden: tuple[int, ...] = (128, 64)
-    dropout: float = 0.1
-    batch_size: int = 1024
-    max_epochs: int = 30
-    patience: int = 4
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    warmup_epochs: int = 1
-    max_vocab: int = 50
-    numeric_embedding: int = 8  # periodic embedding size per numeric input (0: plain MLP)
-    seed: int = 7
-    compile: bool | None = None  # None: only on CUDA, where it pays
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FraudConfig:
-        d = dict(d)
-        d["hidden"] = tuple(d.get("hidden", cls.hidden))
-        return cls(**d)
 
 
 @dataclass
@@ -237,85 +214,3 @@ class TrainResult:
     history: list[dict[str, float]]
     seconds: float
     samples_per_s: float
-
-
-def train_fraud(
-    train: pl.DataFrame,
-    val: pl.DataFrame,
-    categorical: list[str],
-    numeric: list[str],
-    compute: Compute,
-    cfg: FraudConfig | None = None,
-    log: Callable[[str], None] = print,
-) -> TrainResult:
-    cfg = cfg or FraudConfig()
-    seed_everything(cfg.seed)
-    pre = Preprocessor.fit(train, categorical, numeric, cfg.max_vocab)
-    net = FraudNet([len(pre.vocab[c]) for c in pre.categorical], pre.width, cfg)
-    net.to(compute.device)
-    use_compile = cfg.compile if cfg.compile is not None else compute.is_cuda
-    step_net = torch.compile(net) if use_compile else net
-
-    # The whole training split fits in (GPU) memory: move it once and slice batches from it.
-    # A DataLoader over per-row items would spend more time collating than training.
-    codes, num = pre.transform(train)
-    y = train[LABEL].cast(pl.Float32).to_numpy()
-    def to_device(array: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-        if compute.pin_memory:  # page-locked host memory: a fast, asynchronous copy to the GPU
-            tensor = tensor.pin_memory()
-        return tensor.to(compute.device, non_blocking=True)
-
-    t_codes, t_num, t_y = to_device(codes), to_device(num), to_device(y)
-    positives = max(float(y.sum()), 1.0)
-    pos_weight = torch.tensor(math.sqrt((len(y) - positives) / positives), device=compute.device)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    optim = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    y_val = val[LABEL].cast(pl.Int32).to_numpy()
-    steps = max(1, math.ceil(len(y) / cfg.batch_size))
-
-    best: tuple[float, int, dict[str, torch.Tensor]] = (-1.0, -1, {})
-    history: list[dict[str, float]] = []
-    model = FraudModel(cfg, pre, net)
-    train_seconds = 0.0  # optimisation steps only, for an honest samples/s
-    seen = 0
-    epoch = 0
-    for epoch in range(cfg.max_epochs):
-        net.train()
-        epoch_start = time.perf_counter()
-        order = torch.randperm(len(y), generator=generator).to(compute.device)
-        total: torch.Tensor | float = 0.0
-        for step in range(steps):
-            for group in optim.param_groups:
-                group["lr"] = cfg.lr * _lr_factor(epoch + step / steps, cfg)
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            with compute.autocast():
-                loss = loss_fn(step_net(t_codes[idx], t_num[idx]).float(), t_y[idx])
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            optim.step()
-            total += loss.detach() * len(idx)
-            seen += len(idx)
-        total = float(total)  # one device sync per epoch, not per step
-        train_seconds += time.perf_counter() - epoch_start
-        val_metrics = classification_metrics(y_val, model.logits(val, compute))
-        history.append({"epoch": epoch, "loss": total / len(y),
-                        "val_pr_auc": val_metrics["pr_auc"]})
-        log(f"epoch {epoch + 1}/{cfg.max_epochs}: loss {total / len(y):.4f}, "
-            f"val PR-AUC {val_metrics['pr_auc']:.4f}")
-        score = val_metrics["pr_auc"] if not math.isnan(val_metrics["pr_auc"]) else 0.0
-        if score > best[0]:
-            best = (score, epoch, {k: v.detach().clone() for k, v in net.state_dict().items()})
-        elif epoch - best[1] >= cfg.patience:
-            log(f"early stop: no validation PR-AUC gain for {cfg.patience} epochs")
-            break
-    net.load_state_dict(best[2])
-    val_logits = model.logits(val, compute)
-    model.calibration = _platt(val_logits, y_val)
-    return TrainResult(
-        model=model, epochs=epoch + 1, best_epoch=best[1] + 1,
-        val_metrics=classification_metrics(y_val, model.score(val, compute)),
-        history=history, seconds=train_seconds,
-        samples_per_s=seen / train_seconds if train_seconds else 0.0,
-    )

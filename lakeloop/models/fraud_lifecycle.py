@@ -2,7 +2,7 @@
 honestly, register it, decide.
 
 Candidates (each servable, each stored in a safe format): the torch network
-(``lakeloop.models.fraud``: state_dict) and gradient-boosted trees
+(``lakeloop.models.fraud_tabm``, TabM on numeric embeddings: state_dict) and gradient-boosted trees
 (``lakeloop.models.fraud_trees``: LightGBM's text format). Logistic regression is fitted too,
 as a reference floor, but never served.
 
@@ -29,7 +29,9 @@ import polars as pl
 
 from lakeloop.compute import Compute
 from lakeloop.models.baselines import fraud_baselines
-from lakeloop.models.fraud import FraudConfig, FraudModel, train_fraud
+from lakeloop.models.classifier_config import TabMConfig
+from lakeloop.models.fraud import FraudModel
+from lakeloop.models.fraud_tabm import TabMModel, train_tabm
 from lakeloop.models.fraud_trees import MODEL_FILE, TreeConfig, TreeModel, train_trees
 from lakeloop.models.metrics import bootstrap_interval, classification_metrics
 from lakeloop.promotion import Decision, decide_paired, register_and_apply, training_meta
@@ -74,20 +76,22 @@ def load_classifier(registry: ModelRegistry, mv: ModelVersion) -> Classifier:
     """The registered model of any family, rebuilt from its own safe format."""
     if mv.family == "lightgbm":
         return TreeModel.rebuild(mv.meta, registry.load_file(mv, MODEL_FILE))
-    return FraudModel.rebuild(mv.meta, registry.load_weights(mv))
+    if mv.meta.get("architecture") == "tabm":
+        return TabMModel.rebuild(mv.meta, registry.load_weights(mv))
+    return FraudModel.rebuild(mv.meta, registry.load_weights(mv))  # the MLP, before TabM
 
 
 load_fraud_model = load_classifier  # the name older callers use
 
 
 def train_candidates(train: pl.DataFrame, val: pl.DataFrame, categorical: list[str],
-                     numeric: list[str], compute: Compute, cfg: FraudConfig,
+                     numeric: list[str], compute: Compute, cfg: TabMConfig,
                      trees: TreeConfig | None = None, families: tuple[str, ...] = FAMILIES,
                      log: Callable[[str], None] = print) -> dict[str, Candidate]:
     """Every family trained on the same split, early-stopped on the same validation days."""
     out: dict[str, Candidate] = {}
     if "torch" in families:
-        r = train_fraud(train, val, categorical, numeric, compute, cfg, log=log)
+        r = train_tabm(train, val, categorical, numeric, compute, cfg, log=log)
         out["torch"] = Candidate("torch", r.model, r, r.val_metrics)
     if "lightgbm" in families:
         t = train_trees(train, val, categorical, numeric,
@@ -106,7 +110,7 @@ def train_and_promote(
     compute: Compute,
     categorical: list[str],
     numeric: list[str],
-    cfg: FraudConfig,
+    cfg: TabMConfig,
     margin: float,
     lineage: dict[str, Any],
     log: Callable[[str], None] = print,

@@ -1,10 +1,13 @@
 """A tabular network for the fraud domain: TabM (Gorishniy et al., "TabM: Advancing Tabular
 Deep Learning with Parameter-Efficient Ensembling", ICLR 2025; the ``tabm`` package) on
 piecewise-linear numeric embeddings (``rtdl_num_embeddings``), with distribution-aware
-preprocessing. A prototype: a drop-in for ``lakeloop.models.fraud.FraudNet`` /
-``Preprocessor`` / ``train_fraud`` (see ``train_tabm``).
+preprocessing: the network of the ``torch`` family of a classification domain (issue 11: the
+plain MLP of ``lakeloop.models.fraud`` lost to gradient-boosted trees on real card data).
+``bench/bench_fraud.py`` compares it with LightGBM on both simulator profiles and generated
+shapes; ``docs/performance.md`` has the table.
 
-What is different from ``FraudNet`` and why:
+What is different from the MLP (``FraudNet``, still loadable for versions registered before)
+and why:
 
 - **numeric inputs** go through a per-column quantile transform to a normal distribution
   (reference quantiles fitted on the training split, stored as JSON lists), so heavy tails,
@@ -29,13 +32,19 @@ What is different from ``FraudNet`` and why:
   prediction the mean of their logits. ``share_first=True`` computes the first (widest)
   layer once for all members and starts the per-member adapters after it: the cost of an
   ensemble is then ``k`` times the small layers only, which is what makes it affordable on a
-  2-core CPU.
+  2-core CPU;
+- **bounded epochs**: an epoch sees every positive and a fresh random sample of the negatives,
+  at most ``epoch_rows`` rows in all, so the cost of an epoch does not grow with the table
+  (fraud is rare: the negatives are what there is too much of). ``pos_weight`` is computed
+  against the negatives an epoch actually sees; ranking metrics do not depend on the sampling
+  and Platt scaling on the (unsampled) validation split puts the scores back on the real rate.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,7 +55,8 @@ import torch
 from torch import nn
 
 from lakeloop.compute import Compute, seed_everything
-from lakeloop.models.fraud import FraudConfig, FraudModel, TrainResult, _lr_factor, _platt
+from lakeloop.models.classifier_config import TabMConfig
+from lakeloop.models.fraud import FraudModel, TrainResult, _lr_factor, _platt
 from lakeloop.models.metrics import classification_metrics
 from lakeloop.training_sets import LABEL
 
@@ -56,49 +66,6 @@ QUANTILE_CLIP = 5.0  # the normal-output quantile transform ends here (sklearn: 
 STANDARD_CLIP = 6.0  # lakeloop.models.fraud.CLIP
 LOG_SKEW = 1.0  # lakeloop.models.fraud.LOG_SKEW
 TE_FOLDS = 5
-
-
-@dataclass
-class TabMConfig(FraudConfig):
-    """``FraudConfig`` plus what this network needs; defaults chosen on the generated shapes
-    and both simulator profiles (see the report of issue 11). ``hidden`` is unused."""
-
-    # preprocessing
-    transform: str = "quantile"  # quantile | standard (log if skewed, standardise, clip)
-    n_quantiles: int = 256
-    missing: str = "embedding"  # embedding (learnt vector per column) | indicator (0/1 columns)
-    max_vocab: int = 1000
-    min_count: int = 10  # categorical values seen fewer times in training -> unknown
-    target_encoding_min_values: int = 30  # more distinct values: add a target encoding column
-    target_encoding_smoothing: float = 20.0
-    # numeric embeddings
-    numeric_kind: str = "ple"  # ple | periodic | none
-    numeric_embedding: int = 4  # embedding size per numeric column
-    n_bins: int = 16  # ple: at most this many bins per column
-    bins_from_target: bool = False  # ple: decision-tree bins (compute_bins with y)
-    periodic_sigma: float = 0.1  # periodic: frequency_init_scale
-    cat_embedding: int = 8  # at most this many dimensions per categorical column
-    # backbone
-    k: int = 8  # ensemble members (1: a plain MLP)
-    d_block: int = 128
-    n_blocks: int = 2
-    share_first: bool = False  # True: first layer shared by the members (cheaper, worse)
-    dropout: float = 0.1
-    # optimisation
-    batch_size: int = 1024
-    lr: float = 2e-3
-    weight_decay: float = 3e-4
-    max_epochs: int = 20
-    patience: int = 3
-    warmup_epochs: int = 1
-    negative_sample: float = 1.0  # share of the negatives each epoch sees (a new draw each epoch)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TabMConfig:
-        known = {f for f in cls.__dataclass_fields__}
-        d = {k: v for k, v in d.items() if k in known}
-        d["hidden"] = tuple(d.get("hidden", FraudConfig.hidden))
-        return cls(**d)
 
 
 def _cfg(cfg: Any, name: str) -> Any:
@@ -382,6 +349,7 @@ def compute_ple_bins(num: np.ndarray, n_bins: int, y: np.ndarray | None = None
             continue
         nb = max(2, min(n_bins, len(values) - 1))
         x = torch.as_tensor(values, dtype=torch.float32)[:, None]
+        warnings.filterwarnings("ignore", "The 0-th feature has just two bin edges")
         if y is not None:
             tree = {"min_samples_leaf": 64, "min_impurity_decrease": 1e-4}
             edges = compute_bins(x, nb, tree_kwargs=tree,
@@ -506,29 +474,27 @@ def train_tabm(
     compute: Compute,
     cfg: TabMConfig | None = None,
     log: Callable[[str], None] = print,
-    net_class: type[nn.Module] | None = None,
 ) -> TrainResult:
     """``train_fraud`` for ``TabMFraudNet``: the same AdamW, warm-up + cosine schedule,
     weighted BCE (``pos_weight`` sqrt(neg/pos)), early stopping on validation PR-AUC and Platt
-    calibration. Differences: the loss is the mean of the ``k`` members' losses; PLE bins are
-    computed on the training matrix and set on the network; the validation split is
-    transformed once, not every epoch. ``net_class`` (e.g. ``FraudNet``) trains another network
-    on the same inputs (with ``missing="indicator"``)."""
+    calibration. The loss is the mean of the ``k`` members' losses; PLE bins are computed on the
+    training matrix and set on the network; the validation split is transformed once, not
+    every epoch; an epoch sees at most ``epoch_rows`` rows (every positive, sampled
+    negatives)."""
     cfg = cfg or TabMConfig()
     seed_everything(cfg.seed)
     started = time.perf_counter()
     pre, codes, num = TabPreprocessor.fit_transform(train, categorical, numeric, cfg)
     y = train[LABEL].cast(pl.Float32).to_numpy()
     cards = [len(pre.vocab[c]) for c in pre.categorical]
-    net = (net_class or TabMFraudNet)(cards, pre.width, cfg)
-    if isinstance(net, TabMFraudNet) and isinstance(net.numeric, PiecewiseLinearEmbeddings):
+    net = TabMFraudNet(cards, pre.width, cfg)
+    if isinstance(net.numeric, PiecewiseLinearEmbeddings):
         net.set_bins(compute_ple_bins(num, cfg.n_bins, y if cfg.bins_from_target else None))
     net.to(compute.device)
-    members = getattr(net, "forward_members", None)
     prep_s = time.perf_counter() - started
 
     def to_device(array: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        tensor = torch.from_numpy(np.require(array, requirements=["C", "W"]))
         if compute.pin_memory:
             tensor = tensor.pin_memory()
         return tensor.to(compute.device, non_blocking=True)
@@ -538,9 +504,10 @@ def train_tabm(
     v_codes, v_num = to_device(v_codes_np), to_device(v_num_np)
     y_val = val[LABEL].cast(pl.Int32).to_numpy()
     positives = max(float(y.sum()), 1.0)
-    q = min(max(float(cfg.negative_sample), 0.0), 1.0) or 1.0
     pos_idx = torch.from_numpy(np.flatnonzero(y == 1))
     neg_idx = torch.from_numpy(np.flatnonzero(y != 1))
+    room = int(cfg.epoch_rows) - len(pos_idx) if cfg.epoch_rows else len(neg_idx)
+    q = min(max(room, min(len(neg_idx), 1_000)), len(neg_idx)) / max(len(neg_idx), 1)
     rows_per_epoch = len(pos_idx) + int(round(q * len(neg_idx))) if q < 1 else len(y)
     # the weight of a positive against the negatives an epoch actually sees
     pos_weight = torch.tensor(math.sqrt(max(rows_per_epoch - positives, 1.0) / positives),
@@ -568,12 +535,9 @@ def train_tabm(
             for group in optim.param_groups:
                 group["lr"] = cfg.lr * _lr_factor(epoch + step / steps, cfg)
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            with compute.autocast():
-                if members is not None:  # (b, k): the mean of the members' losses
-                    out = members(t_codes[idx], t_num[idx]).float()
-                    loss = loss_fn(out, t_y[idx, None].expand_as(out))
-                else:
-                    loss = loss_fn(net(t_codes[idx], t_num[idx]).float(), t_y[idx])
+            with compute.autocast():  # (b, k): the mean of the members' losses
+                out = net.forward_members(t_codes[idx], t_num[idx]).float()
+                loss = loss_fn(out, t_y[idx, None].expand_as(out))
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
