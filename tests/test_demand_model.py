@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+import torch
 
 from lakeloop.business_calendar import BusinessCalendar
 from lakeloop.compute import compute
@@ -316,3 +317,36 @@ def test_a_winner_is_registered_as_its_refit_and_a_loser_as_judged(
     # ...a loser is kept exactly as judged
     assert lost_meta["refit"] is None and lost.deployed is lost.result
     assert registry.champion_version(NAME) == won.version.version
+
+
+def test_cached_windows_are_pytorch_forecastings_own_batches(pdf: pd.DataFrame) -> None:
+    """The window cache serves exactly the windows ``to_dataloader`` builds, in its format:
+    every key and shape, every window once per epoch, a new order each epoch."""
+    from lakeloop.models.demand import _with_target, known_reals_of, make_dataset, series_scales
+    from lakeloop.models.window_cache import cached_loader
+
+    data = _with_target(pdf, series_scales(pdf))
+    ds = make_dataset(data, CFG, known_reals_of(pdf))
+    plain = list(ds.to_dataloader(train=False, batch_size=len(ds)))
+    (x_ref, (y_ref, w_ref)), = plain
+    loader = cached_loader(ds, batch_size=16, seed=1)
+    epochs = [list(loader) for _ in range(2)]
+    x, (y, w) = epochs[0][0]
+    assert set(x) == set(x_ref) and w is None and w_ref is None
+    assert all(x[k].shape[1:] == x_ref[k].shape[1:] for k in x_ref
+               if isinstance(x_ref[k], torch.Tensor))
+    assert x["encoder_cont"].shape[0] == 16 and y.shape[1:] == y_ref.shape[1:]
+
+    def windows(batches: list) -> torch.Tensor:  # one row per window, by series and time
+        rows = torch.cat([torch.cat([b[0]["encoder_cont"].flatten(1), b[1][0]], 1)
+                          for b in batches])
+        key = torch.cat([b[0]["groups"][:, 0] * 100_000 + b[0]["decoder_time_idx"][:, 0]
+                         for b in batches])
+        assert len(key.unique()) == len(key)
+        return rows[torch.argsort(key)]
+
+    n = len(ds) - len(ds) % 16  # the last partial batch is dropped, as train=True does
+    assert sum(b[0]["encoder_cont"].shape[0] for b in epochs[0]) == n
+    assert not torch.equal(epochs[0][0][1][0], epochs[1][0][1][0])  # reshuffled
+    full = list(cached_loader(ds, batch_size=len(ds), seed=1))
+    torch.testing.assert_close(windows(full), windows(plain))
