@@ -26,6 +26,11 @@ class EventDriftConfig(dg.Config):
     sample_size: int = Field(5_000, description="rows sampled (seeded) from each side")
     reference_days: int = Field(7, description="newest days of the champion's training window "
                                 "that form the reference")
+    min_current_rows: int = Field(
+        1_000, description="a day with fewer events is measured together with the days "
+        "before it (newest first) until they hold this many (0: the day alone); the "
+        "thresholds above were set on ~5,000 events a day")
+    max_current_days: int = Field(7, description="... pooling at most this many days")
     method: str = Field("psi", description="Evidently drift method per column")
 
 
@@ -43,6 +48,12 @@ class SeriesDriftConfig(dg.Config):
     sample_size: int = Field(5_000, description="rows sampled (seeded) from each side")
     reference_days: int = Field(7, description="newest days of the champion's history that "
                                 "form the reference")
+    min_current_rows: int = Field(
+        200, description="a day with fewer regular-price series rows is measured together "
+        "with the days before it (newest first) until they hold this many (0: the day alone): "
+        "the thresholds above were set on ~270 rows a day, and a distance on a few dozen "
+        "rows flips between drifted and quiet under a steady shift")
+    max_current_days: int = Field(7, description="... pooling at most this many days")
     method: str = Field("wasserstein", description="Evidently drift method per column")
 
 

@@ -52,6 +52,12 @@ class DriftConfig:
     sample_size: int = DEFAULT_SAMPLE
     seed: int = 7
     reference_days: int = 7  # newest days of the champion's training window (a full week)
+    # the day measured: its rows alone, or - when fewer than this - pooled with the days before
+    # it (newest first, at most ``max_current_days``) until they hold this many. A distance on
+    # a few dozen rows is mostly sampling noise (PSI's floor is ~(bins - 1) / rows), so a
+    # domain with few rows a day flips between drifted and quiet under a steady drift.
+    min_current_rows: int = 0
+    max_current_days: int = 7
     method: str = "psi"  # Evidently's per-column drift method (psi, wasserstein, ...)
     # categoricals with more distinct reference values are bucketed: top-k + "__other__"
     max_categories: int = 20
@@ -75,6 +81,7 @@ class DriftResult:
     prediction_drift: bool | None
     reference_rows: int
     current_rows: int
+    current_days: int = 1  # days pooled into the current side (see DriftConfig.min_current_rows)
     html: str = field(repr=False, default="")
     json: str = field(repr=False, default="")
     column_methods: dict[str, str] = field(default_factory=dict)  # how each column was measured
@@ -90,6 +97,7 @@ class DriftResult:
             "max_column_drift": round(max(self.column_drift.values(), default=0.0), 4),
             "reference_sample": self.reference_rows,
             "current_sample": self.current_rows,
+            "current_days": self.current_days,
             "skipped_columns": len(self.skipped),
             "missing_drifted": sum(c.endswith(MISSING) for c in self.drifted_columns),
         }

@@ -132,18 +132,41 @@ def event_reference(lake: Lake, domain: Domain, champion: ModelVersion, cfg: Dri
     return lake.scan(domain.features_table, first, last, version=version).collect()
 
 
-def first_week(predictions: pl.LazyFrame, version: str, day: dt.date
-               ) -> tuple[pl.Series, pl.Series] | None:
+def current_since(lake: Lake, table: str, day: dt.date, cfg: DriftConfig, after: dt.date,
+                  where: pl.Expr | None = None) -> dt.date:
+    """First day of the current side of ``day``'s drift: ``day`` itself, or - while it holds
+    fewer than ``cfg.min_current_rows`` rows (``where`` applied) - grown back one day at a time,
+    at most ``cfg.max_current_days`` days and never onto ``after`` (the reference's last day)
+    or before it. Counting reads the date column only."""
+    if not cfg.min_current_rows:
+        return day
+    oldest = max(day - dt.timedelta(days=cfg.max_current_days - 1), after + dt.timedelta(days=1))
+    scan = lake.scan(table, oldest, day)
+    if where is not None:
+        scan = scan.filter(where)
+    counts = scan.group_by("date").agg(pl.len()).collect().sort("date", descending=True)
+    first, total = day, 0
+    for d, n in counts.iter_rows():
+        first, total = min(first, d), total + n
+        if total >= cfg.min_current_rows:
+            break
+    return first
+
+
+def first_week(predictions: pl.LazyFrame, version: str, day: dt.date,
+               since: dt.date | None = None) -> tuple[pl.Series, pl.Series] | None:
     """The champion's first ``FIRST_WEEK_DAYS`` days of predictions (``v``) and the day's.
 
     Why its own first week in production and not its predictions on its training days: on
     days it was fitted on, a model is surer than it can be on new ones (in the demo a
-    retrained champion's scores moved by PSI 0.08-0.14 between the two on quiet days)."""
+    retrained champion's scores moved by PSI 0.08-0.14 between the two on quiet days).
+    ``since``: the current side spans ``since`` .. ``day`` (pooled days; never the first week)."""
     past = predictions.filter(pl.col("model_version") == version).select("date", "v").collect()
     days = sorted(past["date"].unique().to_list())[:FIRST_WEEK_DAYS]
     if len(days) < FIRST_WEEK_DAYS or day <= days[-1]:
         return None  # the champion's reference week is still being written
-    current = past.filter(pl.col("date") == day)["v"]
+    first = max(since or day, days[-1] + dt.timedelta(days=1))
+    current = past.filter(pl.col("date").is_between(first, day))["v"]
     return (past.filter(pl.col("date").is_in(days))["v"], current) if len(current) else None
 
 
@@ -169,14 +192,17 @@ def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt
     if champion is None:
         return None
     reference = event_reference(lake, domain, champion, cfg)
-    current = lake.scan(domain.features_table, day, day).collect()
+    since = current_since(lake, domain.features_table, day, cfg,
+                          reference_window(champion, cfg.reference_days)[1])
+    current = lake.scan(domain.features_table, since, day).collect()
     columns, categorical = monitored_columns(domain, champion)
     result = compute_drift(reference, current, columns, cfg, categorical=categorical)
+    result.current_days = (day - since).days + 1
     result.skipped = {**unmonitored(domain, champion), **result.skipped}
     table = domain.predictions_table
     scores = first_week(_recent(lake, table, day)
                         .select("date", "model_version", pl.col("score").alias("v")),
-                        champion.version, day) if lake.exists(table) else None
+                        champion.version, day, since) if lake.exists(table) else None
     _set_prediction_drift(result, scores, cfg)
     return DayDrift(domain.name, day, champion.version, result)
 
@@ -220,15 +246,18 @@ def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: d
     first, last = reference_window(champion, cfg.reference_days)
     levels = demand_levels(history, first)
     reference = _indices(history.filter(pl.col("date").is_between(first, last)), levels)
-    today = lake.scan(domain.features_table, day, day).collect()
+    since = current_since(lake, domain.features_table, day, cfg, last,
+                          _regular(history.columns))
+    today = lake.scan(domain.features_table, since, day).collect()
     current = _indices(today.filter(_regular(today.columns)), levels)
     result = compute_drift(reference, current, SERIES_MONITORED, cfg)
-    _forecast_drift(lake, domain, champion.version, day, levels, cfg, result)
+    result.current_days = (day - since).days + 1
+    _forecast_drift(lake, domain, champion.version, day, levels, cfg, result, since)
     return DayDrift(domain.name, day, champion.version, result)
 
 
 def _forecast_drift(lake: Lake, domain: Domain, version: str, day: dt.date, levels: pl.DataFrame,
-                    cfg: DriftConfig, result: DriftResult) -> None:
+                    cfg: DriftConfig, result: DriftResult, since: dt.date) -> None:
     """Prediction drift: today's next-step forecasts vs the champion's first week of them,
     as indices over the series' weekday levels. (Forecasts are smooth and actuals are noisy,
     so actuals are no reference.)"""
@@ -243,7 +272,7 @@ def _forecast_drift(lake: Lake, domain: Domain, version: str, day: dt.date, leve
              .with_columns(pl.col("target_date").dt.weekday().alias("weekday"))
              .join(levels.lazy(), on=["series_id", "weekday"], how="left")
              .select("date", "model_version", (pl.col("p50") / pl.col("_level")).alias("v")))
-    _set_prediction_drift(result, first_week(index, version, day), cfg)
+    _set_prediction_drift(result, first_week(index, version, day, since), cfg)
 
 
 def store_report(store: ObjectStore, kind: str, day: dt.date, html: str, json: str

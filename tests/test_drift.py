@@ -88,6 +88,42 @@ def test_prediction_reference_is_the_champions_first_week() -> None:
     reference, current = first_week(frame, "v0002", start + dt.timedelta(days=10))
     assert sorted(reference.to_list()) == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
     assert current.to_list() == [10.0]
+    # pooled days: the current side spans since..day, but never reaches into the first week
+    _, pooled = first_week(frame, "v0002", start + dt.timedelta(days=11),
+                           since=start + dt.timedelta(days=8))
+    assert sorted(pooled.to_list()) == [10.0, 11.0]
+
+
+def test_a_thin_day_is_pooled_with_the_days_before_it(tmp_path) -> None:  # noqa: ANN001
+    """A day with fewer rows than ``min_current_rows`` grows back, newest day first, at most
+    ``max_current_days`` and never onto the reference; a full day stands alone."""
+    import datetime as dt
+
+    from lakeloop.monitoring import current_since
+    from lakeloop.storage import Lake
+
+    lake = Lake(str(tmp_path / "lake"))
+    start = dt.date(2026, 3, 1)
+    for i, n in enumerate([500, 60, 60, 60, 60, 60, 300]):
+        day = start + dt.timedelta(days=i)
+        lake.overwrite_partition("silver/x", pl.DataFrame({"v": np.arange(n, dtype=float)})
+                                 .with_columns(pl.lit(day).alias("date")), day)
+    cfg = DriftConfig(min_current_rows=200, max_current_days=7)
+    before = start - dt.timedelta(days=1)
+    assert current_since(lake, "silver/x", start + dt.timedelta(days=6), cfg, before) \
+        == start + dt.timedelta(days=6)  # 300 rows: the day alone
+    assert current_since(lake, "silver/x", start + dt.timedelta(days=5), cfg, before) \
+        == start + dt.timedelta(days=2)  # 4 x 60 = 240 rows
+    assert current_since(lake, "silver/x", start + dt.timedelta(days=5), cfg,
+                         start + dt.timedelta(days=3)) == start + dt.timedelta(days=4)
+    short = DriftConfig(min_current_rows=200, max_current_days=2)
+    assert current_since(lake, "silver/x", start + dt.timedelta(days=5), short, before) \
+        == start + dt.timedelta(days=4)
+    assert current_since(lake, "silver/x", start + dt.timedelta(days=5),
+                         DriftConfig(), before) == start + dt.timedelta(days=5)  # 0: off
+    only_small = pl.col("v") < 30  # a filter (regular-price rows) counts what is compared
+    assert current_since(lake, "silver/x", start + dt.timedelta(days=5), cfg, before,
+                         only_small) == start  # 6 x 30 < 200: back to the reference's edge
 
 
 def test_quality_reports_are_evidently_html() -> None:
