@@ -49,10 +49,10 @@ class SeriesDriftConfig(dg.Config):
     reference_days: int = Field(7, description="newest days of the champion's history that "
                                 "form the reference")
     min_current_rows: int = Field(
-        200, description="a day with fewer regular-price series rows is measured together "
-        "with the days before it (newest first) until they hold this many (0: the day alone): "
-        "the thresholds above were set on ~270 rows a day, and a distance on a few dozen "
-        "rows flips between drifted and quiet under a steady shift")
+        0, description="a day with fewer regular-price series rows is measured together with "
+        "the days before it (newest first) until they hold this many (0: the day alone). A "
+        "distance on a few dozen rows flips between drifted and quiet under a steady shift; "
+        "pooled, it is steadier but the threshold may need lowering (README)")
     max_current_days: int = Field(7, description="... pooling at most this many days")
     method: str = Field("wasserstein", description="Evidently drift method per column")
 
