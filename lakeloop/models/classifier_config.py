@@ -4,7 +4,7 @@ must not import torch."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 
@@ -21,24 +21,25 @@ class FraudConfig:
     max_vocab: int = 50
     numeric_embedding: int = 8  # periodic embedding size per numeric input (0: plain MLP)
     seed: int = 7
-    compile: bool | None = None  # None: only on CUDA, where it pays
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FraudConfig:
-        d = dict(d)
+        """Tolerant of metas from other versions: keys this class does not know (``compile``,
+        dropped with the MLP's training) are ignored, missing ones take the defaults."""
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
         d["hidden"] = tuple(d.get("hidden", cls.hidden))
         return cls(**d)
-
 
 
 @dataclass
 class TabMConfig(FraudConfig):
     """``FraudConfig`` plus what this network needs; defaults chosen on the generated shapes
     and both simulator profiles (``bench/bench_fraud.py``), never on one data set. ``hidden``
-    is unused."""
+    is unused; fields not listed here keep ``FraudConfig``'s defaults."""
 
     # preprocessing
     transform: str = "quantile"  # quantile | standard (log if skewed, standardise, clip)
@@ -60,19 +61,9 @@ class TabMConfig(FraudConfig):
     d_block: int = 128
     n_blocks: int = 2
     share_first: bool = False  # True: first layer shared by the members (cheaper, worse)
-    dropout: float = 0.1
-    # optimisation
-    batch_size: int = 1024
+    # optimisation (batch size, dropout and warm-up as FraudConfig)
     lr: float = 2e-3
     weight_decay: float = 3e-4
     max_epochs: int = 20
     patience: int = 3
-    warmup_epochs: int = 1
     epoch_rows: int = 100_000  # rows an epoch sees at most: all positives + sampled negatives
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TabMConfig:
-        known = {f for f in cls.__dataclass_fields__}
-        d = {k: v for k, v in d.items() if k in known}
-        d["hidden"] = tuple(d.get("hidden", FraudConfig.hidden))
-        return cls(**d)

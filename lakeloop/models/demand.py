@@ -444,6 +444,7 @@ class DemandTrainResult:
     samples_per_s: float
     train_samples: int
     history: list[float] = field(default_factory=list)
+    window_build_seconds: float = 0.0  # of ``seconds``: building the cached windows (once)
 
 
 def train_demand(pdf: pd.DataFrame, val_from: int, cfg: DemandConfig, compute: Compute,
@@ -495,8 +496,9 @@ def train_demand(pdf: pd.DataFrame, val_from: int, cfg: DemandConfig, compute: C
     if keep.state is not None:
         model.net.load_state_dict(keep.state)
     epochs = keep.epochs
+    built = f" (built once in {build_s:.1f}s)" if cfg.cache_windows else ""
     log(f"demand model: {epochs} epochs, best val loss {keep.best:.4f}, "
-        f"{len(train_ds)} training windows (built once in {build_s:.1f}s), {seconds:.1f}s")
+        f"{len(train_ds)} training windows{built}, {seconds:.1f}s")
     return DemandTrainResult(model, epochs, keep.best, seconds,
                              len(train_ds) * max(epochs, 1) / seconds if seconds else 0.0,
-                             len(train_ds))
+                             len(train_ds), window_build_seconds=build_s)

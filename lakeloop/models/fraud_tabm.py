@@ -56,21 +56,14 @@ from torch import nn
 
 from lakeloop.compute import Compute, seed_everything
 from lakeloop.models.classifier_config import TabMConfig
-from lakeloop.models.fraud import FraudModel, TrainResult, _lr_factor, _platt
+from lakeloop.models.fraud import CLIP as STANDARD_CLIP
+from lakeloop.models.fraud import LOG_SKEW, UNKNOWN, FraudModel, TrainResult, _lr_factor, _platt
 from lakeloop.models.metrics import classification_metrics
 from lakeloop.training_sets import LABEL
 
-UNKNOWN = "<unk>"
 NULL = "<null>"
 QUANTILE_CLIP = 5.0  # the normal-output quantile transform ends here (sklearn: +-5.2)
-STANDARD_CLIP = 6.0  # lakeloop.models.fraud.CLIP
-LOG_SKEW = 1.0  # lakeloop.models.fraud.LOG_SKEW
 TE_FOLDS = 5
-
-
-def _cfg(cfg: Any, name: str) -> Any:
-    """A field of ``cfg``, or TabMConfig's default (a plain FraudConfig works too)."""
-    return getattr(cfg, name, TabMConfig.__dataclass_fields__[name].default)
 
 
 # -- preprocessing ---------------------------------------------------------------------------
@@ -116,25 +109,27 @@ class TabPreprocessor:
     # fitting ----------------------------------------------------------------------------------
     @classmethod
     def fit(cls, frame: pl.DataFrame, categorical: list[str], numeric: list[str],
-            cfg: Any = None) -> TabPreprocessor:
+            cfg: TabMConfig | None = None) -> TabPreprocessor:
         """Fit on the training split. Use ``fit_transform`` for the training matrix itself
         (its target encodings are out-of-fold)."""
         return cls._fit(frame, categorical, numeric, cfg)[0]
 
     @classmethod
     def fit_transform(cls, frame: pl.DataFrame, categorical: list[str], numeric: list[str],
-                      cfg: Any = None) -> tuple[TabPreprocessor, np.ndarray, np.ndarray]:
+                      cfg: TabMConfig | None = None
+                      ) -> tuple[TabPreprocessor, np.ndarray, np.ndarray]:
         pre, oof = cls._fit(frame, categorical, numeric, cfg)
         codes, num = pre.transform(frame, target_override=oof)
         return pre, codes, num
 
     @classmethod
-    def _fit(cls, frame: pl.DataFrame, categorical: list[str], numeric: list[str], cfg: Any
+    def _fit(cls, frame: pl.DataFrame, categorical: list[str], numeric: list[str],
+             cfg: TabMConfig | None
              ) -> tuple[TabPreprocessor, dict[str, np.ndarray]]:
         cfg = cfg if cfg is not None else TabMConfig()
-        pre = cls(list(categorical), list(numeric), _cfg(cfg, "transform"),
-                  _cfg(cfg, "missing"))
-        max_vocab, min_count = _cfg(cfg, "max_vocab"), _cfg(cfg, "min_count")
+        pre = cls(list(categorical), list(numeric), cfg.transform,
+                  cfg.missing)
+        max_vocab, min_count = cfg.max_vocab, cfg.min_count
         for c in pre.categorical:
             counts = _cat(frame, c).value_counts(sort=True)
             counts = counts.filter(pl.col("count") >= min_count).head(max_vocab)
@@ -145,7 +140,7 @@ class TabPreprocessor:
                 pre.missing.append(c)
             values = col.to_numpy()
             if pre.transform_kind == "quantile":
-                probs = np.linspace(0.0, 1.0, _cfg(cfg, "n_quantiles"))
+                probs = np.linspace(0.0, 1.0, cfg.n_quantiles)
                 q = np.quantile(values, probs) if len(values) else np.zeros(2)
                 pre.quantiles[c] = [float(v) for v in np.maximum.accumulate(q)]
             else:
@@ -157,11 +152,11 @@ class TabPreprocessor:
                 pre.std[c] = std if std > 0 and math.isfinite(std) else 1.0
         oof: dict[str, np.ndarray] = {}
         y = frame[LABEL].cast(pl.Float64).to_numpy() if LABEL in frame.columns else None
-        te_min = _cfg(cfg, "target_encoding_min_values")
+        te_min = cfg.target_encoding_min_values
         if y is not None and te_min:
             rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
             pre.target_prior = math.log(rate / (1 - rate))
-            m = float(_cfg(cfg, "target_encoding_smoothing"))
+            m = float(cfg.target_encoding_smoothing)
             fold = np.arange(frame.height) % TE_FOLDS
             for c in pre.categorical:
                 values = _cat(frame, c).to_numpy()
@@ -337,28 +332,29 @@ def compute_ple_bins(num: np.ndarray, n_bins: int, y: np.ndarray | None = None
     or with ``y`` target-aware decision-tree bins (``rtdl_num_embeddings.compute_bins``)."""
     from rtdl_num_embeddings import compute_bins
 
-    bins = []
-    for j in range(num.shape[1]):
-        col = num[:, j]
-        ok = ~np.isnan(col)
-        values = col[ok]
-        distinct = np.unique(values)
-        if len(distinct) < 2:  # constant (or empty): one bin around it
-            v = float(distinct[0]) if len(distinct) else 0.0
-            bins.append(torch.tensor([v - 0.5, v + 0.5]))
-            continue
-        nb = max(2, min(n_bins, len(values) - 1))
-        x = torch.as_tensor(values, dtype=torch.float32)[:, None]
+    with warnings.catch_warnings():  # a two-valued column gets one bin, and rtdl says so
         warnings.filterwarnings("ignore", "The 0-th feature has just two bin edges")
-        if y is not None:
-            tree = {"min_samples_leaf": 64, "min_impurity_decrease": 1e-4}
-            edges = compute_bins(x, nb, tree_kwargs=tree,
-                                 y=torch.as_tensor(y[ok], dtype=torch.float32),
-                                 regression=False)[0]
-        else:
-            edges = compute_bins(x, nb)[0]
-        bins.append(edges.float())
-    return bins
+        bins = []
+        for j in range(num.shape[1]):
+            col = num[:, j]
+            ok = ~np.isnan(col)
+            values = col[ok]
+            distinct = np.unique(values)
+            if len(distinct) < 2:  # constant (or empty): one bin around it
+                v = float(distinct[0]) if len(distinct) else 0.0
+                bins.append(torch.tensor([v - 0.5, v + 0.5]))
+                continue
+            nb = max(2, min(n_bins, len(values) - 1))
+            x = torch.as_tensor(values, dtype=torch.float32)[:, None]
+            if y is not None:
+                tree = {"min_samples_leaf": 64, "min_impurity_decrease": 1e-4}
+                edges = compute_bins(x, nb, tree_kwargs=tree,
+                                     y=torch.as_tensor(y[ok], dtype=torch.float32),
+                                     regression=False)[0]
+            else:
+                edges = compute_bins(x, nb)[0]
+            bins.append(edges.float())
+        return bins
 
 
 # -- the network -----------------------------------------------------------------------------
@@ -370,31 +366,31 @@ class TabMFraudNet(nn.Module):
     one logit per row (the mean of the members'); ``forward_members`` gives all ``k`` (train
     on the mean of their losses)."""
 
-    def __init__(self, cardinalities: list[int], n_numeric: int, cfg: Any) -> None:
+    def __init__(self, cardinalities: list[int], n_numeric: int, cfg: TabMConfig) -> None:
         super().__init__()
         import tabm
 
-        self.k = int(_cfg(cfg, "k"))
-        d_emb = int(_cfg(cfg, "numeric_embedding"))
-        kind = _cfg(cfg, "numeric_kind") if n_numeric else "none"
-        cat_dim = int(_cfg(cfg, "cat_embedding"))
+        self.k = int(cfg.k)
+        d_emb = int(cfg.numeric_embedding)
+        kind = cfg.numeric_kind if n_numeric else "none"
+        cat_dim = int(cfg.cat_embedding)
         self.embeddings = nn.ModuleList(
             nn.Embedding(n, min(cat_dim, (n + 1) // 2 + 1)) for n in cardinalities)
         self.numeric: nn.Module | None
         if kind == "ple":
-            self.numeric = PiecewiseLinearEmbeddings(n_numeric, int(_cfg(cfg, "n_bins")), d_emb)
+            self.numeric = PiecewiseLinearEmbeddings(n_numeric, int(cfg.n_bins), d_emb)
             numeric_width = n_numeric * d_emb
         elif kind == "periodic":
-            self.numeric = PeriodicNumeric(n_numeric, d_emb, float(_cfg(cfg, "periodic_sigma")))
+            self.numeric = PeriodicNumeric(n_numeric, d_emb, float(cfg.periodic_sigma))
             numeric_width = n_numeric * d_emb
         else:  # plain numbers (NaN -> 0: use missing="indicator")
             self.numeric, numeric_width = None, n_numeric
         d_features = [e.embedding_dim for e in self.embeddings] \
             + [numeric_width // max(n_numeric, 1)] * n_numeric
         d_in = sum(d_features)
-        d_block, n_blocks = int(_cfg(cfg, "d_block")), int(_cfg(cfg, "n_blocks"))
-        dropout = float(_cfg(cfg, "dropout"))
-        self.share_first = bool(_cfg(cfg, "share_first")) and n_blocks >= 2
+        d_block, n_blocks = int(cfg.d_block), int(cfg.n_blocks)
+        dropout = float(cfg.dropout)
+        self.share_first = bool(cfg.share_first) and n_blocks >= 2
         self.first: nn.Module | None = None
         if self.share_first:
             # one shared layer over the wide input; the members start after it
@@ -475,7 +471,7 @@ def train_tabm(
     cfg: TabMConfig | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
-    """``train_fraud`` for ``TabMFraudNet``: the same AdamW, warm-up + cosine schedule,
+    """Train ``TabMFraudNet`` as the MLP was trained: AdamW, warm-up + cosine schedule,
     weighted BCE (``pos_weight`` sqrt(neg/pos)), early stopping on validation PR-AUC and Platt
     calibration. The loss is the mean of the ``k`` members' losses; PLE bins are computed on the
     training matrix and set on the network; the validation split is transformed once, not

@@ -47,17 +47,6 @@ def _length(obj: Any) -> int:
     return int(x["decoder_lengths"].shape[0])
 
 
-class _Index(torch.utils.data.Dataset):
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
 def cached_loader(dataset: Any, batch_size: int, seed: int, num_workers: int = 0,
                   pin_memory: bool = False, build_batch: int = 2048) -> DataLoader:
     """A training ``DataLoader`` over ``dataset``'s windows, built once (``num_workers``
@@ -67,7 +56,8 @@ def cached_loader(dataset: Any, batch_size: int, seed: int, num_workers: int = 0
                                                num_workers=num_workers)))
     n = _length(built)
     generator = torch.Generator().manual_seed(seed)
-    sampler = BatchSampler(RandomSampler(_Index(n), generator=generator), batch_size,
+    indices = range(n)  # the "dataset" is the window numbers; collate_fn slices the tensors
+    sampler = BatchSampler(RandomSampler(indices, generator=generator), batch_size,
                            drop_last=n > batch_size)
-    return DataLoader(_Index(n), batch_sampler=sampler, pin_memory=pin_memory,
+    return DataLoader(indices, batch_sampler=sampler, pin_memory=pin_memory,
                       collate_fn=lambda idx: _take(built, torch.as_tensor(idx)))
