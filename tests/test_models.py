@@ -22,7 +22,7 @@ from lakeloop.features import event_features, event_schema, known_labels_from_da
 from lakeloop.models.classifier_config import FraudConfig, TabMConfig
 from lakeloop.models.fraud import FraudModel, FraudNet, Preprocessor
 from lakeloop.models.fraud_lifecycle import load_classifier, load_fraud_model, train_and_promote
-from lakeloop.models.fraud_tabm import TabMModel, train_tabm
+from lakeloop.models.fraud_tabm import EMBEDDING_CHOICES, TabMModel, train_tabm
 from lakeloop.promotion import Decision, decide, decide_paired
 from lakeloop.registry import ModelRegistry
 from lakeloop.storage import Lake, ObjectStore
@@ -227,3 +227,32 @@ def test_test_window_grows_back_until_it_holds_the_minimum_positives(fraud_lake:
     # rebuilt from its recorded lineage: the same set, no second growth
     again = fraud_training_set(fraud_lake, AS_OF, grown.window, grown.source_versions)
     assert_frame_equal(again.frame, grown.frame)
+
+
+def test_few_positives_choose_the_numeric_embedding_on_validation(fraud_lake: Lake,
+                                                                  tmp_path: Path) -> None:
+    """Below ``choose_embedding_below`` training positives the network is trained with each
+    numeric embedding; the better validation PR-AUC is kept, and the version it registers
+    rebuilds that network (the choice is in its config)."""
+    ts = fraud_training_set(fraud_lake, AS_OF, WINDOW)
+    cpu = compute("cpu")
+    cats, nums = inputs(ts.frame)
+    train, val = ts.part("train"), ts.part("validation")
+    assert 0 < train[LABEL].sum() < FAST.choose_embedding_below
+    runs = {kind: train_tabm(train, val, cats, nums, cpu,
+                             replace(FAST, numeric_kind=kind, choose_embedding_below=0),
+                             log=lambda _m: None) for kind in EMBEDDING_CHOICES}
+    lines: list[str] = []
+    chosen = train_tabm(train, val, cats, nums, cpu, FAST, log=lines.append)
+    best = max(EMBEDDING_CHOICES, key=lambda k: runs[k].val_metrics["pr_auc"])
+    assert chosen.model.config.numeric_kind == best
+    assert chosen.val_metrics == runs[best].val_metrics
+    assert any("numeric embedding chosen on validation" in line for line in lines)
+    assert sum("epochs in" in line for line in lines) == len(EMBEDDING_CHOICES)  # trainings
+
+    registry = ModelRegistry(ObjectStore(str(tmp_path / "lake")))
+    mv = registry.register(MODEL_NAME, chosen.model.state(), chosen.model.meta())
+    again = load_fraud_model(registry, registry.get(MODEL_NAME, mv.version))
+    test = ts.part("test")
+    np.testing.assert_allclose(again.score(test, cpu), chosen.model.score(test, cpu),
+                               rtol=1e-6)

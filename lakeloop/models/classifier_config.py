@@ -55,6 +55,8 @@ class TabMConfig(FraudConfig):
     n_bins: int = 16  # ple: at most this many bins per column
     bins_from_target: bool = False  # ple: decision-tree bins (compute_bins with y)
     periodic_sigma: float = 0.1  # periodic: frequency_init_scale
+    # fewer training positives: train with each numeric embedding, keep the best on validation
+    choose_embedding_below: int = 2_000
     cat_embedding: int = 8  # at most this many dimensions per categorical column
     # backbone
     k: int = 8  # ensemble members (1: a plain MLP)

@@ -46,7 +46,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,7 @@ from lakeloop.training_sets import LABEL
 NULL = "<null>"
 QUANTILE_CLIP = 5.0  # the normal-output quantile transform ends here (sklearn: +-5.2)
 TE_FOLDS = 5
+EMBEDDING_CHOICES = ("ple", "periodic")  # tried when positives are few
 
 
 # -- preprocessing ---------------------------------------------------------------------------
@@ -471,13 +472,53 @@ def train_tabm(
     cfg: TabMConfig | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
+    """Train the network; with fewer than ``cfg.choose_embedding_below`` training positives,
+    train it once per numeric embedding (``EMBEDDING_CHOICES``) and keep the one with the
+    best validation PR-AUC.
+
+    Why: piecewise-linear embeddings give each numeric column a learnt function of its bins,
+    which is what wins with enough positives, but with a handful of positives per column
+    they fit them in the first epoch and stop learning (generated wide shape: 140 positives
+    over 150 columns, validation PR-AUC 0.03 against 0.10 with periodic embeddings). Which
+    one a data set needs is not known in advance, so it is chosen on validation, like the
+    family. The cost is bounded: an epoch sees at most ``epoch_rows`` rows, and few positives
+    is exactly when the epochs are short of positives anyway. The chosen kind is in the
+    model's config, so the registered version rebuilds the network it was trained with."""
+    cfg = cfg or TabMConfig()
+    positives = int(train[LABEL].cast(pl.Int32).sum() or 0)
+    if positives >= cfg.choose_embedding_below or not numeric:
+        return _train_tabm(train, val, categorical, numeric, compute, cfg, log)
+    kinds = [cfg.numeric_kind] + [k for k in EMBEDDING_CHOICES if k != cfg.numeric_kind]
+    log(f"{positives} training positives (< {cfg.choose_embedding_below}): numeric "
+        f"embedding chosen on validation among {', '.join(kinds)}")
+    results = {}
+    for kind in kinds:
+        results[kind] = _train_tabm(train, val, categorical, numeric, compute,
+                                    replace(cfg, numeric_kind=kind), log)
+    chosen = max(kinds, key=lambda k: np.nan_to_num(results[k].val_metrics["pr_auc"], nan=-1))
+    log("numeric embedding: " + ", ".join(
+        f"{k} val PR-AUC {r.val_metrics['pr_auc']:.4f}" for k, r in results.items())
+        + f" -> {chosen}")
+    best = results[chosen]
+    best.seconds = sum(r.seconds for r in results.values())  # what the choice cost
+    return best
+
+
+def _train_tabm(
+    train: pl.DataFrame,
+    val: pl.DataFrame,
+    categorical: list[str],
+    numeric: list[str],
+    compute: Compute,
+    cfg: TabMConfig,
+    log: Callable[[str], None],
+) -> TrainResult:
     """Train ``TabMFraudNet`` as the MLP was trained: AdamW, warm-up + cosine schedule,
     weighted BCE (``pos_weight`` sqrt(neg/pos)), early stopping on validation PR-AUC and Platt
     calibration. The loss is the mean of the ``k`` members' losses; PLE bins are computed on the
     training matrix and set on the network; the validation split is transformed once, not
     every epoch; an epoch sees at most ``epoch_rows`` rows (every positive, sampled
     negatives)."""
-    cfg = cfg or TabMConfig()
     seed_everything(cfg.seed)
     started = time.perf_counter()
     pre, codes, num = TabPreprocessor.fit_transform(train, categorical, numeric, cfg)
