@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.lakeloop/dagster_home
 
-.PHONY: setup demo test lint dev clean
+.PHONY: setup system-deps demo test lint dev clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +16,45 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# Debian packages the tests use: PostgreSQL (tests/test_postgres_instance.py starts a throw-away
+# server from initdb/pg_ctl under /usr/lib/postgresql/<major>/bin) and Chromium (the browser
+# test). Installed only when missing, so a machine that has them does no network work. With
+# CI=true a failed install fails the build; elsewhere the tests that need them skip with the reason.
+system-deps:  ## install the Debian packages the tests need, if missing (postgresql, chromium)
+	@missing=""; \
+	{ ls /usr/lib/postgresql/*/bin/initdb || command -v initdb; } >/dev/null 2>&1 \
+	  || missing="$$missing postgresql"; \
+	{ command -v chromium || command -v chromium-browser; } >/dev/null 2>&1 \
+	  || missing="$$missing chromium"; \
+	[ -n "$$missing" ] || exit 0; \
+	echo "system-deps: installing$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then as=""; \
+	elif command -v sudo >/dev/null 2>&1; then as="sudo -n"; else as="none"; fi; \
+	if [ "$$as" != none ] \
+	  && $$as env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+	  && $$as env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       --no-install-recommends $$missing; then exit 0; fi; \
+	if [ "$$CI" = true ]; then \
+	  echo "system-deps: could not install$$missing (CI=true: failing)" >&2; exit 1; fi; \
+	echo "system-deps: could not install$$missing; tests that need them will be skipped" >&2
+
 demo: setup  ## simulate days and run the nightly pipeline through Dagster
 	$(BIN)/lakeloop demo --fresh
 
-test: setup  ## lint, then the test suite
+test: setup system-deps  ## lint, then the test suite
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-dev: setup  ## the Dagster UI on the demo's instance: http://127.0.0.1:3000
+# Evidently's UI on the monitoring workspace (lakeloop.settings.EvidentlySettings) runs beside
+# it, http://127.0.0.1:8000 (the port of LAKELOOP_EVIDENTLY_URL), and stops when dagster dev does
+dev: setup  ## the Dagster UI on the demo's instance: http://127.0.0.1:3000, Evidently's: :8000
 	mkdir -p $(DAGSTER_HOME)
+	evidently="from urllib.parse import urlsplit; from lakeloop.settings import Settings; \
+	e = Settings.from_env().evidently()" && \
+	ws="$$($(BIN)/python -c "$$evidently; print(e.workspace)")" && mkdir -p "$$ws" && \
+	port="$$($(BIN)/python -c "$$evidently; print(urlsplit(e.url).port or 8000)")" && \
+	{ $(BIN)/evidently ui --workspace "$$ws" --host 127.0.0.1 --port "$$port" & } && \
+	trap "kill $$! 2>/dev/null" EXIT INT TERM && \
 	$(BIN)/dagster dev -w workspace.yaml
 
 clean:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from assets.k8s_tags import GPU_TRAINING_TAGS
 from assets.metadata import metrics_table
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
@@ -136,7 +137,7 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         name=f"{domain.name}_model", group_name=f"{domain.name}_training", kinds={"pytorch"},
-        deps=[_training_set],
+        deps=[_training_set], op_tags=GPU_TRAINING_TAGS,
         description="Train an N-HiTS network, backtest it with the baseline rules "
         "(seasonal naive, weekday mean, moving average) and the champion at the same origins "
         "(open days); the candidate with the lowest MASE - network or rule - is registered as "
