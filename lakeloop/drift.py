@@ -82,7 +82,9 @@ class DriftResult:
     reference_rows: int
     current_rows: int
     current_days: int = 1  # days pooled into the current side (see DriftConfig.min_current_rows)
-    html: str = field(repr=False, default="")
+    # the Evidently run (for the workspace: ``lakeloop.evidently_workspace``) and its small
+    # JSON; no HTML: it embeds Evidently's JS bundle, ~4 MB a day (``evidently ui`` renders)
+    snapshot: Any = field(repr=False, default=None)
     json: str = field(repr=False, default="")
     column_methods: dict[str, str] = field(default_factory=dict)  # how each column was measured
     missing_drift: dict[str, float] = field(default_factory=dict)  # |null share cur - ref|
@@ -328,7 +330,7 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
         metrics.append(ValueDrift(column=pred[0], method=plan.methods[pred[0]],
                                   threshold=cfg.prediction_threshold))
     column_drift: dict[str, float] = {}
-    html = json = ""
+    snapshot, json = None, ""
     if metrics:
         snapshot = Report(metrics).run(current_data=_dataset(plan.current, plan),
                                        reference_data=_dataset(plan.reference, plan))
@@ -336,7 +338,7 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
             config = metric["config"]
             if config["type"].endswith("ValueDrift"):
                 column_drift[config["column"]] = float(metric["value"])
-        html, json = html_of(snapshot), snapshot.json()
+        json = snapshot.json()
     prediction_drift_score = column_drift.pop(pred[0], None) if pred else None
     by_distribution = {c for c, v in column_drift.items() if v >= threshold(c)}
     by_missingness = {c for c, v in plan.missing.items() if v >= cfg.missing_threshold}
@@ -355,7 +357,7 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
         else prediction_drift_score >= cfg.prediction_threshold,
         reference_rows=ref.height,
         current_rows=cur.height,
-        html=html,
+        snapshot=snapshot,
         json=json,
         column_methods={c: plan.labels[c] for c in plan.methods},
         missing_drift=plan.missing,
@@ -375,12 +377,3 @@ def _dataset(series: dict[str, pl.Series], plan: _Plan) -> Any:
             numerical_columns=[c for c in series if kinds[c] == "numeric"],
             categorical_columns=[c for c in series if kinds[c] == "categorical"]))
 
-
-def html_of(snapshot: Any) -> str:
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "report.html"
-        snapshot.save_html(str(path))
-        return path.read_text()

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import polars as pl
 
@@ -14,6 +17,10 @@ from lakeloop.domains import Domain
 from lakeloop.drift import DriftConfig, DriftResult, compute_drift
 from lakeloop.registry import ModelRegistry, ModelVersion
 from lakeloop.storage import Lake, ObjectStore
+from lakeloop.storage.objects import is_s3, split_s3
+
+if TYPE_CHECKING:
+    from lakeloop.evidently_workspace import MonitoringWorkspace, StoredSnapshot
 
 # Demand is monitored on per-series *indices* of regular-price days: the target divided by the
 # series' earlier mean on that weekday (``demand_levels``). Raw targets mix series of very
@@ -275,17 +282,53 @@ def _forecast_drift(lake: Lake, domain: Domain, version: str, day: dt.date, leve
     _set_prediction_drift(result, first_week(index, version, day, since), cfg)
 
 
-def store_report(store: ObjectStore, kind: str, day: dt.date, html: str, json: str
-                 ) -> dict[str, str]:
-    """HTML + JSON report under ``reports/<kind>/date=D/``; returns their URIs."""
-    folder = (f"reports/{kind}", f"date={day.isoformat()}")
-    return {"html": store.write_bytes(html.encode(), *folder, "report.html"),
-            "json": store.write_bytes(json.encode(), *folder, "report.json")}
+@dataclass(frozen=True)
+class StoredReport:
+    """A day's report: the small JSON on the lake and its snapshot in the Evidently workspace."""
+
+    json_uri: str  # reports/<kind>/date=D/report.json (local path or s3:// URI)
+    json_url: str | None  # the same as a link a browser opens; None where there is none
+    snapshot: StoredSnapshot | None  # None when Evidently ran nothing (no columns to compare)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes the day keeps locally (the JSON on a local lake, plus the snapshot)."""
+        local = 0 if is_s3(self.json_uri) else Path(self.json_uri).stat().st_size
+        return local + (self.snapshot.size_bytes if self.snapshot else 0)
 
 
-def store_reports(store: ObjectStore, drift: DayDrift) -> dict[str, str]:
-    return store_report(store, f"{drift.domain}_drift", drift.day, drift.result.html,
-                        drift.result.json)
+def browser_url(store: ObjectStore, uri: str) -> str | None:
+    """A link to ``uri`` that a browser opens: ``file://`` for a local file; the AWS console
+    page of an S3 object; None for S3-compatible stores (a custom endpoint has no console
+    lakeloop knows), never the bare ``s3://`` string, which a browser cannot open."""
+    if not is_s3(uri):
+        return Path(uri).absolute().as_uri()
+    if store.s3.endpoint_url:
+        return None
+    bucket, key = split_s3(uri)
+    return (f"https://s3.console.aws.amazon.com/s3/object/{bucket}?"
+            + urlencode({"region": store.s3.region, "prefix": key}))
+
+
+def store_report(store: ObjectStore, workspace: MonitoringWorkspace | None, kind: str,
+                 day: dt.date, snapshot: Any, json: str,
+                 metadata: dict[str, str] | None = None) -> StoredReport:
+    """The JSON under ``reports/<kind>/date=D/report.json`` (small: what notebooks and tables
+    read) and the Evidently snapshot as the day of ``kind``'s project in ``workspace`` (what
+    people open in ``evidently ui``; a re-run replaces the day). No HTML: Evidently's HTML
+    embeds its JS bundle, ~4 MB a day and monitor."""
+    uri = store.write_bytes(json.encode(), f"reports/{kind}", f"date={day.isoformat()}",
+                            "report.json")
+    stored = None if workspace is None or snapshot is None else workspace.add_day(
+        kind, day, snapshot, metadata)
+    return StoredReport(uri, browser_url(store, uri), stored)
+
+
+def store_reports(store: ObjectStore, workspace: MonitoringWorkspace | None, drift: DayDrift
+                  ) -> StoredReport:
+    return store_report(store, workspace, f"{drift.domain}_drift", drift.day,
+                        drift.result.snapshot, drift.result.json,
+                        {"domain": drift.domain, "champion": drift.champion})
 
 
 def history(lake: Lake, table: str, start: dt.date, end: dt.date) -> pl.DataFrame:

@@ -35,6 +35,36 @@ class S3Settings:
     allow_http: bool = False
 
 
+EVIDENTLY_URL = "http://127.0.0.1:8000"  # where `make dev` serves `evidently ui`
+
+
+@dataclass(frozen=True)
+class EvidentlySettings:
+    """The Evidently workspace the monitoring snapshots go to, and the UI that serves it.
+
+    Why a local folder even for an ``s3://`` lake: ``evidently ui`` watches a local workspace
+    for new snapshots, and the monitoring runs and ``make dev`` share one machine. Defaults:
+    ``<lake root>/evidently`` beside a local lake, else ``<LAKELOOP_HOME>/evidently``;
+    ``LAKELOOP_EVIDENTLY_WORKSPACE`` / ``LAKELOOP_EVIDENTLY_URL`` override them."""
+
+    workspace: Path
+    url: str = EVIDENTLY_URL
+
+    @classmethod
+    def from_env(cls, lake_root: str, environ: Mapping[str, str] | None = None
+                 ) -> EvidentlySettings:
+        """The one place the defaults live: the assets and sensors only know the lake root
+        (their resource), ``Settings.evidently`` and ``make dev`` call this too."""
+        env = os.environ if environ is None else environ
+        if env.get("LAKELOOP_EVIDENTLY_WORKSPACE"):
+            workspace = Path(env["LAKELOOP_EVIDENTLY_WORKSPACE"])
+        elif lake_root.startswith("s3://"):
+            workspace = Path(env.get("LAKELOOP_HOME", str(_default_home()))) / "evidently"
+        else:
+            workspace = Path(lake_root) / "evidently"
+        return cls(workspace, (env.get("LAKELOOP_EVIDENTLY_URL") or EVIDENTLY_URL).rstrip("/"))
+
+
 @dataclass(frozen=True)
 class TrainingSettings:
     """Retraining knobs the sensors pass to the retrain jobs (and the demo shortens)."""
@@ -91,9 +121,14 @@ class Settings:
     - ``landing_root``: the landing zone upstream systems write daily files into.
     - ``dagster_home``: the Dagster instance (SQLite by default).
     - ``partitions_start``: first daily partition (``YYYY-MM-DD``).
+    - ``partitions_end``: the day after the last partition (``YYYY-MM-DD``); unset: today, so
+      the nightly schedule keeps adding days. A lake loaded with history that ends earlier
+      (the demo's simulated months) sets it, so the UI's partition views and plots end where
+      the data ends instead of trailing months of empty days.
     - ``contracts_dir``: optional folder of dataset contract YAMLs overriding the built-in ones.
     - ``device``: torch device for training and scoring (``auto``: CUDA if present, else CPU).
     - ``domains``: the domains to run (``LAKELOOP_DOMAINS=fraud``); default: all in contracts.
+    - ``evidently()``: the Evidently workspace and UI URL (``EvidentlySettings``).
     """
 
     def load_domains(self) -> dict[str, Domain]:
@@ -101,10 +136,16 @@ class Settings:
 
         return load_domains(self.contracts_dir, list(self.domains) if self.domains else None)
 
+    def evidently(self, environ: Mapping[str, str] | None = None) -> EvidentlySettings:
+        """Derived from ``lake_root`` (and the environment), as the assets derive it from
+        their lake resource, so both always name the same workspace."""
+        return EvidentlySettings.from_env(self.lake_root, environ)
+
     lake_root: str
     landing_root: str
     dagster_home: Path
     partitions_start: str = "2026-01-01"
+    partitions_end: str | None = None
     contracts_dir: Path | None = None
     device: str = "auto"
     s3: S3Settings = field(default_factory=S3Settings)
@@ -122,6 +163,7 @@ class Settings:
             landing_root=env.get("LAKELOOP_LANDING", str(home / "landing")),
             dagster_home=Path(env.get("DAGSTER_HOME", str(home / "dagster_home"))),
             partitions_start=env.get("LAKELOOP_PARTITIONS_START", "2026-01-01"),
+            partitions_end=env.get("LAKELOOP_PARTITIONS_END") or None,
             contracts_dir=Path(contracts) if contracts else None,
             device=env.get("LAKELOOP_DEVICE", "auto"),
             sensor_interval_s=int(env.get("LAKELOOP_SENSOR_INTERVAL_S", "300")),

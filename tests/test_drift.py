@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
+import pytest
 
 from lakeloop.drift import DriftConfig, compute_drift
 
@@ -39,7 +42,8 @@ def test_quiet_day_is_not_drift_and_a_shift_is() -> None:
     assert shifted.prediction_drift is True
     figures = shifted.figures()
     assert figures["drifted_columns"] == 2 and figures["drift_share"] == 0.4
-    assert "<html" in shifted.html.lower() and '"metrics"' in shifted.json
+    # the Evidently run is kept for the workspace (no HTML), and its small JSON
+    assert shifted.snapshot.json() == shifted.json and '"metrics"' in shifted.json
 
 
 def test_columns_empty_on_one_side_are_left_out() -> None:
@@ -126,18 +130,30 @@ def test_a_thin_day_is_pooled_with_the_days_before_it(tmp_path) -> None:  # noqa
                          only_small) == start  # 6 x 30 < 200: back to the reference's edge
 
 
-def test_quality_reports_are_evidently_html() -> None:
+def test_quality_reports_are_evidently_runs_with_our_figures() -> None:
+    from lakeloop.models.metrics import classification_metrics, wape
     from lakeloop.quality_reports import classification_report, regression_report
+
+    def values(js: str) -> dict[str, float]:
+        return {m["metric_name"]: m["value"] for m in json.loads(js)["metrics"]}
 
     rng = np.random.default_rng(3)
     y = (rng.random(3_000) < 0.02).astype(int)
     scored = pl.DataFrame({"y": y, "fraud_score": np.clip(y * 0.6 + rng.random(3_000) * 0.5,
                                                           0, 1)})
-    html, js = classification_report(scored, "y", "fraud_score")
-    assert "<html" in html.lower() and "RocAuc" in js  # a ranking report on real outcomes
+    snapshot, js = classification_report(scored, "y", "fraud_score")
+    assert "RocAuc" in js and snapshot.json() == js  # a ranking report on real outcomes
+    # the figures the decay rule and the asset metadata use, in Evidently's report too
+    ours = classification_metrics(y, scored["fraud_score"].to_numpy())
+    got = values(js)
+    assert got["PrAuc(target=y,score=fraud_score)"] == pytest.approx(ours["pr_auc"])
+    assert got["RecallAtAlertRate(target=y,score=fraud_score,rate=0.01)"] == pytest.approx(
+        ours["recall_at_1pct"])
     assert classification_report(scored.with_columns(pl.lit(0).alias("y")), "y",
                                  "fraud_score") is None  # no fraud yet: nothing to rank
     units = rng.poisson(20, 500).astype(float)
-    html, js = regression_report(pl.DataFrame({"units": units, "p50": units + 1.0}), "units",
-                                 "p50")
-    assert "<html" in html.lower() and "MAE" in js.upper()
+    snapshot, js = regression_report(pl.DataFrame({"units": units, "p50": units + 1.0}), "units",
+                                     "p50")
+    assert "MAE" in js.upper()
+    assert values(js)["Wape(target=units,prediction=p50)"] == pytest.approx(
+        wape(units, units + 1.0))

@@ -120,7 +120,7 @@ def test_every_column_not_compared_is_reported_with_its_reason() -> None:
     assert few.skipped == {"amount": "not enough rows: 10 rows in current (min_rows 30)",
                            "hour": "not enough rows: 10 rows in current (min_rows 30)"}
     assert few.column_drift == {} and few.prediction_drift_score is None
-    assert few.drift_share == 0.0 and not few.dataset_drift and few.html == ""
+    assert few.drift_share == 0.0 and not few.dataset_drift and few.snapshot is None
 
 
 def test_low_cardinality_bool_and_string_columns_follow_the_domain_method() -> None:
