@@ -66,7 +66,8 @@ def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
         out = storage.overwrite_partition(domain.features_table, frame, day)
         schema = features.event_schema(main, frame.schema)
         return dg.MaterializeResult(metadata={
-            **table_metadata(storage.uri(domain.features_table), out, frame),
+            **table_metadata(storage.uri(domain.features_table), out, frame,
+                             main.column_docs()),
             "model_inputs": len(schema.inputs),
             "categorical_inputs": dg.MetadataValue.json(schema.categorical),
             "lookback_start": first.isoformat(),
@@ -110,7 +111,8 @@ def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
             context.log.warning(f"{len(absent)} series have no row on {day} (gaps, not zeros): "
                                 f"{absent[:10]}")
         return dg.MaterializeResult(metadata={
-            **table_metadata(storage.uri(domain.features_table), out, frame),
+            **table_metadata(storage.uri(domain.features_table), out, frame,
+                             main.column_docs()),
             "series": frame["series_id"].n_unique(),
             "series_absent_today": len(absent),
             "lookback_start": first.isoformat(),

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from assets.k8s_tags import GPU_TRAINING_TAGS
 from assets.metadata import metrics_table, preview
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
@@ -64,6 +65,10 @@ class ClassificationModelConfig(dg.Config):
     lr: float = NET.lr
     patience: int = NET.patience
     ensemble_size: int = Field(NET.k, description="TabM members trained as one network")
+    choose_embedding_below: int = Field(
+        NET.choose_embedding_below, description="torch network: with fewer training "
+        "positives, train it with each numeric embedding and keep the best on validation "
+        "(0: never)")
     seed: int = NET.seed
     families: list[str] = Field(["torch", "lightgbm"], description="candidate model families "
                                 "(the one with the best validation PR-AUC is the challenger)")
@@ -121,7 +126,7 @@ def classification_training_assets(domain: Domain, default_label_window: int
 
     @dg.asset(
         name=f"{domain.name}_model", group_name=f"{domain.name}_training",
-        kinds={"pytorch", "lightgbm"}, deps=[_training_set],
+        kinds={"pytorch", "lightgbm"}, deps=[_training_set], op_tags=GPU_TRAINING_TAGS,
         description="Train the candidates (torch TabM network on piecewise-linear numeric "
         "embeddings, LightGBM trees) on the newest training set; the best on validation is "
         "the challenger. Judge it against the champion on the same test window (paired "
@@ -152,7 +157,8 @@ def classification_training_assets(domain: Domain, default_label_window: int
             ts, reg, device, schema.categorical, schema.numeric,
             TabMConfig(max_epochs=config.max_epochs, epoch_rows=config.epoch_rows,
                        batch_size=config.batch_size, lr=config.lr, patience=config.patience,
-                       k=config.ensemble_size, seed=config.seed),
+                       k=config.ensemble_size, seed=config.seed,
+                       choose_embedding_below=config.choose_embedding_below),
             config.promotion_margin, {**lineage, "table": table, "version": version},
             log=context.log.info, model_name=domain.name, families=tuple(config.families),
             min_test_positives=ts.window.min_test_positives,

@@ -73,6 +73,11 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
         description=f"Bronze `{bronze_table(dataset)}`: one day of `{dataset}` landing files, "
         f"typed by its contract; rows breaking row rules go to `{quarantine_table(dataset)}`. "
         "A day the contract's calendar closes is skipped with its reason.",
+        # shown before the first materialization: the contract's columns, typed and described
+        metadata={"dagster/column_schema": dg.TableSchema(columns=[
+            dg.TableColumn(c, spec.dtype, description=doc)
+            for (c, spec), doc in zip(contract.columns.items(),
+                                      contract.column_docs().values(), strict=True)])},
         check_specs=[dg.AssetCheckSpec(
             check, asset=name, blocking=True,
             description=f"Great Expectations suite for {dataset} (row and batch rules).",
@@ -113,7 +118,8 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
         context.log.info(batch.message)
         yield dg.MaterializeResult(
             metadata={
-                **table_metadata(storage.uri(bronze_table(dataset)), bronze_version, batch.bronze),
+                **table_metadata(storage.uri(bronze_table(dataset)), bronze_version, batch.bronze,
+                                 contract.column_docs()),
                 "rows_quarantined": batch.quarantined,
                 "quarantine_delta_version": quarantine_version,
                 "quarantine_preview": preview(batch.quarantine),

@@ -6,6 +6,13 @@ import dagster as dg
 import polars as pl
 
 PREVIEW_ROWS = 5
+DIGITS = 4  # floats in metadata: what a reader compares, not float noise
+
+
+def rounded(metadata: dict[str, object], digits: int = DIGITS) -> dict[str, object]:
+    """Plain floats rounded to ``digits`` decimals (other values, ``MetadataValue``s
+    included, as they are)."""
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in metadata.items()}
 
 
 def preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MarkdownMetadataValue:
@@ -18,17 +25,21 @@ def preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MarkdownMetadat
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype))
+def column_schema(frame: pl.DataFrame, docs: dict[str, str] | None = None) -> dg.TableSchema:
+    """The table's columns and types, each described from the contract (``docs``:
+    ``Contract.column_docs``) where the contract names it."""
+    docs = docs or {}
+    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype), description=docs.get(name))
                                    for name, dtype in frame.schema.items()])
 
 
-def table_metadata(uri: str, version: int, frame: pl.DataFrame) -> dict[str, object]:
+def table_metadata(uri: str, version: int, frame: pl.DataFrame,
+                   docs: dict[str, str] | None = None) -> dict[str, object]:
     """Row count, where the table lives, the Delta version written, schema and a preview."""
     return {
         "dagster/row_count": frame.height,
         "dagster/uri": uri,
-        "dagster/column_schema": column_schema(frame),
+        "dagster/column_schema": column_schema(frame, docs),
         "delta_version": version,
         "preview": preview(frame),
     }

@@ -1,11 +1,19 @@
 """Monitoring assets: daily data and prediction drift per domain, Evidently reports kept."""
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import dagster as dg
 from pydantic import Field
 
+from assets.metadata import rounded
 from assets.partitions import partition_day
 from lakeloop.domains import Domain
 from resources import LakeResource, RegistryResource
+
+if TYPE_CHECKING:
+    from lakeloop.evidently_workspace import MonitoringWorkspace
+    from lakeloop.monitoring import StoredReport
 
 
 class EventDriftConfig(dg.Config):
@@ -66,26 +74,50 @@ class PerformanceConfig(dg.Config):
                                 "realised vs 0.65 promised; bot ring weeks: 0.21-0.47)")
 
 
-def _report_links(uris: dict[str, str]) -> dict:
-    return {"report": dg.MetadataValue.path(uris["html"]),
-            "report_json": dg.MetadataValue.path(uris["json"])}
+def _not_measured(context: dg.AssetExecutionContext, reason: str) -> dg.AssetObservation:
+    """A day with nothing to measure is observed with its reason, never materialized: the
+    partition stays grey in the UI instead of green over nothing (issue 12)."""
+    context.log.warning(f"{context.asset_key.to_user_string()} {context.partition_key}: "
+                        f"not measured, {reason}")
+    return dg.AssetObservation(asset_key=context.asset_key, partition=context.partition_key,
+                               metadata={"measured": False, "reason": reason})
 
 
-def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift) -> dg.MaterializeResult:  # noqa: ANN001
+def _workspace(lake: LakeResource) -> "MonitoringWorkspace":
+    from lakeloop.evidently_workspace import workspace_for
+
+    return workspace_for(lake.root)
+
+
+def _report_links(report: "StoredReport") -> dict:
+    """Links a browser opens (issue 12: paths only copied text, S3 ones were s3:// strings):
+    the day's snapshot in the Evidently UI (``make dev`` serves it), its project's dashboard
+    (the days over time), and the JSON as a ``file://`` / AWS console URL where there is one.
+    ``report_bytes``: what the day keeps (JSON + snapshot), plotted so growth shows."""
+    links: dict = {"report_bytes": report.size_bytes}
+    if report.snapshot is not None:
+        links["report"] = dg.MetadataValue.url(report.snapshot.url)
+        links["dashboard"] = dg.MetadataValue.url(report.snapshot.dashboard_url)
+    if report.json_url is not None:
+        links["report_json"] = dg.MetadataValue.url(report.json_url)
+    return links
+
+
+def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift  # noqa: ANN001
+            ) -> dg.MaterializeResult | dg.AssetObservation:
     from lakeloop.monitoring import drift_table, store_reports
 
     if drift is None:
-        context.log.warning("no champion yet: no reference to measure drift against")
-        return dg.MaterializeResult(metadata={"measured": False, "reason": "no champion yet"})
+        return _not_measured(context, "no champion yet: no reference to measure drift against")
     storage = lake.lake()
-    reports = store_reports(lake.store(), drift)
+    reports = store_reports(lake.store(), _workspace(lake), drift)
     version = storage.overwrite_partition(drift_table(drift.domain), drift.row(), drift.day)
     r = drift.result
     if r.dataset_drift:
         context.log.warning(f"{drift.domain} drift on {drift.day}: {r.drifted_columns}")
     return dg.MaterializeResult(metadata={
         "measured": True,
-        **r.figures(),
+        **rounded(r.figures()),
         "champion": drift.champion,
         "drifted": dg.MetadataValue.json(r.drifted_columns),
         "column_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in r.column_drift.items()}),
@@ -101,20 +133,23 @@ def drift_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
 
     @dg.asset(name=f"{domain.name}_drift", partitions_def=partitions,
               group_name=f"{domain.name}_monitoring", kinds={"evidently"},
+              output_required=False,  # nothing to measure: observed, not green
               deps=[domain.features_asset, domain.predictions_asset],
               description="Drift of the day vs the champion's newest training week: its inputs "
               "(the contract's `monitoring` narrows them), method by type and cardinality, "
-              "missing shares; prediction drift vs its first week; Evidently HTML/JSON under "
+              "missing shares; prediction drift vs its first week; the Evidently snapshot in "
+              f"the workspace's '{domain.name} drift' project (linked), JSON under "
               f"reports/{domain.name}_drift/.")
     def _drift(context: dg.AssetExecutionContext, config: config_type,  # type: ignore[valid-type]
-               lake: LakeResource, registry: RegistryResource) -> dg.MaterializeResult:
+               lake: LakeResource, registry: RegistryResource
+               ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         from lakeloop.drift import DriftConfig
         from lakeloop.monitoring import event_day_drift, series_day_drift
 
         measure = event_day_drift if events else series_day_drift
         cfg = DriftConfig(**config.model_dump())  # type: ignore[attr-defined]
         drift = measure(lake.lake(), registry.registry(), domain, partition_day(context), cfg)
-        return _result(context, lake, drift)
+        yield _result(context, lake, drift)
 
     return _drift
 
@@ -125,11 +160,13 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
 
     @dg.asset(name=f"{domain.name}_performance", partitions_def=partitions,
               group_name=f"{domain.name}_monitoring", kinds={"polars", "evidently"},
+              output_required=False,  # nothing to measure: observed, not green
               deps=[domain.predictions_asset, *label_deps],
               description="The champion's realised PR-AUC / recall on the day whose labels just "
               "matured, pooled over a week vs its test PR-AUC: `decayed` feeds the drift sensor.")
     def _performance(context: dg.AssetExecutionContext, config: PerformanceConfig,
-                     lake: LakeResource, registry: RegistryResource) -> dg.MaterializeResult:
+                     lake: LakeResource, registry: RegistryResource
+                     ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl
 
         from lakeloop.monitoring import classification_performance, performance_table, store_report
@@ -140,19 +177,20 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
             storage, registry.registry(), domain, day, decay_margin=config.decay_margin,
             pool_days=config.pool_days, min_maturity_days=config.min_maturity_days)
         if realised is None:
-            return dg.MaterializeResult(metadata={"measured": False,
-                                                  "reason": "no matured scored day yet"})
+            yield _not_measured(context, "no matured scored day yet")
+            return
         result = realised.figures
         report = classification_report(realised.rows, "y", "score")  # pooled week
-        links = {} if report is None else _report_links(
-            store_report(lake.store(), f"{domain.name}_performance", day, *report))
+        links = {} if report is None else _report_links(store_report(
+            lake.store(), _workspace(lake), f"{domain.name}_performance", day, *report,
+            {"domain": domain.name, "champion": str(result["model_version"])}))
         storage.overwrite_partition(performance_table(domain.name), pl.DataFrame([result]), day)
         if result["decayed"]:
             context.log.warning(f"{domain.name} performance decayed: pooled PR-AUC "
                                 f"{result['pr_auc_pooled']:.3f} vs {result['test_pr_auc']:.3f}")
         meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
                 for k, v in result.items() if k != "date" and v is not None}
-        return dg.MaterializeResult(metadata={"measured": True, **meta, **links})
+        yield dg.MaterializeResult(metadata={"measured": True, **rounded(meta), **links})
 
     return _performance
 
@@ -160,10 +198,12 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
 def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(name=f"{domain.name}_accuracy", partitions_def=partitions,
               group_name=f"{domain.name}_monitoring", kinds={"polars", "evidently"},
+              output_required=False,  # nothing to measure: observed, not green
               deps=[domain.features_asset, domain.predictions_asset],
               description="Realised MAE / sMAPE / WAPE and p10-p90 coverage of every forecast "
               "that targeted the day, now that its actuals landed.")
-    def _accuracy(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    def _accuracy(context: dg.AssetExecutionContext, lake: LakeResource
+                  ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl
 
         from lakeloop.monitoring import accuracy_table, forecast_accuracy, store_report
@@ -172,22 +212,64 @@ def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         day, storage = partition_day(context), lake.lake()
         realised = forecast_accuracy(storage, domain, day)
         if realised is None:
-            return dg.MaterializeResult(metadata={"measured": False,
-                                                  "reason": "no forecast targeted this day"})
+            yield _not_measured(context, "no forecast targeted this day")
+            return
         result = realised.figures
         by_h = {str(k): round(v, 3) for k, v in result.pop("mae_by_horizon").items()}
         links = _report_links(store_report(
-            lake.store(), f"{domain.name}_accuracy", day,
-            *regression_report(realised.rows, "actual", "p50")))
+            lake.store(), _workspace(lake), f"{domain.name}_accuracy", day,
+            *regression_report(realised.rows, "actual", "p50"),
+            {"domain": domain.name, "champion": str(result["model_version"])}))
         storage.overwrite_partition(accuracy_table(domain.name), pl.DataFrame([result]), day)
-        return dg.MaterializeResult(metadata={
-            "measured": True, **{k: v for k, v in result.items() if k != "date"},
+        yield dg.MaterializeResult(metadata={
+            "measured": True, **rounded({k: v for k, v in result.items() if k != "date"}),
             "mae_by_horizon": dg.MetadataValue.json(by_h), **links})
 
     return _accuracy
 
 
+def episodes_check_name(domain: str) -> str:
+    return f"{domain}_drift_episodes"
+
+
+def episodes_evaluation(domain: str, lake) -> dg.AssetCheckEvaluation:  # noqa: ANN001 - a Lake
+    """The alerts view: the domain's drift episodes from the alerts log, failing (as a
+    warning) while one is open - what the drift sensor last told people, at a glance on the
+    drift asset. The nightly run evaluates it, and the sensor reports it on every tick that
+    opens or resolves an episode."""
+    from lakeloop.catalog import ALERTS_TABLE
+    from lakeloop.episodes import episodes, episodes_markdown
+
+    alerts = lake.scan(ALERTS_TABLE).collect() if lake.exists(ALERTS_TABLE) else None
+    frame = episodes(alerts, domain)
+    open_now = frame.filter("open")
+    newest = frame.row(0, named=True) if frame.height else None
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(f"{domain}_drift"), check_name=episodes_check_name(domain),
+        passed=open_now.is_empty(), severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{domain}: drift episode {open_now['episode'][0]} open since "
+                     f"{open_now['opened'][0]}" if open_now.height else
+                     f"{domain}: no open drift episode ({frame.height} resolved so far)"),
+        metadata={"open_episodes": open_now.height, "episodes_total": frame.height,
+                  "episodes": dg.MetadataValue.md(episodes_markdown(frame)),
+                  "newest_action": (newest or {}).get("action") or "none"})
+
+
+def episodes_check(domain: Domain) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=f"{domain.name}_drift", name=episodes_check_name(domain.name),
+                    blocking=False,
+                    description="Alerts view: every drift episode the sensor alerted on, open "
+                    "and resolved, newest first; warns while one is open.")
+    def _episodes(lake: LakeResource) -> dg.AssetCheckResult:
+        e = episodes_evaluation(domain.name, lake.lake())
+        return dg.AssetCheckResult(passed=e.passed, severity=e.severity,
+                                   description=e.description, metadata=e.metadata)
+
+    return _episodes
+
+
 def monitoring_assets(domain: Domain, partitions: dg.PartitionsDefinition
-                      ) -> list[dg.AssetsDefinition]:
+                      ) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     realised = performance_asset if domain.kind == "classification" else accuracy_asset
-    return [drift_asset(domain, partitions), realised(domain, partitions)]
+    return [drift_asset(domain, partitions), realised(domain, partitions),
+            episodes_check(domain)]

@@ -8,8 +8,9 @@ import warnings
 import dagster as dg
 
 
-def daily_partitions(start: str) -> dg.DailyPartitionsDefinition:
-    return dg.DailyPartitionsDefinition(start_date=start, timezone="UTC")
+def daily_partitions(start: str, end: str | None = None) -> dg.DailyPartitionsDefinition:
+    """Days from ``start``; up to today, or to ``end`` (exclusive) where the data ends."""
+    return dg.DailyPartitionsDefinition(start_date=start, end_date=end, timezone="UTC")
 
 
 def partition_day(context: dg.AssetExecutionContext) -> dt.date:

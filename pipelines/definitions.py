@@ -25,7 +25,7 @@ from resources import build_resources
 
 
 def domain_assets(domain: Domain, partitions: dg.PartitionsDefinition, settings: Settings
-                  ) -> list[dg.AssetsDefinition]:
+                  ) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     training = classification_training_assets(domain, settings.training.label_window_days) \
         if domain.kind == "classification" else forecast_training_assets(domain)
     return [*ingest_assets(domain, partitions), *feature_assets(domain, partitions),
@@ -35,11 +35,13 @@ def domain_assets(domain: Domain, partitions: dg.PartitionsDefinition, settings:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    partitions = daily_partitions(settings.partitions_start)
+    partitions = daily_partitions(settings.partitions_start, settings.partitions_end)
     domains = settings.load_domains()
     nightly = {name: nightly_job(d, partitions) for name, d in domains.items()}
+    defined = [a for d in domains.values() for a in domain_assets(d, partitions, settings)]
     return dg.Definitions(
-        assets=[a for d in domains.values() for a in domain_assets(d, partitions, settings)],
+        assets=[a for a in defined if not isinstance(a, dg.AssetChecksDefinition)],
+        asset_checks=[a for a in defined if isinstance(a, dg.AssetChecksDefinition)],
         jobs=[*nightly.values(), *(retrain_job(d) for d in domains.values())],
         schedules=[nightly_schedule(job) for job in nightly.values()],
         sensors=[*(drift_sensor(d, settings.training, interval_s=settings.sensor_interval_s)

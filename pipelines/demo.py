@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakeloop.catalog import data_tables
 from lakeloop.registry import ModelRegistry
 from lakeloop.settings import Settings
 from lakeloop.storage import Lake, ObjectStore
@@ -28,17 +29,6 @@ telemetry:
 """
 # The console shows the progress bar and errors; every event is still in the instance.
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
-def demo_tables(domains: dict) -> list[str]:  # noqa: ANN001 - name -> Domain
-    from lakeloop.bronze import bronze_table, quarantine_table
-
-    out = []
-    for d in domains.values():
-        out += [bronze_table(c.name) for c in d.datasets]
-        out += [quarantine_table(c.name) for c in d.datasets]
-        out += [d.features_table, d.predictions_table]
-    return out
 
 
 def prepare_home(home: Path) -> Path:
@@ -110,6 +100,8 @@ class SensorTicker:
             if not isinstance(result, dg.SensorResult):
                 continue  # a SkipReason: nothing new to look at
             self.cursors[sensor.name] = result.cursor
+            for event in result.asset_events or []:  # the alerts view, as the daemon reports it
+                self.instance.report_runless_asset_event(event)
             for request in result.run_requests or []:
                 key = {"dagster/run_key": str(request.run_key)}
                 if self.instance.get_runs(dg.RunsFilter(tags=key)):
@@ -131,6 +123,8 @@ def demo_environment(settings: Settings) -> dict[str, str]:
     return {**contracts,
             "LAKELOOP_LAKE": settings.lake_root, "LAKELOOP_LANDING": settings.landing_root,
             "LAKELOOP_PARTITIONS_START": settings.partitions_start,
+            **({"LAKELOOP_PARTITIONS_END": settings.partitions_end}
+               if settings.partitions_end else {}),
             "LAKELOOP_LABEL_WINDOW_DAYS": str(t.label_window_days),
             "LAKELOOP_FORECAST_HORIZON": str(t.forecast_horizon),
             "LAKELOOP_ENCODER_LENGTH": str(t.encoder_length),
@@ -153,6 +147,8 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = dataclasses.replace(
         base, lake_root=args.lake, landing_root=args.landing,
         partitions_start=args.start.isoformat(),
+        # the UI's partitions end with the simulated days (the demo's clock), not today
+        partitions_end=(args.start + dt.timedelta(days=args.days)).isoformat(),
         contracts_dir=profile_contracts(args.profile) or base.contracts_dir,
         training=TrainingSettings(label_window_days=args.label_window, forecast_horizon=7,
                                   encoder_length=14, backtest_origins=2))
@@ -216,7 +212,7 @@ def run_demo(args: argparse.Namespace) -> int:
                     champions[domain].append((day, version))
             bar.update()
     lake = Lake(settings.lake_root, settings.s3)
-    print_summary(lake, demo_tables(domains), cfg.start, cfg.day(cfg.days - 1), failed)
+    print_summary(lake, data_tables(domains), cfg.start, cfg.day(cfg.days - 1), failed)
     summary = build_summary(lake, domains, cfg.start, cfg.day(cfg.days - 1), drift_day,
                             retrains, champions)
     summary["failed"] = failed

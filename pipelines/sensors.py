@@ -16,6 +16,7 @@ import json
 import dagster as dg
 import polars as pl
 
+from assets.monitoring import episodes_evaluation
 from lakeloop.domains import Domain
 from lakeloop.policy import EpisodeState, RetrainPolicy, step
 from lakeloop.settings import TrainingSettings
@@ -51,11 +52,12 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource,
                 alerts: AlertsResource) -> dg.SensorResult | dg.SkipReason:
         from lakeloop.alerts import Alert
+        from lakeloop.evidently_workspace import workspace_for
         from lakeloop.monitoring import drift_history, performance_table
         from lakeloop.monitoring import history as monitoring_history
 
         state = EpisodeState.from_dict(json.loads(context.cursor) if context.cursor else None)
-        storage = lake.lake()
+        storage, workspace = lake.lake(), workspace_for(lake.root)
         start = dt.date.fromisoformat(state.last_day) + dt.timedelta(days=1) \
             if state.last_day else EARLIEST
         history = drift_history(storage, domain, start, dt.date(9999, 12, 31))
@@ -66,7 +68,7 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                                   dt.date(9999, 12, 31)) if classification else pl.DataFrame()
         decayed = {} if perf.is_empty() else {
             r["date"]: r for r in perf.filter(pl.col("decayed")).iter_rows(named=True)}
-        requests = []
+        requests, alerted = [], False
         for row in history.iter_rows(named=True):
             day = row["date"]
             decay = decayed.get(day)
@@ -82,7 +84,10 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                     tags={"lakeloop/trigger": f"{domain}_drift", "lakeloop/episode": a.episode,
                           "lakeloop/as_of": day.isoformat(), "lakeloop/reason": a.reason[:200]},
                 ))
-            report = storage.uri(f"reports/{domain}_drift/date={day.isoformat()}/report.html")
+            # the day's snapshot in the Evidently UI: a link the reader's browser opens
+            stored = workspace.day(f"{domain}_drift", day) if {"open", "resolve"} & kinds.keys() \
+                else None
+            report = stored.url if stored else None
             details = {"drift_share": row["drift_share"],
                        "max_column_drift": row["max_column_drift"],
                        "prediction_drift_score": row["prediction_drift_score"],
@@ -108,12 +113,17 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                 alerts.send(Alert("drift_open", domain, a.episode,
                                   f"{domain}: drift episode opened on {day}", a.reason,
                                   details, report, action), storage, log=context.log.warning)
+                alerted = True
             if "resolve" in kinds:
                 a = kinds["resolve"]
                 alerts.send(Alert("drift_resolved", domain, a.episode,
                                   f"{domain}: drift episode resolved on {day}", a.reason,
                                   details, report, "none"), storage, log=context.log.info)
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(state.to_dict()))
+                alerted = True
+        # a tick that opened or resolved an episode shows it on the drift asset's alerts check
+        events = [episodes_evaluation(domain, storage)] if alerted else []
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(state.to_dict()),
+                               asset_events=events)
 
     return _sensor
 

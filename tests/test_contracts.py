@@ -408,3 +408,29 @@ def test_a_feed_of_non_zero_rows_can_declare_missing_rows_as_zero() -> None:
         {**spec, "roles": {**spec["roles"], "missing_rows": "zero"}}), calendar)
     b = zero.filter(pl.col("series_id") == "b").row(0, named=True)
     assert b["target"] == 0.0 and b["target_lag_1"] == 0.0 and b["price_ratio"] == 1.0
+
+
+def test_the_ui_describes_each_column_from_its_contract(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Column descriptions and types come from the contract: a team's ``description`` first,
+    then the rules the contract checks, on the bronze asset before any run."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    spec = contract()
+    spec["columns"]["Amt"] = {"dtype": "float64", "min": 0.0, "source": "TransactionAmt",
+                              "description": "Amount paid, in euros."}
+    spec["columns"]["Zip"] = {"dtype": "string", "allowed": ["A", "B"], "nullable": False}
+    path = write(tmp_path, spec)
+    docs = load_contract_file(path).column_docs()
+    assert docs["Amt"] == ("Amount paid, in euros. float64; optional; at least 0; "
+                           "landing column 'TransactionAmt'")
+    assert docs["Zip"] == "string; required; one of A, B"
+    assert docs["EventID"] == "string; required; key"
+
+    monkeypatch.setenv("LAKELOOP_CONTRACTS", str(path.parent))
+    asset = defs().resolve_assets_def("events_raw")
+    schema = asset.specs_by_key[dg.AssetKey("events_raw")].metadata["dagster/column_schema"]
+    shown = {c.name: (c.type, c.description) for c in schema.columns}
+    assert shown["Amt"] == ("float64", docs["Amt"]) and set(shown) == set(docs)

@@ -24,10 +24,13 @@ def test_definitions_graph() -> None:
                     "demand_forecasts", "fraud_drift", "demand_drift", "fraud_performance",
                     "demand_accuracy"}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
-    assert checks == {("transactions_raw", "transactions_suite"),
-                      ("fraud_labels_raw", "fraud_labels_suite"), ("sales_raw", "sales_suite")}
-    for key in graph.asset_check_keys:
-        assert graph.get_check_spec(key).blocking
+    suites = {("transactions_raw", "transactions_suite"),
+              ("fraud_labels_raw", "fraud_labels_suite"), ("sales_raw", "sales_suite")}
+    alerts_views = {("fraud_drift", "fraud_drift_episodes"),
+                    ("demand_drift", "demand_drift_episodes")}
+    assert checks == suites | alerts_views
+    for key in graph.asset_check_keys:  # GX suites block downstream; the alerts view warns
+        assert graph.get_check_spec(key).blocking == (key.name.endswith("_suite"))
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["sales_raw"] == "demand_ingest"
     assert groups["demand_features"] == "demand_features"
@@ -50,6 +53,18 @@ def test_schedule_targets_yesterday() -> None:
         ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
         [request] = schedule.evaluate_tick(ctx).run_requests
     assert request.partition_key == "2026-03-04"
+
+
+def test_partitions_end_where_the_data_ends(monkeypatch) -> None:  # noqa: ANN001
+    """``LAKELOOP_PARTITIONS_END`` (the demo sets it): the last partition is the last day of
+    data, so partition views and plots in the UI end there instead of at today."""
+    monkeypatch.setenv("LAKELOOP_PARTITIONS_START", "2026-01-01")
+    monkeypatch.setenv("LAKELOOP_PARTITIONS_END", "2026-04-01")
+    keys = defs().resolve_job_def("nightly_fraud").partitions_def.get_partition_keys()
+    assert (keys[0], keys[-1], len(keys)) == ("2026-01-01", "2026-03-31", 90)
+    monkeypatch.delenv("LAKELOOP_PARTITIONS_END")
+    assert defs().resolve_job_def("nightly_fraud").partitions_def.get_partition_keys()[-1] \
+        > "2026-03-31"  # unset: up to today (the schedule keeps adding days)
 
 
 def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:

@@ -84,6 +84,17 @@ def _write_history(lake: Lake, flags: str) -> None:
         lake.overwrite_partition("monitoring/fraud_drift", row, day)
 
 
+def _store_snapshot(lake_root: str, day: dt.date):  # noqa: ANN202 - a StoredSnapshot
+    """A drift snapshot of ``day`` in the lake's Evidently workspace, as the drift asset
+    stores it (real Evidently, small frames)."""
+    from lakeloop.drift import DriftConfig, compute_drift
+    from lakeloop.evidently_workspace import workspace_for
+    from tests.test_drift import COLUMNS, _frame
+
+    result = compute_drift(_frame(1_000, 1), _frame(1_000, 2), COLUMNS, DriftConfig())
+    return workspace_for(lake_root).add_day("fraud_drift", day, result.snapshot)
+
+
 def _evaluate(lake_root: str, url: str, cursor: str | None):  # noqa: ANN202
     # retrain as soon as the episode opens
     sensor = drift_sensor(load_domains()["fraud"], policy=RetrainPolicy())
@@ -101,6 +112,7 @@ def test_sensor_requests_one_retrain_and_one_alert_per_episode(tmp_path: Path,
     assert not quiet.run_requests and Recorder.posts == []
 
     _write_history(lake, "...DDD")
+    snapshot = _store_snapshot(lake.root, D0 + dt.timedelta(days=4))  # the drift asset's
     result = _evaluate(lake.root, webhook, quiet.cursor)
     [request] = result.run_requests
     assert request.run_key == "fraud-2026-02-05-retrain"
@@ -110,7 +122,15 @@ def test_sensor_requests_one_retrain_and_one_alert_per_episode(tmp_path: Path,
     [post] = Recorder.posts
     assert post["kind"] == "drift_open" and post["details"]["drifted_columns"] == "device,hour"
     assert "retrain_fraud requested" in post["action"]
-    assert post["report"].endswith("fraud_drift/date=2026-02-05/report.html")
+    # the link opens the day's snapshot in the Evidently UI (not a path to copy)
+    assert post["report"] == snapshot.url
+    assert snapshot.url.endswith(f"/projects/{snapshot.project_id}/reports/"
+                                 f"{snapshot.snapshot_id}")
+    [view] = result.asset_events  # the alerts view on the drift asset turns to a warning
+    assert (view.check_name, view.passed, view.metadata["open_episodes"].value) == (
+        "fraud_drift_episodes", False, 1)
+    assert "fraud-2026-02-05 open since" in view.description
+    assert "**OPEN**" in view.metadata["episodes"].value
 
     again = _evaluate(lake.root, webhook, result.cursor)  # nothing new: nothing happens
     assert isinstance(again, dg.SkipReason) or not again.run_requests
@@ -122,6 +142,9 @@ def test_sensor_requests_one_retrain_and_one_alert_per_episode(tmp_path: Path,
     resolved = _evaluate(lake.root, webhook, result.cursor)
     assert not resolved.run_requests
     assert [p["kind"] for p in Recorder.posts] == ["drift_open", "drift_resolved"]
+    [view] = resolved.asset_events
+    assert view.passed and view.metadata["open_episodes"].value == 0
+    assert "| fraud-2026-02-05 | resolved |" in view.metadata["episodes"].value
 
     log = lake.scan("alerts/log").collect()
     assert sorted(log["kind"].to_list()) == ["drift_open", "drift_resolved"]

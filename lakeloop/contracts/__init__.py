@@ -60,6 +60,27 @@ class ColumnSpec(_Strict):
     min: float | None = None
     max: float | None = None
     format: str | None = Field(None, description="strptime format for date/datetime text")
+    description: str | None = Field(None, description="what the column holds, for the UI")
+
+    def summary(self) -> str:
+        """One line for the UI's column schema: the team's description, then the rules the
+        contract enforces on the column (so a reader sees what is checked, not only a type)."""
+        rules = [self.dtype, "optional" if self.nullable else "required"]
+        if self.min is not None and self.max is not None:
+            rules.append(f"between {self.min:g} and {self.max:g}")
+        elif self.min is not None:
+            rules.append(f"at least {self.min:g}")
+        elif self.max is not None:
+            rules.append(f"at most {self.max:g}")
+        if self.allowed:
+            shown = ", ".join(self.allowed[:8]) + (", ..." if len(self.allowed) > 8 else "")
+            rules.append(f"one of {shown}")
+        if self.source:
+            rules.append(f"landing column '{self.source}'")
+        if self.format:
+            rules.append(f"format {self.format}")
+        return (f"{self.description.rstrip('.')}. " if self.description else "") \
+            + "; ".join(rules)
 
 
 class BatchRules(_Strict):
@@ -329,6 +350,12 @@ class Contract(_Strict):
         if self.roles.series:
             return "forecast"
         return None
+
+    def column_docs(self) -> dict[str, str]:
+        """Column -> the line the UI shows for it (``ColumnSpec.summary``); key columns say
+        so."""
+        return {name: spec.summary() + ("; key" if name in self.key else "")
+                for name, spec in self.columns.items()}
 
     def source_name(self, column: str) -> str:
         spec = self.columns.get(column)
