@@ -33,6 +33,10 @@ class S3Settings:
     endpoint_url: str | None = None
     region: str = "us-east-1"
     allow_http: bool = False
+    # Transient errors (a dropped connection, a 5xx, throttling) are retried with exponential
+    # backoff for up to this long, by boto3 and by delta-rs alike; an outage that lasts
+    # longer fails the step with the S3 error, every table at its last committed version.
+    retry_timeout_s: int = 60
 
 
 EVIDENTLY_URL = "http://127.0.0.1:8000"  # where `make dev` serves `evidently ui`
@@ -180,5 +184,6 @@ class Settings:
                 endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
                 region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
                 allow_http=env.get("AWS_ALLOW_HTTP", "").lower() in {"1", "true", "yes"},
+                retry_timeout_s=int(env.get("LAKELOOP_S3_RETRY_TIMEOUT_S", "60")),
             ),
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
+import re
 import socket
 import subprocess
 import sys
@@ -92,3 +94,119 @@ def test_nightly_runs_against_s3(s3_settings: Settings) -> None:
     # the re-run replaced day 2 in place: exactly the landed rows, no duplicates
     assert lake.partition_counts("bronze/transactions", day(1), day(1))[day(1)] == landed
     assert lake.version("bronze/transactions") == 2
+
+
+class Outage:
+    """A TCP proxy on loopback in front of moto_server that can drop every connection: what
+    a network blip or an S3 outage looks like to the clients (refused, reset), without any
+    patching of boto3 or delta-rs."""
+
+    def __init__(self, target_port: int) -> None:
+        import threading
+
+        self.target, self.down = target_port, threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stopped = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while not self.stopped:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.down.is_set():
+                client.close()  # the outage: the connection is dropped at once
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while not self.down.is_set() and (data := source.recv(65536)):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def blip(self, seconds: float) -> None:
+        """Drop every connection now and for the next ``seconds``."""
+        import threading
+
+        self.down.set()
+        threading.Timer(seconds, self.down.clear).start()
+
+    def close(self) -> None:
+        self.stopped = True
+        self.listener.close()
+
+
+@pytest.fixture
+def outage(s3_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Outage]:
+    """``s3_settings`` with every S3 call going through an ``Outage`` proxy."""
+    assert s3_settings.s3.endpoint_url
+    proxy = Outage(int(s3_settings.s3.endpoint_url.rsplit(":", 1)[1]))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{proxy.port}")
+    prefix = f"s3://lakeloop/outage-{proxy.port}"  # a lake of its own in the shared bucket
+    monkeypatch.setenv("LAKELOOP_LAKE", f"{prefix}/lake")
+    monkeypatch.setenv("LAKELOOP_LANDING", f"{prefix}/landing")
+    yield proxy
+    proxy.close()
+
+
+def _fraud_day(settings: Settings, i: int, instance: dg.DagsterInstance
+               ) -> dg.ExecuteInProcessResult:
+    job = build_definitions(dataclasses.replace(settings, domains=("fraud",))) \
+        .resolve_job_def("nightly_fraud")
+    return job.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
+                                  raise_on_error=False, run_config=QUIET)
+
+
+TABLES = ("bronze/transactions", "quarantine/transactions", "silver/fraud_features")
+
+
+def test_a_brief_s3_outage_is_retried(outage: Outage, tmp_path: Path) -> None:
+    settings = Settings.from_env()  # through the proxy
+    simulate(SimConfig(start=START, days=2, **TINY), ObjectStore(settings.landing_root,
+                                                                 settings.s3))
+    lake = Lake(settings.lake_root, settings.s3)
+    with dg.instance_for_test() as instance:
+        assert _fraud_day(settings, 0, instance).success
+        outage.blip(4.0)  # every connection dropped for 4 s, as the step starts
+        started = time.monotonic()
+        assert _fraud_day(settings, 1, instance).success  # retried, not failed
+        assert time.monotonic() - started > 4.0  # it did wait the outage out
+    assert sorted(lake.partition_counts("bronze/transactions", day(0), day(1))) == \
+        [day(0), day(1)]
+
+
+def test_a_long_s3_outage_fails_clearly_and_changes_nothing(
+        outage: Outage, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKELOOP_S3_RETRY_TIMEOUT_S", "2")  # give up after 2 s of retries
+    settings = Settings.from_env()
+    simulate(SimConfig(start=START, days=2, **TINY), ObjectStore(settings.landing_root,
+                                                                 settings.s3))
+    lake = Lake(settings.lake_root, settings.s3)
+    with dg.instance_for_test() as instance:
+        assert _fraud_day(settings, 0, instance).success
+        before = {t: lake.version(t) for t in TABLES}
+        outage.blip(120.0)
+        try:
+            result = _fraud_day(settings, 1, instance)
+        finally:
+            outage.down.clear()
+        assert not result.success
+        failures = [e for e in result.all_events if e.is_step_failure]
+        assert failures  # the ingest steps, each with the S3 error that stopped it
+        for failure in failures:
+            message = str(failure.step_failure_data.error)
+            assert re.search(r"connection .*endpoint URL", message, re.IGNORECASE), message
+    assert {t: lake.version(t) for t in TABLES} == before  # nothing half-written
+    assert sorted(lake.partition_counts("bronze/transactions", day(0), day(1))) == [day(0)]

@@ -40,7 +40,8 @@ class Lake:
         """delta-rs options; credentials come from the environment (AWS chain), never config."""
         if not is_s3(self.root):
             return None
-        opts = {"AWS_REGION": self.s3.region}
+        # delta-rs (object_store) retries reads, and unconditional writes, with backoff
+        opts = {"AWS_REGION": self.s3.region, "retry_timeout": f"{self.s3.retry_timeout_s}s"}
         if self.s3.endpoint_url:
             opts["AWS_ENDPOINT_URL"] = self.s3.endpoint_url
         if self.s3.allow_http:

@@ -38,10 +38,15 @@ class ObjectStore:
     def _s3(self) -> Any:
         if self._client is None:
             import boto3  # boto3 import is slow; only S3 users pay for it
+            from botocore.config import Config
 
+            # standard mode: connection errors, 5xx and throttling retried with exponential
+            # backoff (at most 20 s apart); attempts sized so the waits span retry_timeout_s
+            attempts = max(2, self.s3.retry_timeout_s // 5)
             self._client = boto3.client(
-                "s3", endpoint_url=self.s3.endpoint_url, region_name=self.s3.region
-            )
+                "s3", endpoint_url=self.s3.endpoint_url, region_name=self.s3.region,
+                config=Config(retries={"mode": "standard", "max_attempts": attempts},
+                              connect_timeout=5, read_timeout=30))
         return self._client
 
     def uri(self, *parts: str) -> str:
