@@ -63,6 +63,7 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
     dataset = contract.name
     name = ingest_asset(dataset)
     check = suite_check_name(dataset)
+    docs = contract.column_docs()
 
     @dg.asset(
         name=name,
@@ -75,9 +76,8 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
         "A day the contract's calendar closes is skipped with its reason.",
         # shown before the first materialization: the contract's columns, typed and described
         metadata={"dagster/column_schema": dg.TableSchema(columns=[
-            dg.TableColumn(c, spec.dtype, description=doc)
-            for (c, spec), doc in zip(contract.columns.items(),
-                                      contract.column_docs().values(), strict=True)])},
+            dg.TableColumn(c, spec.dtype, description=docs[c])
+            for c, spec in contract.columns.items()])},
         check_specs=[dg.AssetCheckSpec(
             check, asset=name, blocking=True,
             description=f"Great Expectations suite for {dataset} (row and batch rules).",

@@ -25,6 +25,17 @@ def preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MarkdownMetadat
     return dg.MetadataValue.md("\n".join(lines))
 
 
+def not_materialized(context: dg.AssetExecutionContext, reason: str, flag: str
+                     ) -> dg.AssetObservation:
+    """A partition with nothing to compute (no champion yet, nothing to measure) is observed
+    with its reason, never materialized: it stays grey in the UI instead of green over nothing.
+    ``flag`` names what did not happen (``scored``, ``measured``): False in the metadata."""
+    context.log.warning(f"{context.asset_key.to_user_string()} {context.partition_key}: "
+                        f"{reason}")
+    return dg.AssetObservation(asset_key=context.asset_key, partition=context.partition_key,
+                               metadata={flag: False, "reason": reason})
+
+
 def column_schema(frame: pl.DataFrame, docs: dict[str, str] | None = None) -> dg.TableSchema:
     """The table's columns and types, each described from the contract (``docs``:
     ``Contract.column_docs``) where the contract names it."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from assets.metadata import rounded
+from assets.metadata import not_materialized, rounded
 from assets.partitions import partition_day
 from lakeloop.domains import Domain
 from resources import LakeResource, RegistryResource
@@ -14,6 +14,8 @@ from resources import LakeResource, RegistryResource
 if TYPE_CHECKING:
     from lakeloop.evidently_workspace import MonitoringWorkspace
     from lakeloop.monitoring import StoredReport
+
+MEASURED = "measured"  # metadata flag: False on an observed day, True on a materialized one
 
 
 class EventDriftConfig(dg.Config):
@@ -74,15 +76,6 @@ class PerformanceConfig(dg.Config):
                                 "realised vs 0.65 promised; bot ring weeks: 0.21-0.47)")
 
 
-def _not_measured(context: dg.AssetExecutionContext, reason: str) -> dg.AssetObservation:
-    """A day with nothing to measure is observed with its reason, never materialized: the
-    partition stays grey in the UI instead of green over nothing (issue 12)."""
-    context.log.warning(f"{context.asset_key.to_user_string()} {context.partition_key}: "
-                        f"not measured, {reason}")
-    return dg.AssetObservation(asset_key=context.asset_key, partition=context.partition_key,
-                               metadata={"measured": False, "reason": reason})
-
-
 def _workspace(lake: LakeResource) -> "MonitoringWorkspace":
     from lakeloop.evidently_workspace import workspace_for
 
@@ -108,7 +101,8 @@ def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift  # noqa
     from lakeloop.monitoring import drift_table, store_reports
 
     if drift is None:
-        return _not_measured(context, "no champion yet: no reference to measure drift against")
+        return not_materialized(context, "no champion yet: no reference to measure drift "
+                                "against", MEASURED)
     storage = lake.lake()
     reports = store_reports(lake.store(), _workspace(lake), drift)
     version = storage.overwrite_partition(drift_table(drift.domain), drift.row(), drift.day)
@@ -177,7 +171,7 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
             storage, registry.registry(), domain, day, decay_margin=config.decay_margin,
             pool_days=config.pool_days, min_maturity_days=config.min_maturity_days)
         if realised is None:
-            yield _not_measured(context, "no matured scored day yet")
+            yield not_materialized(context, "no matured scored day yet", MEASURED)
             return
         result = realised.figures
         report = classification_report(realised.rows, "y", "score")  # pooled week
@@ -212,7 +206,7 @@ def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         day, storage = partition_day(context), lake.lake()
         realised = forecast_accuracy(storage, domain, day)
         if realised is None:
-            yield _not_measured(context, "no forecast targeted this day")
+            yield not_materialized(context, "no forecast targeted this day", MEASURED)
             return
         result = realised.figures
         by_h = {str(k): round(v, 3) for k, v in result.pop("mae_by_horizon").items()}

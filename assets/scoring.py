@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from assets.metadata import table_metadata
+from assets.metadata import not_materialized, table_metadata
 from assets.partitions import partition_day
 from lakeloop.domains import Domain
 from resources import ComputeResource, LakeResource, RegistryResource
@@ -34,11 +34,8 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
         day, storage, reg = partition_day(context), lake.lake(), registry.registry()
         champion = reg.champion(domain.name)
         if champion is None:
-            reason = f"no {domain.name} champion yet: nothing scored for {day}"
-            context.log.warning(reason)
-            yield dg.AssetObservation(asset_key=context.asset_key,
-                                      partition=context.partition_key,
-                                      metadata={"scored": False, "reason": reason})
+            yield not_materialized(
+                context, f"no {domain.name} champion yet: nothing scored for {day}", "scored")
             return
         model = load_classifier(reg, champion)
         features = storage.scan(domain.features_table, day, day).collect()
@@ -91,11 +88,8 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         day, storage, reg = partition_day(context), lake.lake(), registry.registry()
         champion = reg.champion(domain.name)
         if champion is None:
-            reason = f"no {domain.name} champion yet: nothing forecast for {day}"
-            context.log.warning(reason)
-            yield dg.AssetObservation(asset_key=context.asset_key,
-                                      partition=context.partition_key,
-                                      metadata={"scored": False, "reason": reason})
+            yield not_materialized(
+                context, f"no {domain.name} champion yet: nothing forecast for {day}", "scored")
             return
         calendar = BusinessCalendar(domain.calendar)
         family = demand_family(champion)

@@ -85,8 +85,9 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                           "lakeloop/as_of": day.isoformat(), "lakeloop/reason": a.reason[:200]},
                 ))
             # the day's snapshot in the Evidently UI: a link the reader's browser opens
-            stored = workspace.day(f"{domain}_drift", day) if {"open", "resolve"} & kinds.keys() \
-                else None
+            alerting = bool({"open", "resolve"} & kinds.keys())
+            alerted |= alerting
+            stored = workspace.day(f"{domain}_drift", day) if alerting else None
             report = stored.url if stored else None
             details = {"drift_share": row["drift_share"],
                        "max_column_drift": row["max_column_drift"],
@@ -113,13 +114,11 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                 alerts.send(Alert("drift_open", domain, a.episode,
                                   f"{domain}: drift episode opened on {day}", a.reason,
                                   details, report, action), storage, log=context.log.warning)
-                alerted = True
             if "resolve" in kinds:
                 a = kinds["resolve"]
                 alerts.send(Alert("drift_resolved", domain, a.episode,
                                   f"{domain}: drift episode resolved on {day}", a.reason,
                                   details, report, "none"), storage, log=context.log.info)
-                alerted = True
         # a tick that opened or resolved an episode shows it on the drift asset's alerts check
         events = [episodes_evaluation(domain, storage)] if alerted else []
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(state.to_dict()),

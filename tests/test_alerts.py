@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from lakeloop.alerts import Alert, EmailChannel, SlackChannel, WebhookChannel, deliver
+from tests.servers import free_port
 
 SECRET_PATH = "/hooks/T000/B000/s3cr3t-t0ken"
 
@@ -53,9 +53,7 @@ class Inbox:
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Controller, Inbox]]:
     inbox = Inbox()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield controller, inbox

@@ -9,22 +9,19 @@ can look at what the test saw. With ``CI=true`` a missing Chromium fails, never 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import browser_lake
+from tests.servers import free_port, graphql, stop_group, system_part_missing, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path(os.environ.get("LAKELOOP_SCREENSHOTS", ROOT / "build" / "screenshots"))
@@ -33,53 +30,18 @@ BIN = Path(sys.executable).parent
 
 
 def _chromium() -> str:
-    if CHROMIUM:
-        return CHROMIUM
-    message = "Chromium is not installed (make test installs Debian's package: make system-deps)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, server: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail(f"{url} did not come up")
-            time.sleep(1)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGINT)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-
-
-def _graphql(base: str, query: str) -> dict:
-    request = urllib.request.Request(
-        f"{base}/graphql", data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
+    if not CHROMIUM:
+        system_part_missing("Chromium is not installed (make test installs Debian's package: "
+                            "make system-deps)")
+    assert CHROMIUM
+    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     chromium = _chromium()
     root = tmp_path_factory.mktemp("browser")
-    evidently_port, dagster_port = _port(), _port()
+    evidently_port, dagster_port = free_port(), free_port()
     env = browser_lake.build(root, f"http://127.0.0.1:{evidently_port}")
     workspace = root / "lake" / "evidently"
     started = []
@@ -94,14 +56,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
              str(dagster_port)], cwd=ROOT, env={**os.environ, **env},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         dagster = f"http://127.0.0.1:{dagster_port}"
-        _wait_http(f"http://127.0.0.1:{evidently_port}/api/version", started[0])
-        _wait_http(f"{dagster}/server_info", started[1])
+        wait_http(f"http://127.0.0.1:{evidently_port}/api/version", started[0])
+        wait_http(f"{dagster}/server_info", started[1])
         yield {"dagster": dagster, "chromium": chromium,
                "evidently": f"http://127.0.0.1:{evidently_port}", "last_day":
                browser_lake.day(browser_lake.DAYS - 1).isoformat()}
     finally:
         for server in started:
-            _stop(server)
+            stop_group(server)
 
 
 def test_a_new_user_in_the_browser(servers: dict[str, str]) -> None:
@@ -138,7 +100,7 @@ def test_a_new_user_in_the_browser(servers: dict[str, str]) -> None:
         deadline, status = time.monotonic() + 240, None
         while time.monotonic() < deadline and status not in ("SUCCESS", "FAILURE", "CANCELED"):
             time.sleep(2)
-            runs = _graphql(base, "{ runsOrError(limit: 5) { ... on Runs { results { runId "
+            runs = graphql(base, "{ runsOrError(limit: 5) { ... on Runs { results { runId "
                             "status } } } }")["runsOrError"]["results"]
             status = next((r["status"] for r in runs if r["runId"].startswith(run_id)), None)
         assert status == "SUCCESS", f"run {run_id} launched from the UI ended {status}"

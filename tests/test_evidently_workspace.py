@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from lakeloop.evidently_workspace import PANELS, MonitoringWorkspace, workspace_
 from lakeloop.monitoring import DayDrift, StoredReport, browser_url, store_report, store_reports
 from lakeloop.settings import EVIDENTLY_URL, EvidentlySettings, S3Settings, Settings
 from lakeloop.storage import ObjectStore
+from tests.servers import free_port
 from tests.test_drift import COLUMNS, _frame
 
 DAY1, DAY2 = dt.date(2026, 2, 4), dt.date(2026, 2, 5)
@@ -199,11 +199,6 @@ def test_workspace_location_and_url_settings(tmp_path: Path) -> None:
     assert (custom.workspace, custom.url) == (tmp_path / "ws", "http://mon.internal:8000")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _get(url: str, body: dict | None = None) -> tuple[int, str]:
     data = None if body is None else json.dumps(body).encode()
@@ -216,7 +211,7 @@ def _get(url: str, body: dict | None = None) -> tuple[int, str]:
 @pytest.fixture
 def evidently_ui(stored: dict) -> Iterator[str]:
     """``evidently ui`` on the workspace, on a free loopback port; always stopped."""
-    port = _free_port()
+    port = free_port()
     cli = Path(sys.executable).parent / "evidently"
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finally; a pipe could stall it
     process = subprocess.Popen(

@@ -19,7 +19,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 from lakeloop.settings import Settings
 from pipelines.definitions import build_definitions
 from tests.conftest import day
+from tests.servers import free_port, system_part_missing
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTANCE_YAML = ROOT / "infra" / "dagster.yaml"
@@ -53,16 +53,8 @@ def _postgres_bindir() -> Path | None:
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} - CI must provide it (`make system-deps` installs Debian's "
-                    "postgresql package)", pytrace=False)
-    pytest.skip(f"{reason}; run `make system-deps` (installs Debian's postgresql package)")
+    system_part_missing(f"{reason}; `make system-deps` installs Debian's postgresql package")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -109,7 +101,7 @@ def postgres() -> Iterator[PostgresServer]:
     if owner is not None:
         for path in (base, sockets, pwfile):
             os.chown(path, owner.pw_uid, owner.pw_gid)
-    port = _free_port()
+    port = free_port()
 
     def run(*args: str) -> None:
         subprocess.run([*as_user, *args], check=True, capture_output=True, text=True,

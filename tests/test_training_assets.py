@@ -54,6 +54,8 @@ def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
         [observed] = instance.fetch_observations(scores_key, limit=1).records
         assert "no fraud champion yet" in str(
             observed.asset_observation.metadata["reason"].value)
+        for key in ("fraud_drift", "fraud_performance"):  # nothing scored, nothing measured:
+            assert instance.get_latest_materialization_event(dg.AssetKey(key)) is None  # grey
 
         fraud = defs.resolve_job_def("retrain_fraud").execute_in_process(
             instance=instance, run_config=FRAUD_RUN)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +15,7 @@ from lakeloop.settings import Settings
 from pipelines.definitions import build_definitions
 from pipelines.demo import prepare_home
 from tests.conftest import day
+from tests.servers import free_port, graphql, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -29,14 +26,6 @@ SENSOR_QUERY = """{ sensorOrError(sensorSelector: {repositoryName: "__repository
   ... on Sensor { sensorState { status ticks(limit: 5) { status skipReason } } } } }"""
 ASSET_QUERY = """{ assetOrError(assetKey: {path: ["transactions_raw"]}) { ... on Asset {
   assetMaterializations(limit: 10) { partition metadataEntries { label } } } } }"""
-
-
-def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
 
 
 def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
@@ -52,9 +41,8 @@ def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
             assert job.execute_in_process(partition_key=day(i).isoformat(), instance=instance,
                                           run_config=QUIET).success
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
     dagster = Path(sys.executable).parent / "dagster"
     server = subprocess.Popen(  # its own process group: `dagster dev` stops on SIGINT
         [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
@@ -64,7 +52,7 @@ def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
         deadline = time.monotonic() + 120
         while True:
             try:
-                data = _graphql(port, RUNS_QUERY)
+                data = graphql(base, RUNS_QUERY)
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
@@ -76,13 +64,13 @@ def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
         partitions = sorted(t["value"] for r in nightly for t in r["tags"]
                             if t["key"] == "dagster/partition")
         assert partitions == [day(0).isoformat(), day(1).isoformat()]
-        asset = _graphql(port, ASSET_QUERY)["assetOrError"]["assetMaterializations"]
+        asset = graphql(base, ASSET_QUERY)["assetOrError"]["assetMaterializations"]
         assert sorted(m["partition"] for m in asset) == partitions
         labels = {e["label"] for e in asset[0]["metadataEntries"]}
         assert {"delta_version", "dagster/row_count", "preview"} <= labels
         # `dagster dev` runs the real sensor daemon: its first tick of the drift sensor
         while True:
-            state = _graphql(port, SENSOR_QUERY)["sensorOrError"]["sensorState"]
+            state = graphql(base, SENSOR_QUERY)["sensorOrError"]["sensorState"]
             done = [t for t in state["ticks"] if t["status"] != "STARTED"]  # not mid-tick
             if done or time.monotonic() > deadline + 120:
                 break
@@ -91,8 +79,4 @@ def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path,
         [tick] = state["ticks"]  # no champion yet, so nothing to measure: a skipped tick
         assert tick["status"] == "SKIPPED" and "no new fraud drift" in tick["skipReason"]
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server)
