@@ -2,8 +2,8 @@
 in its own pod.
 
 Why a second entry point instead of a switch in ``pipelines.definitions``: the laptop, the tests
-and docker compose run steps as subprocesses of the run worker (Dagster's default executor) and
-must not need a cluster; only the Helm deployment (``infra/helm/values.yaml`` points its code
+and docker compose run steps inside the run worker (``LAKELOOP_EXECUTOR``) and must not need a
+cluster; only the Helm deployment (``infra/helm/values.yaml`` points its code
 server at this file) wants ``k8s_job_executor``. There a run pod (``K8sRunLauncher``)
 orchestrates and every step becomes its own Kubernetes Job, so a training step can ask for a GPU
 node (its ``dagster-k8s/config`` op tag, ``assets/k8s_tags.py``) while ingest, features, scoring
@@ -37,7 +37,7 @@ EXECUTOR_CONFIG: dict[str, Any] = {
 def cluster_definitions(settings: Settings | None = None) -> dg.Definitions:
     """lakeloop's Definitions with ``k8s_job_executor`` as the executor of every job."""
     executor = k8s_job_executor.configured(EXECUTOR_CONFIG, name="k8s")
-    return dg.Definitions.merge(build_definitions(settings), dg.Definitions(executor=executor))
+    return build_definitions(settings, executor=executor)
 
 
 @dg.definitions

@@ -156,6 +156,10 @@ class Settings:
     training: TrainingSettings = field(default_factory=TrainingSettings)
     sensor_interval_s: int = 300  # drift sensors: least time between two ticks
     domains: tuple[str, ...] | None = None  # enabled domains; None: every domain of the contracts
+    # how a run executes its steps: "in_process" (one process: the heavy imports - GX,
+    # Evidently, torch - are paid once per run, not once per step) or "multiprocess"
+    # (a process per step, steps of one stage in parallel). The cluster uses its own.
+    executor: str = "in_process"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -171,6 +175,7 @@ class Settings:
             contracts_dir=Path(contracts) if contracts else None,
             device=env.get("LAKELOOP_DEVICE", "auto"),
             sensor_interval_s=int(env.get("LAKELOOP_SENSOR_INTERVAL_S", "300")),
+            executor=env.get("LAKELOOP_EXECUTOR", "in_process"),
             domains=tuple(d.strip() for d in env["LAKELOOP_DOMAINS"].split(",") if d.strip())
             if env.get("LAKELOOP_DOMAINS") else None,
             training=TrainingSettings(

@@ -33,8 +33,18 @@ def domain_assets(domain: Domain, partitions: dg.PartitionsDefinition, settings:
             *training]
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+EXECUTORS: dict[str, dg.ExecutorDefinition] = {
+    "in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
+
+
+def build_definitions(settings: Settings | None = None,
+                      executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """Everything of the enabled domains; ``executor`` replaces the one the settings name
+    (``LAKELOOP_EXECUTOR``), as the Kubernetes code location does."""
     settings = settings or Settings.from_env()
+    if executor is None and settings.executor not in EXECUTORS:
+        raise ValueError(f"LAKELOOP_EXECUTOR={settings.executor!r}: expected one of "
+                         f"{sorted(EXECUTORS)}")
     partitions = daily_partitions(settings.partitions_start, settings.partitions_end)
     domains = settings.load_domains()
     nightly = {name: nightly_job(d, partitions) for name, d in domains.items()}
@@ -47,6 +57,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         sensors=[*(drift_sensor(d, settings.training, interval_s=settings.sensor_interval_s)
                    for d in domains.values()), run_failure_alert],
         resources=build_resources(settings),
+        executor=executor or EXECUTORS[settings.executor],
     )
 
 

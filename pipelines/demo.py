@@ -1,7 +1,13 @@
 """``lakeloop demo``: simulate a landing zone and run the nightly job day by day in Dagster.
 
-Runs go to the persistent instance in DAGSTER_HOME (SQLite unless its dagster.yaml says
-otherwise), so ``dagster dev`` afterwards shows every run, check and materialization.
+The demo starts ``dagster dev`` on loopback (``pipelines.dagster_dev``) and submits each day's
+nightly runs through its GraphQL API, as the schedule would; the daemon launches them and ticks
+the drift sensors, whose retrain runs the demo waits for before the next day. Everything goes to
+the persistent instance in DAGSTER_HOME (SQLite unless its dagster.yaml says otherwise), so
+``make dev`` afterwards shows every run under its job, every sensor tick and alert.
+
+The demo's clock: its days end yesterday by default (``--start`` = today - ``--days``), so the
+UI's plots by partition, which look back from today, show them.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -21,9 +28,13 @@ from lakeloop.registry import ModelRegistry
 from lakeloop.settings import Settings
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.storage.objects import is_s3
+from pipelines.dagster_dev import DagsterDev
 
 DAGSTER_YAML = """\
 # Written by `lakeloop demo`: a local SQLite instance. See infra/ for Postgres.
+run_queue:
+  max_concurrent_runs: 4  # the nightly run of each domain, and their retrains
+  dequeue_interval_seconds: 1  # a submitted run starts within a second (Dagster's default: 5)
 telemetry:
   enabled: false
 """
@@ -47,16 +58,6 @@ def _wipe(*roots: str | Path) -> None:
             shutil.rmtree(root)
 
 
-def _retrain(defs: dg.Definitions, instance: dg.DagsterInstance, domain: str, ops: dict,
-             day: str) -> tuple[str, dict]:
-    """The warm-up training: what a team does by hand once, before the sensors take over."""
-    job = defs.resolve_job_def(f"retrain_{domain}")
-    result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                    tags={"lakeloop/trigger": "warm-up"},
-                                    run_config={**QUIET, "ops": ops})
-    return result.run_id, _retrain_record(instance, result.run_id, domain, day)
-
-
 def _retrain_record(instance: dg.DagsterInstance, run_id: str, domain: str, day: str) -> dict:
     run = instance.get_run_by_id(run_id)
     record = {"day": run.tags.get("lakeloop/as_of", day), "run_id": run_id,
@@ -71,48 +72,6 @@ def _retrain_record(instance: dg.DagsterInstance, run_id: str, domain: str, day:
             record |= {"version": meta["model_version"].value,
                        "promoted": meta["promoted"].value, "decision": meta["decision"].value}
     return record
-
-
-class SensorTicker:
-    """Evaluates the drift sensors once a simulated day, through Dagster's public sensor API,
-    and runs what they request in process.
-
-    Why not the daemon: a simulated day takes seconds, and each day's tick must see that
-    day's drift row before the next day starts. The sensors' own code runs unchanged (cursor,
-    run keys, alerts); a run key already used is not run again, as the daemon would skip it.
-    Ticks are not stored in the instance: ``make dev`` starts the real daemon, which ticks
-    from the stored monitoring tables on."""
-
-    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
-        self.defs, self.instance = defs, instance
-        self.cursors: dict[str, str | None] = {}
-
-    def tick(self) -> list[str]:
-        """One evaluation of every drift sensor; returns the ids of the runs it launched."""
-        launched = []
-        for sensor in self.defs.sensors or []:
-            if not sensor.name.endswith("_drift_sensor"):
-                continue
-            context = dg.build_sensor_context(
-                instance=self.instance, cursor=self.cursors.get(sensor.name),
-                resources=self.defs.resources, sensor_name=sensor.name)
-            result = sensor(context)
-            if not isinstance(result, dg.SensorResult):
-                continue  # a SkipReason: nothing new to look at
-            self.cursors[sensor.name] = result.cursor
-            for event in result.asset_events or []:  # the alerts view, as the daemon reports it
-                self.instance.report_runless_asset_event(event)
-            for request in result.run_requests or []:
-                key = {"dagster/run_key": str(request.run_key)}
-                if self.instance.get_runs(dg.RunsFilter(tags=key)):
-                    continue
-                job = self.defs.resolve_job_def(str(sensor.job_name))
-                run = job.execute_in_process(
-                    instance=self.instance, raise_on_error=False,
-                    run_config={**QUIET, **request.run_config},
-                    tags={**request.tags, **key, "dagster/sensor_name": sensor.name})
-                launched.append(run.run_id)
-        return launched
 
 
 def demo_environment(settings: Settings) -> dict[str, str]:
@@ -141,14 +100,16 @@ def run_demo(args: argparse.Namespace) -> int:
     from lakeloop.settings import TrainingSettings
     from lakeloop.simulate import profile_contracts, simulate
     from lakeloop.simulate.drift import Drift
-    from pipelines.definitions import build_definitions
 
+    # the demo's clock: by default its last day is yesterday, as a nightly pipeline's is
+    start = args.start or dt.date.today() - dt.timedelta(days=args.days)
+    args = argparse.Namespace(**{**vars(args), "start": start})
     base = Settings.from_env()
     settings = dataclasses.replace(
         base, lake_root=args.lake, landing_root=args.landing,
-        partitions_start=args.start.isoformat(),
-        # the UI's partitions end with the simulated days (the demo's clock), not today
-        partitions_end=(args.start + dt.timedelta(days=args.days)).isoformat(),
+        partitions_start=start.isoformat(),
+        # the UI's partitions end with the simulated days (the demo's clock)
+        partitions_end=(start + dt.timedelta(days=args.days)).isoformat(),
         contracts_dir=profile_contracts(args.profile) or base.contracts_dir,
         training=TrainingSettings(label_window_days=args.label_window, forecast_horizon=7,
                                   encoder_length=14, backtest_origins=2))
@@ -168,45 +129,43 @@ def run_demo(args: argparse.Namespace) -> int:
     os.environ.update(demo_environment(settings))
     settings = Settings.from_env()
     domains = settings.load_domains()
-    DOMAINS = list(domains)  # noqa: N806 - the enabled domains of this demo
-    defs = build_definitions(settings)
-    nightly = {d: defs.resolve_job_def(f"nightly_{d}") for d in DOMAINS}
     registry = ModelRegistry(ObjectStore(settings.lake_root, settings.s3))
-    seen: set[str] = set()
-    retrains: dict[str, list[dict]] = {d: [] for d in DOMAINS}
-    champions: dict[str, list] = {d: [] for d in DOMAINS}
+    retrains: dict[str, list[dict]] = {d: [] for d in domains}
+    champions: dict[str, list] = {d: [] for d in domains}
     failed: list[str] = []
-    with dg.DagsterInstance.get() as instance, \
+    server = DagsterDev({**demo_environment(settings), "DAGSTER_HOME": str(settings.dagster_home)},
+                        log=settings.dagster_home / "demo_dagster_dev.log")
+    with server, dg.DagsterInstance.get() as instance, \
             tqdm(total=cfg.days, desc="closed loop", unit="day", disable=args.quiet) as bar:
-        ticker = SensorTicker(defs, instance)
+        bar.set_postfix_str(f"dagster dev on {server.url}")
         for i in range(cfg.days):
             day = cfg.day(i).isoformat()
             bar.set_postfix_str(day)
-            for domain, job in nightly.items():
-                result = job.execute_in_process(partition_key=day, instance=instance,
-                                                raise_on_error=False, run_config=QUIET)
-                if not result.success:
-                    failed.append(f"{day} nightly_{domain}")
-            if i + 1 == args.train_after:  # warm-up done: first champions
+            nightly = {server.submit(f"nightly_{d}", {"dagster/partition": day}, QUIET): d
+                       for d in domains}  # the domains' runs side by side, as scheduled
+            for run_id, status in server.wait(nightly).items():
+                if status != "SUCCESS":
+                    failed.append(f"{day} nightly_{nightly[run_id]}")
+            ended = time.time()
+            if i + 1 == args.train_after:  # warm-up done: what a team does by hand once
                 bar.set_postfix_str(f"{day} first training")
-                for domain in DOMAINS:
-                    run_id, record = _retrain(defs, instance, domain,
-                                              settings.training.run_config(domains[domain], day),
-                                              day)
-                    seen.add(run_id)
-                    retrains[domain].append(record)
-            elif i + 1 > args.train_after:  # the sensors' tick after the nightly runs
+                launched = {server.submit(
+                    f"retrain_{d}", {"lakeloop/trigger": "warm-up"},
+                    {**QUIET, "ops": settings.training.run_config(domains[d], day)}): d
+                    for d in domains}
+            elif i + 1 > args.train_after:  # the daemon's sensor tick after the nightly runs
                 bar.set_postfix_str(f"{day} sensors")
-                ticker.tick()
-                for domain in DOMAINS:
-                    for run in instance.get_runs(dg.RunsFilter(job_name=f"retrain_{domain}")):
-                        if run.run_id not in seen:
-                            seen.add(run.run_id)
-                            record = _retrain_record(instance, run.run_id, domain, day)
-                            retrains[domain].append(record)
-                            if not record["success"]:
-                                failed.append(f"{day} retrain_{domain}")
-            for domain in DOMAINS:
+                launched = {run_id: d for d in domains
+                            for run_id in server.tick_after(f"{d}_drift_sensor", ended)}
+            else:
+                launched = {}
+            server.wait(launched)
+            for run_id, domain in launched.items():
+                record = _retrain_record(instance, run_id, domain, day)
+                retrains[domain].append(record)
+                if not record["success"]:
+                    failed.append(f"{day} retrain_{domain}")
+            for domain in domains:
                 version = registry.champion_version(domain)
                 if version and (not champions[domain] or champions[domain][-1][1] != version):
                     champions[domain].append((day, version))

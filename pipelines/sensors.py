@@ -23,6 +23,25 @@ from lakeloop.settings import TrainingSettings
 from resources import AlertsResource, LakeResource
 
 EARLIEST = dt.date(1970, 1, 1)
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+             dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def first_day_in_flight(instance: dg.DagsterInstance) -> dt.date | None:
+    """The earliest daily partition a queued or running run is still writing, if any.
+
+    Why the sensor needs it: a day's drift row is committed a moment before its performance
+    row. A tick between the two would judge the day without its decay signal and move its
+    cursor past it; so a day is judged only once no run is writing it."""
+    days = []
+    for run in instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT)):
+        key = run.tags.get("dagster/partition") \
+            or run.tags.get("dagster/asset_partition_range_start")
+        try:
+            days.append(dt.date.fromisoformat(key)) if key else None
+        except ValueError:
+            continue  # another partitions definition: not a day
+    return min(days, default=None)
 
 
 def default_policy(spec: Domain, training: TrainingSettings) -> RetrainPolicy:
@@ -60,12 +79,15 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
         storage, workspace = lake.lake(), workspace_for(lake.root)
         start = dt.date.fromisoformat(state.last_day) + dt.timedelta(days=1) \
             if state.last_day else EARLIEST
-        history = drift_history(storage, domain, start, dt.date(9999, 12, 31))
+        busy = first_day_in_flight(context.instance)
+        end = busy - dt.timedelta(days=1) if busy else dt.date(9999, 12, 31)
+        history = drift_history(storage, domain, start, end)
         if history.is_empty():
-            return dg.SkipReason(f"no new {domain} drift measurements since {state.last_day}")
+            return dg.SkipReason(f"no new {domain} drift measurements since {state.last_day}"
+                                 + (f" (days from {busy} wait for their runs)" if busy else ""))
         # classification: realised performance decay (labels matured) counts as drifted too
-        perf = monitoring_history(storage, performance_table(domain), start,
-                                  dt.date(9999, 12, 31)) if classification else pl.DataFrame()
+        perf = monitoring_history(storage, performance_table(domain), start, end) \
+            if classification else pl.DataFrame()
         decayed = {} if perf.is_empty() else {
             r["date"]: r for r in perf.filter(pl.col("decayed")).iter_rows(named=True)}
         requests, alerted = [], False

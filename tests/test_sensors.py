@@ -95,10 +95,15 @@ def _store_snapshot(lake_root: str, day: dt.date):  # noqa: ANN202 - a StoredSna
     return workspace_for(lake_root).add_day("fraud_drift", day, result.snapshot)
 
 
-def _evaluate(lake_root: str, url: str, cursor: str | None):  # noqa: ANN202
+def _evaluate(lake_root: str, url: str, cursor: str | None,  # noqa: ANN202
+              in_flight: dt.date | None = None):
     # retrain as soon as the episode opens
     sensor = drift_sensor(load_domains()["fraud"], policy=RetrainPolicy())
     with dg.instance_for_test() as instance:
+        if in_flight:  # a nightly run of that day still writing its monitoring rows
+            instance.add_run(dg.DagsterRun(job_name="nightly_fraud",
+                                           status=dg.DagsterRunStatus.STARTED,
+                                           tags={"dagster/partition": in_flight.isoformat()}))
         ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={
             "lake": LakeResource(root=lake_root), "alerts": AlertsResource(webhook_url=url)})
         return sensor(ctx)
@@ -150,6 +155,21 @@ def test_sensor_requests_one_retrain_and_one_alert_per_episode(tmp_path: Path,
     assert sorted(log["kind"].to_list()) == ["drift_open", "drift_resolved"]
     dumped = log.write_csv()
     assert "very-secret-token" not in dumped and "127.0.0.1" in dumped  # host only
+
+
+def test_a_day_is_judged_only_once_no_run_is_writing_it(tmp_path: Path, webhook: str) -> None:
+    """The daemon may tick between a day's drift row and its performance row: that day waits
+    for the next tick instead of being judged without its decay signal."""
+    lake = Lake(str(tmp_path / "lake"))
+    _write_history(lake, "...DDD")
+    busy = D0 + dt.timedelta(days=4)  # the run of the 2nd drifted day is still running
+    waiting = _evaluate(lake.root, webhook, None, in_flight=busy)
+    assert not waiting.run_requests and Recorder.posts == []  # 1 drifted day of 2 judged
+    assert json.loads(waiting.cursor)["last_day"] == (busy - dt.timedelta(days=1)).isoformat()
+    skipped = _evaluate(lake.root, webhook, None, in_flight=D0)  # nothing judged yet
+    assert isinstance(skipped, dg.SkipReason) and "wait for their runs" in skipped.skip_message
+    done = _evaluate(lake.root, webhook, waiting.cursor)  # the run ended: judged now
+    assert [r.run_key for r in done.run_requests] == ["fraud-2026-02-05-retrain"]
 
 
 def test_performance_decay_alone_requests_a_retrain(tmp_path: Path, webhook: str) -> None:
