@@ -141,7 +141,8 @@ def run_demo(args: argparse.Namespace) -> int:
         for i in range(cfg.days):
             day = cfg.day(i).isoformat()
             bar.set_postfix_str(day)
-            nightly = {server.submit(f"nightly_{d}", {"dagster/partition": day}, QUIET): d
+            nightly = {server.submit(f"nightly_{d}", {"dagster/partition": day,
+                                                     "lakeloop/trigger": "demo clock"}, QUIET): d
                        for d in domains}  # the domains' runs side by side, as scheduled
             for run_id, status in server.wait(nightly).items():
                 if status != "SUCCESS":

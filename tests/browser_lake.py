@@ -5,8 +5,9 @@ what the browser test opens in `dagster dev` (and a script can build by hand to 
 Real runs through the public API: nightly partitions, the retrain job, more nightly days
 scored and monitored by the champion. Fraud only (``LAKELOOP_DOMAINS=fraud``): it keeps the
 set-up to about a minute on two cores. The landing zone ends yesterday, as a nightly
-pipeline's does, and its last day is left for the browser to launch: the UI plots metadata
-by partition over the newest partitions up to today."""
+pipeline's does. Its last two days are left unrun: the test submits the first through the
+server's GraphQL API (as the schedule and ``lakeloop demo`` do) and launches the last from the
+browser. The UI plots metadata by partition over the newest partitions up to today."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from tests.conftest import TINY
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 HISTORY_DAYS, SCORED_DAYS = 20, 3
-DAYS = HISTORY_DAYS + SCORED_DAYS + 1  # the last one is launched from the UI
+DAYS = HISTORY_DAYS + SCORED_DAYS + 2  # the last two are submitted by the test and the UI
 START = dt.date.today() - dt.timedelta(days=DAYS)  # the landing zone ends yesterday
 
 
@@ -41,7 +42,7 @@ def environment(root: Path, evidently_url: str) -> dict[str, str]:
     """What the code location reads to load this lake's definitions."""
     return {"DAGSTER_HOME": str(root / "home"), "LAKELOOP_LAKE": str(root / "lake"),
             "LAKELOOP_EVIDENTLY_URL": evidently_url, "LAKELOOP_LANDING": str(root / "landing"),
-            "LAKELOOP_DOMAINS": "fraud",
+            "LAKELOOP_DOMAINS": "fraud", "LAKELOOP_SENSOR_INTERVAL_S": "1",
             "LAKELOOP_PARTITIONS_START": START.isoformat(),
             "LAKELOOP_PARTITIONS_END": day(DAYS).isoformat()}
 

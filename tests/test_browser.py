@@ -1,7 +1,8 @@
 """A new user in a real browser (Playwright driving Debian's Chromium, no browser download):
 `dagster dev` and `evidently ui` on a small lake; the asset graph, one partition launched
 from the UI and its blocking checks passing, the drift asset's plot by partition, its alerts
-view, and its report link opening the day's snapshot in Evidently's UI.
+view, its report link opening the day's snapshot in Evidently's UI, and a day submitted
+through the GraphQL API (as ``lakeloop demo`` submits its days) listed under its job.
 
 Screenshots go to ``build/screenshots/`` (``LAKELOOP_SCREENSHOTS`` overrides), so a person
 can look at what the test saw. With ``CI=true`` a missing Chromium fails, never skips."""
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.dagster_dev import DagsterDev
 from tests import browser_lake
 from tests.servers import free_port, graphql, stop_group, system_part_missing, wait_http
 
@@ -38,40 +40,41 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     chromium = _chromium()
     root = tmp_path_factory.mktemp("browser")
-    evidently_port, dagster_port = free_port(), free_port()
+    evidently_port = free_port()
     env = browser_lake.build(root, f"http://127.0.0.1:{evidently_port}")
-    workspace = root / "lake" / "evidently"
-    started = []
+    evidently = subprocess.Popen(  # what `make dev` starts beside dagster dev
+        [str(BIN / "evidently"), "ui", "--workspace", str(root / "lake" / "evidently"),
+         "--host", "127.0.0.1", "--port", str(evidently_port)],
+        env={**os.environ, "DO_NOT_TRACK": "1"}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        started.append(subprocess.Popen(  # what `make dev` starts beside dagster dev
-            [str(BIN / "evidently"), "ui", "--workspace", str(workspace), "--host",
-             "127.0.0.1", "--port", str(evidently_port)],
-            env={**os.environ, "DO_NOT_TRACK": "1"}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True))
-        started.append(subprocess.Popen(
-            [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p",
-             str(dagster_port)], cwd=ROOT, env={**os.environ, **env},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        dagster = f"http://127.0.0.1:{dagster_port}"
-        wait_http(f"http://127.0.0.1:{evidently_port}/api/version", started[0])
-        wait_http(f"{dagster}/server_info", started[1])
-        yield {"dagster": dagster, "chromium": chromium,
-               "evidently": f"http://127.0.0.1:{evidently_port}", "last_day":
-               browser_lake.day(browser_lake.DAYS - 1).isoformat()}
+        wait_http(f"http://127.0.0.1:{evidently_port}/api/version", evidently)
+        # dagster dev (webserver, daemon, code server) as `lakeloop demo` starts it
+        with DagsterDev(env, log=root / "dagster_dev.log") as dagster:
+            yield {"dagster": dagster, "chromium": chromium,
+                   "evidently": f"http://127.0.0.1:{evidently_port}"}
     finally:
-        for server in started:
-            stop_group(server)
+        stop_group(evidently)
 
 
 def test_a_new_user_in_the_browser(servers: dict[str, str]) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
-    base, last_day = servers["dagster"], servers["last_day"]
+    dagster: DagsterDev = servers["dagster"]
+    base, last_day = dagster.url, browser_lake.day(browser_lake.DAYS - 1).isoformat()
     SHOTS.mkdir(parents=True, exist_ok=True)
+
+    # 0. the day before: submitted through the GraphQL API, as `lakeloop demo` submits each
+    # day; the daemon launches it and then ticks the drift sensor on the new day
+    scheduled_day = browser_lake.day(browser_lake.DAYS - 2).isoformat()
+    scheduled = dagster.submit("nightly_fraud", {"dagster/partition": scheduled_day})
+    assert dagster.wait([scheduled]) == {scheduled: "SUCCESS"}
+    assert dagster.tick_after("fraud_drift_sensor", time.time()) == []  # no episode: no run
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=servers["chromium"], args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -139,4 +142,10 @@ def test_a_new_user_in_the_browser(servers: dict[str, str]) -> None:
         expect(report.get_by_text("Dataset Drift").first).to_be_visible()  # Evidently's report
         report.wait_for_timeout(2000)
         report.screenshot(path=SHOTS / "06_evidently_snapshot.png")
+
+        # 6. the job's runs: the day submitted through the API is listed under its job
+        page.goto(f"{base}/locations/{dagster.location}/jobs/nightly_fraud/runs")
+        expect(page.get_by_text(f"partition: {scheduled_day}").first).to_be_visible()
+        expect(page.get_by_text(scheduled[:8]).first).to_be_visible()
+        page.screenshot(path=SHOTS / "07_runs_under_job_nightly.png")
         browser.close()
