@@ -7,7 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.k8s_tags import GPU_TRAINING_TAGS
-from assets.metadata import metrics_table
+from assets.metadata import metrics_table, refused
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
 from lakeloop.storage import ObjectStore
@@ -112,14 +112,14 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         periods = frame["t"].n_unique()
         need = config.encoder_length + config.horizon * (config.backtest_origins + 2)
         if config.backtest_start is None and periods < need:
-            raise dg.Failure(description=f"{domain.name} training set as of {as_of}: {periods} "
+            raise refused(f"{domain.name} training set as of {as_of}: {periods} "
                              f"open days of history, need at least {need} for encoder "
                              f"{config.encoder_length}, horizon {config.horizon} and "
                              f"{config.backtest_origins} origins")
         try:
             plan = _plan(frame, config)
         except ValueError as exc:
-            raise dg.Failure(description=f"{domain.name} training set as of {as_of}: {exc}"
+            raise refused(f"{domain.name} training set as of {as_of}: {exc}"
                              ) from exc
         lineage = {"as_of": as_of.isoformat(),
                    "source_versions": {domain.features_table: source_version},

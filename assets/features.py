@@ -5,8 +5,8 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.metadata import table_metadata
-from assets.partitions import lookback, partition_day
+from assets.metadata import refused, table_metadata
+from assets.partitions import backfill_policy, lookback, partition_days
 from lakeloop import features
 from lakeloop.bronze import bronze_table
 from lakeloop.domains import Domain, ingest_asset
@@ -14,11 +14,13 @@ from lakeloop.storage import Lake
 from resources import LakeResource
 
 
-def _require_day(lake: Lake, table: str, day: dt.date) -> int:
-    """The bronze version read; fails clearly when the day was never accepted into bronze."""
-    if not lake.partition_counts(table, day, day):
-        raise dg.Failure(description=f"{table} has no rows for {day}: materialize its ingest "
-                         "asset for that day first (or its blocking check failed).")
+def _require_days(lake: Lake, table: str, first: dt.date, last: dt.date) -> int:
+    """The bronze version read; fails clearly when no day of ``first..last`` was ever
+    accepted into bronze."""
+    if not lake.partition_counts(table, first, last):
+        days = str(first) if first == last else f"{first}..{last}"
+        raise refused(f"{table} has no rows for {days}: materialize its ingest "
+                         "asset for those days first (or its blocking check failed).")
     version = lake.version(table)
     assert version is not None
     return version
@@ -30,8 +32,8 @@ def _label_window(domain: Domain) -> int:
     return features.LABEL_LOOKBACK_DAYS + (label.maturity_days or 0) if label else 0
 
 
-def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
-                        ) -> dg.AssetsDefinition:
+def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
+                        days_per_run: int | None = None) -> dg.AssetsDefinition:
     main, labels = domain.main, domain.labels
     main_back = max(features.EVENT_LOOKBACK_DAYS, _label_window(domain))
     deps = [dg.AssetDep(ingest_asset(main.name), partition_mapping=lookback(main_back))]
@@ -41,14 +43,16 @@ def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
 
     @dg.asset(
         name=domain.features_asset, partitions_def=partitions, group_name=f"{domain.name}_features",
+        backfill_policy=backfill_policy(days_per_run),  # a backfill computes in one pass
         kinds={"delta", "polars"}, deps=deps,
         description=f"`{domain.features_table}`: per-entity windows (1h/24h/7d), label history "
         "known before the day, calendar and the contract's feature columns; one row per event.",
     )
     def _features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        day, storage = partition_day(context), lake.lake()
+        days, storage = partition_days(context), lake.lake()
+        day, last = days[0], days[-1]  # one night's day, or a backfill's range in one pass
         table = bronze_table(main.name)
-        version = _require_day(storage, table, day)
+        version = _require_days(storage, table, day, last)
         first = day - dt.timedelta(days=features.EVENT_LOOKBACK_DAYS)
         label_first = day - dt.timedelta(days=features.LABEL_LOOKBACK_DAYS)
         known, sources = None, {table: version}
@@ -56,14 +60,15 @@ def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
             lt = bronze_table(labels.name)
             sources[lt] = storage.version(lt)  # type: ignore[assignment]
             known = features.known_labels_from_dataset(
-                storage.scan(lt, label_first, day - dt.timedelta(days=1)), main, labels)
+                storage.scan(lt, label_first, last - dt.timedelta(days=1)), main, labels)
         elif labels is None:
             known = features.known_labels_from_column(storage.scan(
-                table, day - dt.timedelta(days=_label_window(domain)), day, version=version), main)
+                table, day - dt.timedelta(days=_label_window(domain)), last, version=version),
+                main)
         frame = features.event_features(
-            storage.scan(table, first, day, version=version), known, day, main,
-            features.events.label_history_entities(main, labels)).collect()
-        out = storage.overwrite_partition(domain.features_table, frame, day)
+            storage.scan(table, first, last, version=version), known, day, main,
+            features.events.label_history_entities(main, labels), until=last).collect()
+        out = storage.overwrite_days(domain.features_table, frame, day, last)
         schema = features.event_schema(main, frame.schema)
         return dg.MaterializeResult(metadata={
             **table_metadata(storage.uri(domain.features_table), out, frame,
@@ -77,8 +82,8 @@ def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
     return _features
 
 
-def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
-                         ) -> dg.AssetsDefinition:
+def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
+                         days_per_run: int | None = None) -> dg.AssetsDefinition:
     from lakeloop.business_calendar import BusinessCalendar
 
     main = domain.main
@@ -90,6 +95,7 @@ def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
 
     @dg.asset(
         name=domain.features_asset, partitions_def=partitions, group_name=f"{domain.name}_features",
+        backfill_policy=backfill_policy(days_per_run),  # a backfill computes in one pass
         kinds={"delta", "polars"},
         deps=[dg.AssetDep(ingest_asset(main.name), partition_mapping=lookback(back))],
         description=f"`{domain.features_table}`: per-series lags and rolling statistics in open "
@@ -97,19 +103,21 @@ def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
         "per series and open day, with the day's target.",
     )
     def _features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        day, storage = partition_day(context), lake.lake()
+        days, storage = partition_days(context), lake.lake()
+        day, last = days[0], days[-1]  # one night's day, or a backfill's range in one pass
         table = bronze_table(main.name)
-        version = _require_day(storage, table, day)
+        version = _require_days(storage, table, day, last)
         first = features.lookback_days(calendar, day)
-        history = storage.scan(table, first, day, version=version).collect()
-        frame = features.series_features(history, day, main, calendar)
-        out = storage.overwrite_partition(domain.features_table, frame, day)
-        # a series seen in the look-back but absent today is a gap, not a zero: say so
+        history = storage.scan(table, first, last, version=version).collect()
+        frame = features.series_features(history, day, main, calendar, until=last)
+        out = storage.overwrite_days(domain.features_table, frame, day, last)
+        # a series seen in the look-back but absent on the last day is a gap, not a zero
         seen = history.select(features.series.series_key(main.roles.series)).to_series()
-        absent = sorted(set(seen.unique().to_list()) - set(frame["series_id"].to_list()))
+        on_last = frame.filter(frame["date"] == last)["series_id"].to_list()
+        absent = sorted(set(seen.unique().to_list()) - set(on_last))
         if absent:
-            context.log.warning(f"{len(absent)} series have no row on {day} (gaps, not zeros): "
-                                f"{absent[:10]}")
+            context.log.warning(f"{len(absent)} series have no row on {last} (gaps, not "
+                                f"zeros): {absent[:10]}")
         return dg.MaterializeResult(metadata={
             **table_metadata(storage.uri(domain.features_table), out, frame,
                              main.column_docs()),
@@ -122,7 +130,7 @@ def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition
     return _features
 
 
-def feature_assets(domain: Domain, partitions: dg.PartitionsDefinition
-                   ) -> list[dg.AssetsDefinition]:
+def feature_assets(domain: Domain, partitions: dg.PartitionsDefinition,
+                   days_per_run: int | None = None) -> list[dg.AssetsDefinition]:
     build = event_feature_asset if domain.kind == "classification" else series_feature_asset
-    return [build(domain, partitions)]
+    return [build(domain, partitions, days_per_run)]

@@ -8,7 +8,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.k8s_tags import GPU_TRAINING_TAGS
-from assets.metadata import metrics_table, preview
+from assets.metadata import metrics_table, preview, refused
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
 from lakeloop.models.classifier_config import TabMConfig
@@ -101,7 +101,7 @@ def classification_training_assets(domain: Domain, default_label_window: int
         chosen = label_window if config.label_window_days is None \
             else config.label_window_days
         if label.column and chosen < (label.maturity_days or 0):
-            raise dg.Failure(description=f"label_window_days {chosen} is shorter than the "
+            raise refused(f"label_window_days {chosen} is shorter than the "
                              f"label column's maturity ({label.maturity_days} days in contract "
                              f"{domain.main.name}): newer events would all look negative")
         window = SplitWindow(**{**config.model_dump(exclude={"as_of"}),
@@ -109,7 +109,7 @@ def classification_training_assets(domain: Domain, default_label_window: int
         try:
             ts = classification_training_set(storage, domain, as_of, window)
         except ValueError as exc:
-            raise dg.Failure(description=str(exc)) from exc
+            raise refused(str(exc)) from exc
         version = storage.overwrite(table, ts.frame, commit_metadata=ts.lineage())
         splits = ts.frame.group_by("split").agg(pl.len().alias("rows"),
                                                 pl.col(LABEL).sum().alias("positives"),
@@ -151,7 +151,7 @@ def classification_training_assets(domain: Domain, default_label_window: int
                          f"{len(schema.categorical)} categorical, {len(schema.numeric)} numeric")
         unknown = sorted(set(config.families) - set(FAMILIES))
         if unknown or not config.families:
-            raise dg.Failure(description=f"families {config.families}: choose from {FAMILIES}")
+            raise refused(f"families {config.families}: choose from {FAMILIES}")
         reg = registry.registry()
         run = train_and_promote(
             ts, reg, device, schema.categorical, schema.numeric,

@@ -8,20 +8,20 @@ reasons and fails the step: nothing is written and downstream assets of that day
 from collections.abc import Iterator
 
 import dagster as dg
+import polars as pl
 
-from assets.metadata import preview, table_metadata
-from assets.partitions import partition_day
+from assets.metadata import preview, refused, table_metadata
+from assets.partitions import backfill_policy, partition_days
 from lakeloop.bronze import (
-    ClosedDay,
     DayBatch,
+    DaysRead,
     bronze_table,
-    process_day,
+    process_days,
     quarantine_table,
-    write_day,
+    write_days,
 )
 from lakeloop.contracts import CalendarSpec, Contract
 from lakeloop.domains import Domain, ingest_asset
-from lakeloop.ingest import MissingLandingData
 from resources import ContractsResource, LakeResource, LandingResource
 
 
@@ -36,6 +36,7 @@ def _check_metadata(batch: DayBatch) -> dict[str, object]:
         "extra_columns": dg.MetadataValue.json(batch.landed.extra_columns),
         "kept_columns": batch.landed_kept_summary(),
         "min_rows": batch.min_rows,
+        "max_rows": batch.max_rows if batch.max_rows is not None else "none yet",
     }
     if batch.problems:
         meta["problems"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in batch.problems))
@@ -58,8 +59,33 @@ def _check_metadata(batch: DayBatch) -> dict[str, object]:
     return meta
 
 
+def _days_metadata(read: DaysRead) -> dict[str, object]:
+    """The check's metadata for a range of days: a line per day (what a single day shows
+    in detail: rows landed, accepted, quarantined, or why it was refused or closed)."""
+    lines = ["| day | landed | accepted | quarantined | status |", "|---|---|---|---|---|"]
+    rows = {**{d: f"| {d} | | | | closed: {r} |" for d, r in read.closed.items()},
+            **{d: f"| {d} | | | | **missing**: no landing files |" for d in read.missing}}
+    for day, b in read.batches.items():
+        landed = 0 if b.landed.raw is None else b.landed.raw.height
+        status = "ok" if b.passed else "**refused**: " + "; ".join(b.problems)
+        accepted = "" if b.bronze is None else b.bronze.height
+        rows[day] = f"| {day} | {landed} | {accepted} | {b.quarantined} | {status} |"
+    meta: dict[str, object] = {
+        "days": len(rows), "days_open": len(read.batches), "days_closed": len(read.closed),
+        "days_refused": len(read.refused),
+        "rows_landed": sum(0 if b.landed.raw is None else b.landed.raw.height
+                           for b in read.batches.values()),
+        "rows_quarantined": sum(b.quarantined for b in read.batches.values()),
+        "by_day": dg.MetadataValue.md("\n".join([*lines, *(rows[d] for d in sorted(rows))])),
+    }
+    if read.refused:
+        meta["problems"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in read.refused))
+    return meta
+
+
 def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
-                       domain_calendar: CalendarSpec | None = None) -> dg.AssetsDefinition:
+                       domain_calendar: CalendarSpec | None = None,
+                       days_per_run: int | None = None) -> dg.AssetsDefinition:
     dataset = contract.name
     name = ingest_asset(dataset)
     check = suite_check_name(dataset)
@@ -68,6 +94,7 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
     @dg.asset(
         name=name,
         partitions_def=partitions,
+        backfill_policy=backfill_policy(days_per_run),  # a backfill reads and commits in one pass
         group_name=f"{contract.domain}_ingest",
         kinds={"delta", "polars"},
         output_required=False,  # a closed day materializes nothing, and that is no failure
@@ -89,51 +116,63 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
         landing: LandingResource,
         contracts: ContractsResource,
     ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult | dg.AssetObservation]:
-        day = partition_day(context)
-        storage = lake.lake()
-        try:
-            batch = process_day(landing.store(), storage, contracts.get(dataset), day,
-                                domain_calendar)
-        except ClosedDay as exc:
-            # no materialization (downstream steps of the day are skipped, the run succeeds);
-            # the observation and the check say why, in the UI
-            context.log.info(f"{dataset} {day} skipped: {exc.reason}")
-            closed = {"closed": True, "reason": exc.reason}
-            yield dg.AssetObservation(asset_key=name, partition=context.partition_key,
-                                      metadata=closed)
-            yield dg.AssetCheckResult(check_name=check, passed=True, metadata=closed,
-                                      description=f"closed day, nothing to check: {exc.reason}")
-            return
-        except MissingLandingData as exc:
-            raise dg.Failure(description=str(exc)) from exc
-        meta = _check_metadata(batch)
-        if not batch.passed:
-            context.log.error(batch.message)
+        days, storage = partition_days(context), lake.lake()
+        read = process_days(landing.store(), storage, contracts.get(dataset), days,
+                            domain_calendar)
+        for day, reason in read.closed.items():  # each closed day says why, in the UI
+            context.log.info(f"{dataset} {day} skipped: {reason}")
+            yield dg.AssetObservation(asset_key=name, partition=day.isoformat(),
+                                      metadata={"closed": True, "reason": reason})
+        single = read.batches[days[0]] if len(days) == 1 and read.batches else None
+        meta = _check_metadata(single) if single else _days_metadata(read)
+        if read.refused:
+            message = "; ".join(read.refused)
+            context.log.error(message)
             yield dg.AssetCheckResult(check_name=check, passed=False, metadata=meta,
                                       severity=dg.AssetCheckSeverity.ERROR,
-                                      description=batch.message)
-            raise dg.Failure(description=batch.message, metadata={"problems": meta["problems"]})
-        bronze_version, quarantine_version = write_day(storage, batch)
-        assert batch.bronze is not None and batch.quarantine is not None
-        context.log.info(batch.message)
+                                      description=message[:2000])
+            raise refused(message[:4000],
+                             metadata={"problems": meta.get("problems", message)})
+        if not read.batches:  # every day closed: nothing materialized, and that is no failure
+            reasons = "; ".join(r if len(days) == 1 else f"{d}: {r}"
+                                for d, r in read.closed.items())
+            yield dg.AssetCheckResult(check_name=check, passed=True,
+                                      metadata={"closed": True, "reason": reasons[:2000]},
+                                      description=f"closed day, nothing to check: {reasons}"
+                                      [:2000])
+            return
+        bronze_version, quarantine_version = write_days(storage, contract, read, days[0],
+                                                        days[-1])
+        bronze = pl.concat([b.bronze for b in read.batches.values() if b.bronze is not None],
+                           how="diagonal_relaxed")
+        quarantine = pl.concat([b.quarantine for b in read.batches.values()
+                                if b.quarantine is not None], how="diagonal_relaxed")
+        summary = single.message if single else \
+            f"{dataset} {days[0]}..{days[-1]}: {bronze.height} rows accepted, " \
+            f"{quarantine.height} quarantined, {len(read.batches)} open days"
+        context.log.info(summary)
+        assert bronze_version is not None
         yield dg.MaterializeResult(
             metadata={
-                **table_metadata(storage.uri(bronze_table(dataset)), bronze_version, batch.bronze,
+                **table_metadata(storage.uri(bronze_table(dataset)), bronze_version, bronze,
                                  contract.column_docs()),
-                "rows_quarantined": batch.quarantined,
+                "rows_quarantined": quarantine.height,
                 "quarantine_delta_version": quarantine_version,
-                "quarantine_preview": preview(batch.quarantine),
-                "extra_columns": dg.MetadataValue.json(batch.landed.extra_columns),
-                "kept_columns": batch.landed_kept_summary(),
+                "quarantine_preview": preview(quarantine),
+                "extra_columns": dg.MetadataValue.json(sorted(
+                    {c for b in read.batches.values() for c in b.landed.extra_columns})),
+                "kept_columns": single.landed_kept_summary() if single else
+                ", ".join(sorted({k for b in read.batches.values() for k in b.inferred}))
+                or "none",
             },
             check_results=[dg.AssetCheckResult(check_name=check, passed=True, metadata=meta,
-                                               description=batch.message)],
+                                               description=summary)],
         )
 
     return _ingest
 
 
-def ingest_assets(domain: Domain, partitions: dg.PartitionsDefinition
-                  ) -> list[dg.AssetsDefinition]:
-    return [build_ingest_asset(contract, partitions, domain.calendar)
+def ingest_assets(domain: Domain, partitions: dg.PartitionsDefinition,
+                  days_per_run: int | None = None) -> list[dg.AssetsDefinition]:
+    return [build_ingest_asset(contract, partitions, domain.calendar, days_per_run)
             for contract in domain.datasets]

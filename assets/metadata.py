@@ -63,3 +63,9 @@ def metrics_table(keys: list[str], rows: dict[str, dict[str, float] | None]
     lines += [f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |"
               for name, m in rows.items() if m is not None]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def refused(description: str, metadata: dict[str, object] | None = None) -> dg.Failure:
+    """A step failure that retrying cannot fix (bad data, a missing upstream, a wrong config):
+    it fails at once, where the jobs' retry policy would run the step again."""
+    return dg.Failure(description=description, metadata=metadata, allow_retries=False)

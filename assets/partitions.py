@@ -7,14 +7,31 @@ import warnings
 
 import dagster as dg
 
+from assets.metadata import refused
+
 
 def daily_partitions(start: str, end: str | None = None) -> dg.DailyPartitionsDefinition:
     """Days from ``start``; up to today, or to ``end`` (exclusive) where the data ends."""
     return dg.DailyPartitionsDefinition(start_date=start, end_date=end, timezone="UTC")
 
 
+def backfill_policy(days_per_run: int | None) -> dg.BackfillPolicy:
+    """How a backfill over many days runs: all of them in ONE run (``None``: each asset reads
+    and commits the range in one pass), or runs of at most ``days_per_run`` days (to bound
+    memory on very large days). Nightly runs are one day either way."""
+    if days_per_run:
+        return dg.BackfillPolicy.multi_run(max_partitions_per_run=days_per_run)
+    return dg.BackfillPolicy.single_run()
+
+
 def partition_day(context: dg.AssetExecutionContext) -> dt.date:
     return dt.date.fromisoformat(context.partition_key)
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
+    """Every day the run targets: one for a nightly run, a range for a single-run backfill
+    (``BackfillPolicy.single_run``), in order."""
+    return sorted(dt.date.fromisoformat(k) for k in context.partition_keys)
 
 
 def as_of_day(as_of: str | None, lake, table: str) -> dt.date:  # noqa: ANN001 - a Lake
@@ -26,7 +43,7 @@ def as_of_day(as_of: str | None, lake, table: str) -> dt.date:  # noqa: ANN001 -
     newest = lake.scan(table).select(pl.col("date").max()).collect().item() \
         if lake.exists(table) else None
     if newest is None:
-        raise dg.Failure(description=f"{table} is empty: materialize its asset first")
+        raise refused(f"{table} is empty: materialize its asset first")
     return newest
 
 
@@ -44,6 +61,6 @@ def newest_training_set(lake, table: str, asset: str):  # noqa: ANN001, ANN201 -
     naming the asset to materialize first. The lineage is what the set's own commit stored."""
     version = lake.version(table)
     if version is None:
-        raise dg.Failure(description=f"no training set yet: materialize {asset}")
+        raise refused(f"no training set yet: materialize {asset}")
     return (version, lake.commit_metadata(table, version),
             lake.scan(table, version=version).collect())

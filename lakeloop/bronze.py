@@ -18,13 +18,14 @@ from lakeloop.ingest import (
     ROW_NUMBER,
     SOURCE_FILE,
     Landed,
+    MissingLandingData,
     coerce,
     landing_files,
     read_landed,
 )
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.storage.lake import PARTITION_COLUMN
-from lakeloop.validation import REASON, ValidationResult, validate
+from lakeloop.validation import DAY, REASON, ValidationResult, validate_days
 
 
 def bronze_table(dataset: str) -> str:
@@ -43,6 +44,7 @@ class DayBatch:
     day: dt.date
     landed: Landed
     min_rows: int
+    max_rows: int | None = None  # no ceiling before there is a history to compare with
     problems: list[str] = field(default_factory=list)
     validation: ValidationResult | None = None
     bronze: pl.DataFrame | None = None
@@ -72,17 +74,24 @@ class DayBatch:
         return 0 if self.quarantine is None else self.quarantine.height
 
 
-def _min_rows(lake: Lake, contract: Contract, day: dt.date) -> int:
+def _row_bounds(lake: Lake, contract: Contract, day: dt.date,
+                pending: dict[dt.date, int] | None = None) -> tuple[int, int | None]:
+    """The day's row-count floor and ceiling: the contract's minimum, or shares of the median
+    of the recent days' rows (bronze, and days of the same backfill not committed yet); no
+    ceiling before there is a history to compare with."""
     rules = contract.batch
-    if rules.min_rows_vs_recent_median is None:
-        return rules.min_rows
-    counts = lake.partition_counts(bronze_table(contract.name),
-                                   day - dt.timedelta(days=rules.recent_days),
+    first = day - dt.timedelta(days=rules.recent_days)
+    counts = lake.partition_counts(bronze_table(contract.name), first,
                                    day - dt.timedelta(days=1))
+    counts |= {d: n for d, n in (pending or {}).items() if first <= d < day}
     if not counts:
-        return rules.min_rows
-    return max(rules.min_rows, int(rules.min_rows_vs_recent_median
-                                   * statistics.median(counts.values())))
+        return rules.min_rows, None
+    median = statistics.median(counts.values())
+    floor = rules.min_rows if rules.min_rows_vs_recent_median is None else \
+        max(rules.min_rows, int(rules.min_rows_vs_recent_median * median))
+    ceiling = None if rules.max_rows_vs_recent_median is None else \
+        max(floor, int(rules.max_rows_vs_recent_median * max(median, 1)))
+    return floor, ceiling
 
 
 class ClosedDay(Exception):
@@ -134,24 +143,79 @@ def process_day(store: ObjectStore, lake: Lake, contract: Contract, day: dt.date
     ``MissingLandingData`` when an open day has no files."""
     if (reason := closed_reason(store, contract, day, domain_calendar)) is not None:
         raise ClosedDay(contract, day, reason)
-    landed = read_landed(store, contract, day)
-    batch = DayBatch(contract, day, landed, _min_rows(lake, contract, day))
-    if not landed.ok:
-        batch.problems = landed.problems
-        return batch
-    typed, structural, batch.inferred = coerce(landed, contract, _bronze_types(lake, contract))
-    if structural:
-        batch.problems = structural
-        return batch
-    batch.validation = validate(typed, contract, day, batch.min_rows)
-    if not batch.validation.passed:
-        batch.problems = batch.validation.problems
-        return batch
+    read = process_days(store, lake, contract, [day], domain_calendar)
+    if day in read.missing:
+        raise read.missing[day]
+    return read.batches[day]
 
-    bad = batch.validation.bad_rows
+
+@dataclass
+class DaysRead:
+    """What became of a range of days: a batch per open day, the closed days with their
+    reasons, and the open days without any landing file."""
+
+    batches: dict[dt.date, DayBatch] = field(default_factory=dict)
+    closed: dict[dt.date, str] = field(default_factory=dict)
+    missing: dict[dt.date, MissingLandingData] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> list[str]:
+        """One line per refused day (its problems), and per missing day."""
+        return [*(b.message for b in self.batches.values() if not b.passed),
+                *(str(e) for e in self.missing.values())]
+
+
+def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[dt.date],
+                 domain_calendar: CalendarSpec | None = None) -> DaysRead:
+    """Read, type and validate many days in one pass (a backfill, or one night's day): each
+    day's files are read and typed on their own, then every day's rows are validated together
+    (``validate_days``: two GX runs, not two per day). Kept undeclared columns get one type for
+    the whole range (the first day that has a value decides, as bronze's schema would)."""
+    read = DaysRead()
+    known = _bronze_types(lake, contract)
+    typed_days: dict[dt.date, pl.DataFrame] = {}
+    for day in sorted(days):
+        if (reason := closed_reason(store, contract, day, domain_calendar)) is not None:
+            read.closed[day] = reason
+            continue
+        try:
+            landed = read_landed(store, contract, day)
+        except MissingLandingData as exc:
+            read.missing[day] = exc
+            continue
+        pending = {d: b.landed.raw.height for d, b in read.batches.items()
+                   if b.landed.raw is not None}
+        batch = read.batches[day] = DayBatch(contract, day, landed,
+                                             *_row_bounds(lake, contract, day, pending))
+        if not landed.ok:
+            batch.problems = landed.problems
+            continue
+        typed, structural, batch.inferred = coerce(landed, contract, known)
+        known |= {name: spec.dtype for name, spec in batch.inferred.items()}
+        if structural:
+            batch.problems = structural
+            continue
+        typed_days[day] = typed
+    if typed_days:
+        frames = [t.with_columns(pl.lit(d).alias(DAY)) for d, t in typed_days.items()]
+        validated = validate_days(pl.concat(frames, how="diagonal_relaxed"), contract,
+                                  {d: read.batches[d].min_rows for d in typed_days},
+                                  {d: read.batches[d].max_rows for d in typed_days})
+        for day, typed in typed_days.items():
+            _split(read.batches[day], typed, validated[day])
+    return read
+
+
+def _split(batch: DayBatch, typed: pl.DataFrame, validation: ValidationResult) -> None:
+    """A validated day's rows: bronze (typed, good rows) and quarantine (raw text, reasons)."""
+    batch.validation = validation
+    if not validation.passed:
+        batch.problems = validation.problems
+        return
+    bad, landed = validation.bad_rows, batch.landed
     batch.bronze = (typed.join(bad, on=ROW_NUMBER, how="anti")
                     .drop(ROW_NUMBER, PARSE_ERRORS)
-                    .with_columns(pl.lit(day).alias(PARTITION_COLUMN))
+                    .with_columns(pl.lit(batch.day).alias(PARTITION_COLUMN))
                     .select(*(c for c in typed.columns
                               if c not in (PARTITION_COLUMN, SOURCE_FILE, ROW_NUMBER,
                                            PARSE_ERRORS)),
@@ -161,9 +225,8 @@ def process_day(store: ObjectStore, lake: Lake, contract: Contract, day: dt.date
     batch.quarantine = (landed.raw.join(bad, on=ROW_NUMBER, how="inner")
                         .select(ROW_NUMBER, SOURCE_FILE, REASON,
                                 pl.struct(raw_columns).struct.json_encode().alias("record"))
-                        .with_columns(pl.lit(contract.name).alias("dataset"),
-                                      pl.lit(day).alias(PARTITION_COLUMN)))
-    return batch
+                        .with_columns(pl.lit(batch.contract.name).alias("dataset"),
+                                      pl.lit(batch.day).alias(PARTITION_COLUMN)))
 
 
 def write_day(lake: Lake, batch: DayBatch) -> tuple[int, int]:
@@ -180,3 +243,27 @@ def write_day(lake: Lake, batch: DayBatch) -> tuple[int, int]:
                                          batch.day,
                                          evolve=bool(batch.contract.extra_columns.keep))
     return b_version, q_version
+
+
+def write_days(lake: Lake, contract: Contract, read: DaysRead, start: dt.date, end: dt.date
+               ) -> tuple[int | None, int | None]:
+    """Commit a range whose every open day passed: quarantine, then bronze, each ONE atomic
+    commit replacing ``start..end`` (closed days end up empty, as a single closed day would).
+    Returns (bronze version, quarantine version), None where no day had rows to write and
+    the table does not exist yet."""
+    if read.refused:
+        raise ValueError(f"refusing to write {contract.name} {start}..{end}: "
+                         + "; ".join(read.refused))
+    batches = [b for b in read.batches.values() if b.bronze is not None]
+    versions: list[int | None] = []
+    for table, frames, evolve in (
+            (quarantine_table(contract.name), [b.quarantine for b in batches], False),
+            (bronze_table(contract.name), [b.bronze for b in batches],
+             bool(contract.extra_columns.keep))):
+        if not frames and not lake.exists(table):
+            versions.append(None)
+            continue
+        frame = pl.concat(frames, how="diagonal_relaxed") if frames else \
+            lake.scan(table).head(0).collect()
+        versions.append(lake.overwrite_days(table, frame, start, end, evolve=evolve))
+    return versions[1], versions[0]

@@ -13,14 +13,14 @@ Columns the contract does not know are kept out of the typed frame and reported.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
+import json
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from lakeloop.contracts import EVENT_TIME, ColumnSpec, Contract
+from lakeloop.landing_files import LINE, read_file
 from lakeloop.storage.objects import ObjectStore
 
 SOURCE_FILE = "_source_file"
@@ -33,6 +33,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 }
 TRUE_WORDS = ["true", "t", "1", "yes", "y"]
 FALSE_WORDS = ["false", "f", "0", "no", "n"]
+MANIFEST = "manifest.json"
 
 
 class MissingLandingData(FileNotFoundError):
@@ -50,6 +51,7 @@ class Landed:
     problems: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)  # undeclared and not kept
     kept_columns: list[str] = field(default_factory=list)  # undeclared, kept (extra_columns.keep)
+    notes: list[str] = field(default_factory=list)  # detected on the way: gzip, UTF-16, separator
 
     @property
     def ok(self) -> bool:
@@ -60,49 +62,26 @@ def day_folder(contract: Contract, day: dt.date) -> tuple[str, str]:
     return contract.landing_dir, f"date={day.isoformat()}"
 
 
-def _file_format(contract: Contract, uri: str) -> str:
-    if contract.format != "auto":
-        return contract.format
-    for fmt in ("csv", "parquet"):
-        if uri.endswith(f".{fmt}"):
-            return fmt
-    raise ValueError(f"{uri}: cannot tell the format from the extension (.csv or .parquet)")
-
-
-def _truncation(data: bytes) -> str | None:
-    """Why a CSV looks cut off mid-write, or None.
-
-    Polars silently pads a short last line with nulls, so a file cut mid-row would pass as a
-    row of nulls; we check the last record's field count against the header ourselves.
-    """
-    text = data.decode("utf-8", errors="replace")
-    lines = text.splitlines()
-    if len(lines) < 2:
-        return None
-    header = next(csv.reader([lines[0]]))
-    last = next(csv.reader([lines[-1]]), [])
-    if len(last) != len(header):
-        ending = "" if text.endswith(("\n", "\r")) else " and no line terminator"
-        return (f"truncated CSV: last line has {len(last)} of {len(header)} fields{ending}; "
-                "the file looks cut off mid-write")
-    return None
-
-
-def _read_one(uri: str, data: bytes, fmt: str) -> tuple[pl.DataFrame | None, str | None]:
-    name = uri.rsplit("/", 1)[-1]
-    if not data.strip():
-        return None, f"{name}: empty file (0 bytes of data, no header)"
+def _manifest_problems(name: str, data: bytes, rows: dict[str, int]) -> list[str]:
+    """A ``manifest.json`` beside the data says how many rows were sent: ``{"rows": N}`` for
+    the day, or ``{"files": {"part-0.csv": {"rows": N}}}`` per file. A day cut at a row
+    boundary parses cleanly; only the sender's count can tell."""
     try:
-        if fmt == "csv":
-            if problem := _truncation(data):
-                return None, f"{name}: {problem}"
-            frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
-        else:
-            frame = pl.read_parquet(io.BytesIO(data))
-    except Exception as exc:  # polars raises several types; all mean "unreadable"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return None, f"{name}: unreadable {fmt.upper()} ({first})"
-    return frame.with_columns(pl.lit(name).alias(SOURCE_FILE)), None
+        manifest = json.loads(data)
+        if not isinstance(manifest, dict):
+            raise ValueError("expected a JSON object")
+        expected = {f: int(v["rows"]) for f, v in manifest.get("files", {}).items()}
+        total = int(manifest["rows"]) if "rows" in manifest else None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return [f"{name}: not a manifest lakeloop reads ({exc}); expected "
+                '{"rows": N} or {"files": {"<file>": {"rows": N}}}']
+    problems = [f"{name} says {n} rows in {f}, the file holds {rows.get(f, 0)}"
+                + ("" if f in rows else " (the file is missing)")
+                for f, n in expected.items() if rows.get(f) != n]
+    if total is not None and total != sum(rows.values()):
+        problems.append(f"{name} says {total} rows, the day's files hold {sum(rows.values())} "
+                        "(cut at a row boundary, or a file missing?)")
+    return problems
 
 
 def landing_files(store: ObjectStore, contract: Contract, day: dt.date) -> list[str]:
@@ -112,8 +91,11 @@ def landing_files(store: ObjectStore, contract: Contract, day: dt.date) -> list[
 
 
 def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
-    """Read every file of ``contract``'s dataset for ``day`` (raises ``MissingLandingData``)."""
-    files = landing_files(store, contract, day)
+    """Read every file of ``contract``'s dataset for ``day`` (raises ``MissingLandingData``);
+    a ``manifest.json`` among them is the sender's row count, checked, not data."""
+    found = landing_files(store, contract, day)
+    manifests = [f for f in found if f.rsplit("/", 1)[-1].lower() == MANIFEST]
+    files = [f for f in found if f not in manifests]
     if not files:
         raise MissingLandingData(
             f"{contract.name}: no landing files for {day} under "
@@ -122,11 +104,23 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
     landed = Landed(contract.name, day, files)
     frames = []
     for uri in files:
-        frame, problem = _read_one(uri, store.read_bytes(uri), _file_format(contract, uri))
-        if problem:
-            landed.problems.append(problem)
+        name = uri.rsplit("/", 1)[-1]
+        try:
+            data = store.read_bytes(uri)
+        except PermissionError as exc:  # a link out of the landing zone: named, not followed
+            landed.problems.append(f"{name}: {exc}")
+            continue
+        read = read_file(name, data, contract.format)
+        if read.problem:
+            landed.problems.append(read.problem)
         else:
-            frames.append(frame)
+            assert read.frame is not None
+            frames.append(read.frame.with_columns(pl.lit(name).alias(SOURCE_FILE)))
+            landed.notes += [f"{name}: {n}" for n in read.notes]
+    for uri in manifests:
+        rows = {str(f[SOURCE_FILE][0]): f.height for f in frames if f.height}
+        landed.problems += _manifest_problems(uri.rsplit("/", 1)[-1], store.read_bytes(uri),
+                                              rows)
     if landed.problems:
         return landed
 
@@ -143,7 +137,7 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
     if landed.problems:
         return landed
 
-    known = set(rename) | {SOURCE_FILE}
+    known = set(rename) | {SOURCE_FILE, LINE}
     extras = sorted({c for f in frames for c in f.columns if c not in known})
     landed.kept_columns = contract.extra_columns.kept(extras)
     landed.extra_columns = [c for c in extras if c not in landed.kept_columns]

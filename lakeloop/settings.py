@@ -155,11 +155,17 @@ class Settings:
     s3: S3Settings = field(default_factory=S3Settings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     sensor_interval_s: int = 300  # drift sensors: least time between two ticks
+    # alert_outbox sensor: least time between two looks for pending alerts (each alert
+    # then waits its own backoff, AlertsResource.retry_first_s doubling to retry_max_s)
+    alert_retry_interval_s: int = 60
     domains: tuple[str, ...] | None = None  # enabled domains; None: every domain of the contracts
     # how a run executes its steps: "in_process" (one process: the heavy imports - GX,
     # Evidently, torch - are paid once per run, not once per step) or "multiprocess"
     # (a process per step, steps of one stage in parallel). The cluster uses its own.
     executor: str = "in_process"
+    # a backfill of ingest + features over many days: one run reading and committing the whole
+    # range (None), or runs of at most this many days (bounds memory on very large days)
+    backfill_days_per_run: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -175,7 +181,10 @@ class Settings:
             contracts_dir=Path(contracts) if contracts else None,
             device=env.get("LAKELOOP_DEVICE", "auto"),
             sensor_interval_s=int(env.get("LAKELOOP_SENSOR_INTERVAL_S", "300")),
+            alert_retry_interval_s=int(env.get("LAKELOOP_ALERT_RETRY_INTERVAL_S", "60")),
             executor=env.get("LAKELOOP_EXECUTOR", "in_process"),
+            backfill_days_per_run=int(env["LAKELOOP_BACKFILL_DAYS_PER_RUN"])
+            if env.get("LAKELOOP_BACKFILL_DAYS_PER_RUN") else None,
             domains=tuple(d.strip() for d in env["LAKELOOP_DOMAINS"].split(",") if d.strip())
             if env.get("LAKELOOP_DOMAINS") else None,
             training=TrainingSettings(

@@ -7,8 +7,12 @@ Two kinds of expectation, marked in each expectation's ``meta``:
 - ``batch``: a rule about the day as a whole (row-count collapse, mean amount out of range).
   Any failure fails the blocking check.
 
-GX validates pandas (it rejects Polars frames); the suite runs in an ephemeral context, no
-project folder. The suite is rebuilt per day because its bounds depend on the day.
+Row rules run first, batch rules after, on what the row rules let through: one amount of 1e12
+is quarantined as a row, it does not move the day's mean and refuse the day. Both suites are
+the same for every day (day-dependent bounds are columns: the event time's offset from the
+row's partition day, each day's row-count floor), so a backfill validates many days in two
+GX runs instead of two per day. GX validates pandas (it rejects Polars frames); the suites
+run in an ephemeral context, no project folder.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from lakeloop.ingest import PARSE_ERRORS, ROW_NUMBER, SOURCE_FILE
 
 REASON = "reason"
 SAMPLE_SIZE = 5
+DAY = "_day"  # each row's partition day: a backfill validates many days in one pass
+EVENT_OFFSET = "_event_day_offset"  # event time's day minus the partition day
+ROWS, MIN_ROWS, ROW_MARGIN = "_rows", "_min_rows", "_row_margin"  # per-day summary columns
+MAX_ROWS, ROW_EXCESS = "_max_rows", "_row_excess"
 
 
 @dataclass(frozen=True)
@@ -68,51 +76,71 @@ class ValidationResult:
         return "\n".join(lines)
 
 
-def _expectations(contract: Contract, day: dt.date, min_rows: int) -> list[Any]:
-    """The suite for ``contract`` on ``day``, readable as a list of GX expectations."""
+def _meta(level: str, reason: str, **extra: Any) -> dict:
+    return {"meta": {"level": level, "reason": reason, **extra}}
+
+
+def _row_expectations(contract: Contract, days: int) -> list[Any]:
+    """The row rules of ``contract``, the same for every day: they run once over a frame of
+    ``days`` days (a backfill validates many days in one pass). A reason may name ``{day}``,
+    filled in with each offending row's partition day."""
     import great_expectations as gx
 
     ex = gx.expectations
-    start = dt.datetime.combine(day, dt.time())
-    end = start + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
-
-    def row(reason: str) -> dict:
-        return {"meta": {"level": "row", "reason": reason}}
-
-    def batch(reason: str) -> dict:
-        return {"meta": {"level": "batch", "reason": reason}}
-
     suite: list[Any] = []
     for name, spec in contract.columns.items():
         if not spec.nullable:
-            suite.append(ex.ExpectColumnValuesToNotBeNull(column=name, **row(f"{name} is null")))
+            suite.append(ex.ExpectColumnValuesToNotBeNull(
+                column=name, **_meta("row", f"{name} is null")))
         if spec.allowed is not None:
             suite.append(ex.ExpectColumnValuesToBeInSet(
-                column=name, value_set=spec.allowed, **row(f"{name} not in allowed values")))
+                column=name, value_set=spec.allowed,
+                **_meta("row", f"{name} not in allowed values")))
         if spec.min is not None or spec.max is not None:
             suite.append(ex.ExpectColumnValuesToBeBetween(
                 column=name, min_value=spec.min, max_value=spec.max,
-                **row(f"{name} outside [{spec.min}, {spec.max}]")))
-    suite += _event_time_rules(contract, day, start, end, row)
-    if len(contract.key) == 1:
+                **_meta("row", f"{name} outside [{spec.min}, {spec.max}]")))
+    suite += _event_time_rules(contract)
+    key = [*contract.key, DAY] if days > 1 else list(contract.key)  # unique within a day
+    shown = ", ".join(contract.key)
+    if len(key) == 1:
         suite.append(ex.ExpectColumnValuesToBeUnique(
-            column=contract.key[0], **row(f"duplicate {contract.key[0]}")))
+            column=key[0], **_meta("row", f"duplicate {shown}")))
     else:
         suite.append(ex.ExpectCompoundColumnsToBeUnique(
-            column_list=contract.key, **row(f"duplicate key ({', '.join(contract.key)})")))
-    suite.append(ex.ExpectTableRowCountToBeBetween(
-        min_value=min_rows, **batch(f"row count below {min_rows} (collapse?)")))
-    for name, (low, high) in contract.batch.mean_between.items():
-        suite.append(ex.ExpectColumnMeanToBeBetween(
-            column=name, min_value=low, max_value=high,
-            **batch(f"mean {name} outside [{low}, {high}]")))
+            column_list=key, **_meta("row", f"duplicate key ({shown})")))
     return suite
 
 
-def _event_time_rules(contract: Contract, day: dt.date, start: dt.datetime, end: dt.datetime,
-                      row: Any) -> list[Any]:
+def _batch_expectations(contract: Contract) -> list[Any]:
+    """Rules about a day as a whole, checked on the per-day summary (``_day_summary``): one
+    row per day, so one pass judges every day of a backfill and names the days that fail."""
+    import great_expectations as gx
+
+    ex = gx.expectations
+    suite = [ex.ExpectColumnValuesToBeBetween(
+        column=ROW_MARGIN, min_value=0,
+        **_meta("batch", "row count below {min_rows} (collapse?)", observed=ROWS)),
+        ex.ExpectColumnValuesToBeBetween(
+            column=ROW_EXCESS, max_value=0,
+            **_meta("batch", "row count above {max_rows} (a spike: a file sent twice?)",
+                    observed=ROWS))]
+    for name, (low, high) in contract.batch.mean_between.items():
+        suite.append(ex.ExpectColumnValuesToBeBetween(
+            column=_mean_column(name), min_value=low, max_value=high,
+            **_meta("batch", f"mean {name} outside [{low}, {high}]",
+                    observed=_mean_column(name), column=name)))
+    return suite
+
+
+def _mean_column(name: str) -> str:
+    return f"_mean_{name}"
+
+
+def _event_time_rules(contract: Contract) -> list[Any]:
     """The event time (as declared, or derived from an epoch clock / date + time) must fall
-    on the partition's day: a row of another day is quarantined, not silently misfiled."""
+    on the partition's day: a row of another day is quarantined, not silently misfiled.
+    Checked on its offset in days from the row's partition day (``_event_day_offset``)."""
     import great_expectations as gx
 
     et = contract.roles.event_time
@@ -120,22 +148,24 @@ def _event_time_rules(contract: Contract, day: dt.date, start: dt.datetime, end:
         return []
     name = et.output
     shown = name if not et.derived else f"{name} (from {', '.join(et.sources)})"
-    is_date = not et.derived and contract.columns[name].dtype == "date"
     ex = gx.expectations
-    if is_date:
+    if not et.derived and contract.columns[name].dtype == "date":
         return [ex.ExpectColumnValuesToBeBetween(
-            column=name, min_value=start, max_value=end, **row(f"{shown} is not {day}"))]
+            column=EVENT_OFFSET, min_value=0, max_value=0,
+            **_meta("row", f"{shown} is not {{day}}", column=name))]
     return [
         ex.ExpectColumnValuesToBeBetween(
-            column=name, max_value=end, **row(f"{shown} in the future (after {day})")),
+            column=EVENT_OFFSET, max_value=0,
+            **_meta("row", f"{shown} in the future (after {{day}})", column=name)),
         ex.ExpectColumnValuesToBeBetween(
-            column=name, min_value=start, **row(f"{shown} before partition day {day}")),
-        *([ex.ExpectColumnValuesToNotBeNull(column=name, **row(f"{shown} is missing"))]
+            column=EVENT_OFFSET, min_value=0,
+            **_meta("row", f"{shown} before partition day {{day}}", column=name)),
+        *([ex.ExpectColumnValuesToNotBeNull(column=name, **_meta("row", f"{shown} is missing"))]
           if et.derived else []),
     ]
 
 
-def _run_gx(frame: pl.DataFrame, contract: Contract, suite: list[Any]) -> Any:
+def _run_gx(frame: pl.DataFrame, name: str, suite: list[Any]) -> Any:
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -144,15 +174,15 @@ def _run_gx(frame: pl.DataFrame, contract: Contract, suite: list[Any]) -> Any:
 
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch_def = (context.data_sources.add_pandas("landing")
-                 .add_dataframe_asset(contract.name)
-                 .add_batch_definition_whole_dataframe("day"))
-    gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{contract.name}_suite"))
+                 .add_dataframe_asset(name)
+                 .add_batch_definition_whole_dataframe("days"))
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{name}_suite"))
     for expectation in suite:
         gx_suite.add_expectation(expectation)
     validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{contract.name}_validation", data=batch_def, suite=gx_suite)
+        gx.ValidationDefinition(name=f"{name}_validation", data=batch_def, suite=gx_suite)
     )
-    pdf = frame.drop(PARSE_ERRORS, ROW_NUMBER, SOURCE_FILE).to_pandas()
+    pdf = frame.drop(PARSE_ERRORS, ROW_NUMBER, SOURCE_FILE, strict=False).to_pandas()
     return validation.run(batch_parameters={"dataframe": pdf},
                           result_format={"result_format": "COMPLETE"})
 
@@ -166,45 +196,133 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
 
 
-def validate(frame: pl.DataFrame, contract: Contract, day: dt.date, min_rows: int
-             ) -> ValidationResult:
-    """Run the contract's suite on a typed day frame (see ``lakeloop.ingest.coerce``)."""
-    result = _run_gx(frame, contract, _expectations(contract, day, min_rows))
-    outcomes: list[ExpectationOutcome] = []
-    # unparseable values first: "amount: not a float64" explains the "amount is null" after it
-    parse = frame.select(ROW_NUMBER, pl.col(PARSE_ERRORS).alias(REASON)).explode(REASON)
-    flagged: list[pl.DataFrame] = [parse.drop_nulls(REASON)]
-    rows = frame[ROW_NUMBER]
-    for r in result.results:
-        cfg, res = r.expectation_config, r.result
-        meta = cfg.meta or {}
-        column = cfg.kwargs.get("column") or ",".join(cfg.kwargs.get("column_list") or []) or None
-        outcomes.append(ExpectationOutcome(
-            expectation=cfg.type, column=column, level=meta["level"], reason=meta["reason"],
-            success=bool(r.success),
-            unexpected_count=_plain(res.get("unexpected_count")),
-            unexpected_percent=_plain(res.get("unexpected_percent")),
-            observed=_plain(res.get("observed_value")),
-            sample=[_plain(v) for v in (res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]],
-        ))
-        if meta["level"] == "row" and not r.success and "unique" not in cfg.type.lower():
-            idx = res.get("unexpected_index_list") or []
-            flagged.append(pl.DataFrame({ROW_NUMBER: rows.gather(idx), REASON: meta["reason"]},
-                                        schema={ROW_NUMBER: rows.dtype, REASON: pl.String}))
-    # Duplicates: GX flags every copy; keep the first occurrence, quarantine the others.
-    dup = frame.filter(~pl.struct(contract.key).is_first_distinct()).select(ROW_NUMBER)
-    if dup.height:
-        flagged.append(dup.with_columns(pl.lit(f"duplicate {', '.join(contract.key)}")
-                                        .alias(REASON)))
+def _with_helpers(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """The event time's offset in days from the row's partition day (what the event-time
+    rules check)."""
+    et = contract.roles.event_time
+    if et is None:
+        return frame
+    event_day = pl.col(et.output).cast(pl.Date) if frame.schema[et.output] != pl.Date \
+        else pl.col(et.output)
+    return frame.with_columns((event_day - pl.col(DAY)).dt.total_days().alias(EVENT_OFFSET))
 
-    bad_rows = (pl.concat(flagged).unique(maintain_order=True)
-                .group_by(ROW_NUMBER, maintain_order=True)
-                .agg(pl.col(REASON).str.join("; "))
-                .sort(ROW_NUMBER))
-    problems = [f"{o.reason} (observed {o.observed})" for o in outcomes
-                if o.level == "batch" and not o.success]
-    limit = contract.batch.max_bad_row_fraction
-    if frame.height and bad_rows.height / frame.height > limit:
-        problems.append(f"{bad_rows.height} of {frame.height} rows broke row rules "
-                        f"({bad_rows.height / frame.height:.1%} > {limit:.0%}): a batch problem")
-    return ValidationResult(frame.height, outcomes, bad_rows, problems)
+
+def _day_summary(frame: pl.DataFrame, bad: pl.DataFrame, contract: Contract,
+                 min_rows: dict[dt.date, int], max_rows: dict[dt.date, int | None]
+                 ) -> pl.DataFrame:
+    """One row per day: rows landed, the row-count margin over the day's minimum, and each
+    batch-rule column's mean over the rows that passed the row rules (and are finite): a
+    single absurd value is quarantined by its row rule, not allowed to move the day's mean."""
+    days = pl.DataFrame({DAY: list(min_rows), MIN_ROWS: list(min_rows.values()),
+                         MAX_ROWS: [max_rows.get(d) for d in min_rows]},
+                        schema={DAY: pl.Date, MIN_ROWS: pl.Int64, MAX_ROWS: pl.Int64})
+    means = [pl.col(c).filter(pl.col(c).is_finite()).mean().alias(_mean_column(c))
+             for c in contract.batch.mean_between]
+    accepted = frame.join(bad, on=[DAY, ROW_NUMBER], how="anti")
+    counts = frame.group_by(DAY).agg(pl.len().cast(pl.Int64).alias(ROWS))
+    summary = days.join(counts, on=DAY, how="left").with_columns(pl.col(ROWS).fill_null(0))
+    if means:
+        summary = summary.join(accepted.group_by(DAY).agg(means), on=DAY, how="left")
+    return summary.with_columns((pl.col(ROWS) - pl.col(MIN_ROWS)).alias(ROW_MARGIN),
+                                (pl.col(ROWS) - pl.col(MAX_ROWS)).alias(ROW_EXCESS)).sort(DAY)
+
+
+def validate_days(frame: pl.DataFrame, contract: Contract, min_rows: dict[dt.date, int],
+                  max_rows: dict[dt.date, int | None] | None = None
+                  ) -> dict[dt.date, ValidationResult]:
+    """Validate typed rows of one or many days (``_day``: each row's partition day; see
+    ``lakeloop.ingest.coerce``) against the contract's suite, in two GX runs whatever the
+    number of days: row rules over every row, then batch rules over the per-day summary of
+    the rows that passed. ``min_rows``: each day's row-count floor (every day to judge);
+    ``max_rows``: its ceiling, if any (a null ceiling checks nothing)."""
+    frame = _with_helpers(frame, contract)
+    rows = frame.select(DAY, ROW_NUMBER)
+    n_days = frame[DAY].n_unique()
+    row_result = _run_gx(frame, contract.name, _row_expectations(contract, max(n_days, 1)))
+    # unparseable values first: "amount: not a float64" explains the "amount is null" after it
+    flagged: list[pl.DataFrame] = [
+        frame.select(DAY, ROW_NUMBER, pl.col(PARSE_ERRORS).alias(REASON)).explode(REASON)
+        .drop_nulls(REASON)]
+    row_outcomes: list[tuple[Any, pl.DataFrame]] = []  # (GX result, its offending rows)
+    for r in row_result.results:
+        cfg, meta = r.expectation_config, r.expectation_config.meta or {}
+        idx = (r.result.get("unexpected_index_list") or []) if not r.success else []
+        hit = rows.with_row_index("_i").filter(pl.col("_i").is_in(idx)).drop("_i")
+        row_outcomes.append((r, hit))
+        if "unique" not in cfg.type.lower() and hit.height:
+            flagged.append(_reasons(hit, meta["reason"]))
+    # Duplicates: GX flags every copy; keep the first occurrence, quarantine the others.
+    key = [*contract.key, DAY]
+    dup = frame.filter(~pl.struct(key).is_first_distinct()).select(DAY, ROW_NUMBER)
+    if dup.height:
+        flagged.append(_reasons(dup, f"duplicate {', '.join(contract.key)}"))
+    bad = (pl.concat(flagged).unique(maintain_order=True)
+           .group_by(DAY, ROW_NUMBER, maintain_order=True).agg(pl.col(REASON).str.join("; "))
+           .sort(DAY, ROW_NUMBER))
+    summary = _day_summary(frame, bad, contract, min_rows, max_rows or {})
+    batch_result = _run_gx(summary, f"{contract.name}_days", _batch_expectations(contract))
+
+    results = {}
+    for i, day in enumerate(summary[DAY].to_list()):
+        day_frame = frame.filter(pl.col(DAY) == day)
+        outcomes = [_row_outcome(r, hit.filter(pl.col(DAY) == day), day_frame, day)
+                    for r, hit in row_outcomes]
+        outcomes += [_batch_outcome(r, summary.row(i, named=True), i)
+                     for r in batch_result.results]
+        day_bad = bad.filter(pl.col(DAY) == day).drop(DAY)
+        problems = [f"{o.reason} (observed {o.observed})" for o in outcomes
+                    if o.level == "batch" and not o.success]
+        limit = contract.batch.max_bad_row_fraction
+        if day_frame.height and day_bad.height / day_frame.height > limit:
+            problems.append(f"{day_bad.height} of {day_frame.height} rows broke row rules "
+                            f"({day_bad.height / day_frame.height:.1%} > {limit:.0%}): "
+                            "a batch problem")
+        results[day] = ValidationResult(day_frame.height, outcomes, day_bad, problems)
+    return results
+
+
+def _reasons(hit: pl.DataFrame, reason: str) -> pl.DataFrame:
+    """Offending rows with the rule's reason, its ``{day}`` filled in with each row's day."""
+    text = pl.lit(reason) if "{day}" not in reason else pl.format(
+        reason.replace("{day}", "{}"), pl.col(DAY).cast(pl.String))
+    return hit.select(DAY, ROW_NUMBER, text.cast(pl.String).alias(REASON))
+
+
+def _row_outcome(r: Any, hit: pl.DataFrame, day_frame: pl.DataFrame, day: dt.date
+                 ) -> ExpectationOutcome:
+    """A row rule's outcome on one day: its offending rows that day, and a sample of their
+    values."""
+    cfg, meta = r.expectation_config, r.expectation_config.meta or {}
+    column = meta.get("column") or cfg.kwargs.get("column") or ",".join(
+        c for c in cfg.kwargs.get("column_list") or [] if c != DAY) or None
+    sample: list[Any] = []
+    if hit.height:
+        shown = [c for c in (column or "").split(",") if c in day_frame.columns]
+        values = day_frame.join(hit.drop(DAY), on=ROW_NUMBER, how="semi").select(shown)
+        sample = [_plain(v[0] if len(v) == 1 else ", ".join(map(str, v)))
+                  for v in values.head(SAMPLE_SIZE).iter_rows()]
+    return ExpectationOutcome(
+        expectation=cfg.type, column=column, level="row",
+        reason=meta["reason"].replace("{day}", day.isoformat()), success=not hit.height,
+        unexpected_count=hit.height,
+        unexpected_percent=round(100 * hit.height / max(day_frame.height, 1), 4),
+        sample=sample)
+
+
+def _batch_outcome(r: Any, day: dict[str, Any], i: int) -> ExpectationOutcome:
+    """A batch rule's outcome on one day: the summary row of that day, with the value the
+    rule judged."""
+    cfg, meta = r.expectation_config, r.expectation_config.meta or {}
+    failed = not r.success and i in (r.result.get("unexpected_index_list") or [])
+    return ExpectationOutcome(
+        expectation=cfg.type, column=meta.get("column"), level="batch",
+        reason=meta["reason"].replace("{min_rows}", str(day[MIN_ROWS]))
+        .replace("{max_rows}", str(day[MAX_ROWS])), success=not failed,
+        observed=_plain(day[meta["observed"]]))
+
+
+def validate(frame: pl.DataFrame, contract: Contract, day: dt.date, min_rows: int,
+             max_rows: int | None = None) -> ValidationResult:
+    """One day's typed frame (see ``lakeloop.ingest.coerce``): ``validate_days`` for a day."""
+    return validate_days(frame.with_columns(pl.lit(day).alias(DAY)), contract,
+                         {day: min_rows}, {day: max_rows})[day]

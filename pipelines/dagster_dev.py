@@ -140,12 +140,16 @@ class DagsterDev:
             job, repository_location_name=self.location, repository_name=self.repository,
             run_config=dict(run_config or {}), tags=dict(tags or {}))
 
-    def wait(self, run_ids: Iterable[str]) -> dict[str, str]:
+    def wait(self, run_ids: Iterable[str], timeout_s: float | None = None) -> dict[str, str]:
         """Until every run has ended; returns each run's final status (SUCCESS, FAILURE,
-        CANCELED)."""
+        CANCELED). ``timeout_s``: give up (``DagsterDevError``) after that long."""
         assert self.client is not None, "use DagsterDev in a with block"
         pending, ended = set(run_ids), {}
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while pending:
+            if deadline is not None and time.monotonic() > deadline:
+                raise DagsterDevError(f"runs {sorted(pending)} still running after "
+                                      f"{timeout_s:.0f} s; see {self.log}")
             for run_id in sorted(pending):
                 status = self.client.get_run_status(run_id).value
                 if status in DONE:

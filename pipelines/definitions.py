@@ -20,7 +20,7 @@ from lakeloop.domains import Domain
 from lakeloop.settings import Settings
 from pipelines.jobs import nightly_job, retrain_job
 from pipelines.schedules import nightly_schedule
-from pipelines.sensors import drift_sensor, run_failure_alert
+from pipelines.sensors import alert_outbox_sensor, drift_sensor, run_failure_alert
 from resources import build_resources
 
 
@@ -28,7 +28,9 @@ def domain_assets(domain: Domain, partitions: dg.PartitionsDefinition, settings:
                   ) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     training = classification_training_assets(domain, settings.training.label_window_days) \
         if domain.kind == "classification" else forecast_training_assets(domain)
-    return [*ingest_assets(domain, partitions), *feature_assets(domain, partitions),
+    per_run = settings.backfill_days_per_run
+    return [*ingest_assets(domain, partitions, per_run),
+            *feature_assets(domain, partitions, per_run),
             *scoring_assets(domain, partitions), *monitoring_assets(domain, partitions),
             *training]
 
@@ -55,7 +57,8 @@ def build_definitions(settings: Settings | None = None,
         jobs=[*nightly.values(), *(retrain_job(d) for d in domains.values())],
         schedules=[nightly_schedule(job) for job in nightly.values()],
         sensors=[*(drift_sensor(d, settings.training, interval_s=settings.sensor_interval_s)
-                   for d in domains.values()), run_failure_alert],
+                   for d in domains.values()), run_failure_alert,
+                 alert_outbox_sensor(settings.alert_retry_interval_s)],
         resources=build_resources(settings),
         executor=executor or EXECUTORS[settings.executor],
     )

@@ -35,6 +35,11 @@ DAGSTER_YAML = """\
 run_queue:
   max_concurrent_runs: 4  # the nightly run of each domain, and their retrains
   dequeue_interval_seconds: 1  # a submitted run starts within a second (Dagster's default: 5)
+run_monitoring:  # a run whose worker died (killed, out of memory) is marked failed, so
+  enabled: true  # run_failure_alert tells someone instead of a run STARTED forever
+  start_timeout_seconds: 300
+  poll_interval_seconds: 30
+  max_resume_run_attempts: 0
 telemetry:
   enabled: false
 """

@@ -1,4 +1,5 @@
-"""Sensors: drift episodes -> one alert and one retraining run; failed runs -> an alert.
+"""Sensors: drift episodes -> one alert and one retraining run; failed runs -> an alert;
+alerts no channel accepted yet -> retried by ``alert_outbox`` until one does.
 
 A day counts as drifted when its features or predictions drifted, or (fraud) when the
 champion's realised PR-AUC on matured labels decayed (``monitoring/fraud_performance``).
@@ -165,3 +166,39 @@ def run_failure_alert(context: dg.RunFailureSensorContext, lake: LakeResource,
         {"run_id": run.run_id, "failed_steps": ", ".join(steps) or "n/a"},
         None, "none: see the run in the Dagster UI",
     ), lake.lake(), log=context.log.warning)
+
+
+def alert_outbox_sensor(interval_s: int = 60) -> dg.SensorDefinition:
+    """Retries the alerts no channel accepted (``pending`` in ``alerts/log``).
+
+    Why a sensor of its own rather than a retry inside the drift sensors: alerts come from
+    every drift sensor and from ``run_failure_alert``, and an outage of the webhook should be
+    bridged within a minute or two, not at the next drift tick (every
+    ``sensor_interval_s``, and never for a domain whose sensor is turned off). Its ticks in the
+    UI say what was retried and what still waits; turning it off stops the retries alone.
+    Each alert waits its own backoff between attempts (``AlertsResource.retry_first_s``,
+    doubling up to ``retry_max_s``), so a tick every ``interval_s`` seconds only looks at
+    the log and sends what is due. It requests no runs, so every tick ends "skipped" with its
+    summary as the reason.
+    """
+
+    @dg.sensor(name="alert_outbox", minimum_interval_seconds=interval_s,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Retries alerts that no channel accepted yet (status pending in "
+               "alerts/log), with backoff between attempts, until a channel accepts them.")
+    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource,
+                alerts: AlertsResource) -> dg.SkipReason:
+        outcomes = alerts.retry_pending(lake.lake(), log=context.log.warning)
+        if not outcomes:
+            return dg.SkipReason("no pending alert is due")
+        count = {status: sum(o.status == status for o in outcomes)
+                 for status in ("delivered", "pending", "logged")}
+        parts = [f"{count['delivered']} delivered"]
+        if count["pending"]:
+            due = min(str(o.next_attempt_at) for o in outcomes if o.status == "pending")
+            parts.append(f"{count['pending']} still pending (next attempt at {due})")
+        if count["logged"]:
+            parts.append(f"{count['logged']} logged only (no alert channel configured)")
+        return dg.SkipReason(f"retried {len(outcomes)} pending alert(s): " + ", ".join(parts))
+
+    return _sensor

@@ -16,7 +16,11 @@ from lakeloop.settings import S3Settings, Settings
 from lakeloop.storage import Lake, ObjectStore
 
 if TYPE_CHECKING:  # torch loads only when a run needs it, not when Dagster loads the code
+    from collections.abc import Callable
+
+    from lakeloop.alerts import Alert, Delivery
     from lakeloop.compute import Compute
+    from lakeloop.outbox import Outbox, Outcome
     from lakeloop.registry import ModelRegistry
 
 
@@ -120,9 +124,13 @@ class ComputeResource(dg.ConfigurableResource):
 class AlertsResource(dg.ConfigurableResource):
     """Alert channels, each on when configured (all from env vars, see build_resources).
 
-    Every alert is also appended to the ``alerts/log`` Delta table and written to the run /
-    sensor log, so the demo (no channel configured) still shows them. An alert already in the
-    log (same episode and kind) is not sent again: a retried sensor tick cannot double-alert.
+    Every alert is recorded in the ``alerts/log`` Delta table with its delivery status
+    (``lakeloop.outbox``: delivered, pending, logged when no channel is configured) and
+    written to the run / sensor log, so the demo (no channel configured) still shows them. An
+    alert already in the log (same episode and kind) is not sent again: a retried sensor tick
+    cannot double-alert. One no channel accepted stays ``pending`` and the ``alert_outbox``
+    sensor retries it (``retry_pending``), ``retry_first_s`` after the first failure, doubling
+    up to ``retry_max_s``, until a channel accepts it.
     """
 
     webhook_url: str | None = None
@@ -134,6 +142,8 @@ class AlertsResource(dg.ConfigurableResource):
     smtp_starttls: bool = False
     email_from: str = "lakeloop@localhost"
     email_to: str | None = None  # comma-separated
+    retry_first_s: float = 60.0
+    retry_max_s: float = 3600.0
 
     def channels(self) -> list:
         from lakeloop.alerts import EmailChannel, SlackChannel, WebhookChannel
@@ -149,24 +159,36 @@ class AlertsResource(dg.ConfigurableResource):
                                     self.smtp_username, self.smtp_password, self.smtp_starttls))
         return out
 
-    def send(self, alert, lake: Lake, log=None) -> list:  # noqa: ANN001
-        import json
+    def outbox(self, lake: Lake) -> Outbox:
+        from lakeloop.outbox import Backoff, Outbox
 
-        import polars as pl
+        return Outbox(lake, self.channels(), Backoff(self.retry_first_s, self.retry_max_s))
 
-        from lakeloop.alerts import deliver
+    def send(self, alert: Alert, lake: Lake, log: Callable[[str], object] | None = None
+             ) -> list[Delivery]:
+        """Deliver and record ``alert`` (nothing when the log already holds it); the
+        channels' results (secrets redacted)."""
+        outcome = self.outbox(lake).send(alert)
+        if outcome is not None and log is not None:
+            log(f"ALERT {alert.title}: {alert.summary}{_outcome_text(outcome)}")
+        return [] if outcome is None else outcome.deliveries
 
-        table = "alerts/log"
-        if lake.exists(table) and lake.scan(table).filter(
-            (pl.col("episode") == alert.episode) & (pl.col("kind") == alert.kind)
-        ).select(pl.len()).collect().item():
-            return []  # already alerted for this episode
-        results = deliver(alert, self.channels())
-        row = {k: v for k, v in alert.as_dict().items() if k != "details"}
-        row["details"] = json.dumps(alert.details, default=str, sort_keys=True)
-        row["deliveries"] = json.dumps([r.__dict__ for r in results])
-        lake.append(table, pl.DataFrame([row], schema={k: pl.String for k in row}))
-        if log is not None:
-            log(f"ALERT {alert.title}: {alert.summary}"
-                + "".join(f" [{r.channel}: {'ok' if r.ok else r.error}]" for r in results))
-        return results
+    def retry_pending(self, lake: Lake, log: Callable[[str], object] | None = None
+                      ) -> list[Outcome]:
+        """One more attempt for each pending alert that is due (the ``alert_outbox``
+        sensor's tick)."""
+        outcomes = self.outbox(lake).retry_due()
+        for o in outcomes:
+            if log is not None:
+                log(f"ALERT retry {o.attempts} of {o.alert.title}{_outcome_text(o)}")
+        return outcomes
+
+
+def _outcome_text(o: Outcome) -> str:
+    """Each channel's result and what happens next (channel names carry the host only)."""
+    text = "".join(f" [{r.channel}: {'ok' if r.ok else r.error}]" for r in o.deliveries)
+    if o.status == "pending":
+        return f"{text} - no channel accepted it: pending, next attempt at {o.next_attempt_at}"
+    if o.status == "logged":
+        return f"{text} (no alert channel configured: recorded in alerts/log only)"
+    return text

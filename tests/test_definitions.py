@@ -76,3 +76,13 @@ def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
                          cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "All code locations passed validation" in out.stdout + out.stderr
+
+
+def test_the_alert_outbox_runs_by_default_at_its_interval(monkeypatch) -> None:  # noqa: ANN001
+    """Pending alerts are retried without anyone turning a sensor on, as often as the
+    settings say (``LAKELOOP_ALERT_RETRY_INTERVAL_S``)."""
+    monkeypatch.setenv("LAKELOOP_ALERT_RETRY_INTERVAL_S", "30")
+    sensor = defs().resolve_sensor_def("alert_outbox")
+    assert sensor.minimum_interval_seconds == 30
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert not sensor.targets  # it delivers alerts, it starts no run

@@ -52,7 +52,8 @@ def test_a_fraud_only_deployment_runs_without_any_sales_file(tmp_path: Path) -> 
     assert "transactions_raw" in names and not any("sales" in n or "demand" in n for n in names)
     assert {j.name for j in defs.jobs} == {"nightly_fraud", "retrain_fraud"}
     assert [s.name for s in defs.schedules] == ["nightly_fraud_schedule"]
-    assert {s.name for s in defs.sensors} == {"fraud_drift_sensor", "run_failure_alert"}
+    assert {s.name for s in defs.sensors} == {"fraud_drift_sensor", "run_failure_alert",
+                                              "alert_outbox"}
     with dg.instance_for_test() as instance:
         for i in range(2):
             assert run(defs, "nightly_fraud", START + dt.timedelta(days=i), instance).success

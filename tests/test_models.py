@@ -189,7 +189,7 @@ def test_candidates_serve_from_their_own_format_and_the_champion_is_judged_fairl
     champion = registry.champion(MODEL_NAME)
     assert champion is not None and champion.family == "lightgbm"
     folder = tmp_path / "lake" / "registry" / MODEL_NAME / "versions" / champion.version
-    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["claim.json", "meta.json", "model.txt"]
     assert (folder / "model.txt").read_text().startswith("tree")
     served = load_classifier(registry, champion).score(ts.part("test"), cpu)
     np.testing.assert_allclose(served, trees.challenger.test_scores, rtol=1e-9)

@@ -99,3 +99,16 @@ def test_bad_drift_spec_is_a_clear_error() -> None:
         parse_drift("sideways@3", START)
     with pytest.raises(ValueError, match="day number or YYYY-MM-DD"):
         parse_drift("concept@soon", START)
+
+
+@pytest.mark.parametrize("profile", ["simulator", "partner"])
+def test_history_before_the_simulators_epoch(tmp_path: Path, profile: str) -> None:
+    """Two years back from today reach before the simulator's fixed phase origin (EPOCH,
+    2024-01-01): those days simulate like any other (a backfill benchmark needs them)."""
+    with redirect_stdout(io.StringIO()):
+        assert main(["simulate", "--profile", profile, "--landing", str(tmp_path),
+                     "--start", "2023-12-20", "--days", "16", "--scale", "0.01",
+                     "--quiet"]) == 0
+    days = {p.parent.name for p in tmp_path.rglob("*.csv")} | \
+        {p.parent.name for p in tmp_path.rglob("*.parquet")}
+    assert "date=2023-12-20" in days and "date=2024-01-04" in days

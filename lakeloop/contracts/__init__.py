@@ -86,6 +86,9 @@ class ColumnSpec(_Strict):
 class BatchRules(_Strict):
     min_rows: int = 1
     min_rows_vs_recent_median: float | None = 0.3
+    # a spike: more than this many times the trailing median (a file sent twice, a runaway
+    # export); None: no upper bound
+    max_rows_vs_recent_median: float | None = 10.0
     recent_days: int = 7
     mean_between: dict[str, tuple[float, float]] = Field(default_factory=dict)
     max_bad_row_fraction: float = 0.05

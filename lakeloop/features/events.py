@@ -134,15 +134,17 @@ def label_history_entities(contract: Contract, labels_contract: Contract | None)
 
 
 def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.date,
-                   contract: Contract, label_entities: list[str] | None = None
-                   ) -> pl.LazyFrame:
-    """Features for ``day``'s events.
+                   contract: Contract, label_entities: list[str] | None = None,
+                   until: dt.date | None = None) -> pl.LazyFrame:
+    """Features for the events of ``day`` (to ``until``, inclusive: a backfill's range in
+    one pass, each event seeing exactly what it would see on its own day).
 
-    ``history``: bronze events for ``day - 7 .. day``; ``known``: positives known in
-    ``day - 30 .. day - 1`` (entity columns + ``_known_on``; None before any exist);
+    ``history``: bronze events for ``day - 7 .. until``; ``known``: positives known in
+    ``day - 30 .. until - 1`` (entity columns + ``_known_on``; None before any exist);
     ``label_entities``: entities with label-history features (``label_history_entities``;
     default all), so every day has the same columns whether or not labels exist yet.
     """
+    until = until or day
     if label_entities is None:
         label_entities = list(contract.roles.entities)
     r = contract.roles
@@ -161,7 +163,7 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
     tx = history.sort(time, *r.id).with_columns(
         *[e for name, key in entities.items() for e in _windows(name, key, time, amount)],
         *extra,
-    ).filter(pl.col(PARTITION_COLUMN) == day)
+    ).filter(pl.col(PARTITION_COLUMN).is_between(day, until))
 
     derived: list[pl.Expr] = []
     for name, cols in r.entities.items():
@@ -174,7 +176,7 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
             derived.append(pl.when(mean > 0).then(pl.col(amount) / mean).otherwise(1.0)
                            .alias(f"{name}_amount_vs_mean_7d"))  # $0 history: never inf
         if name in label_entities:
-            tx = _with_label_history(tx, known, day, name, cols)
+            tx = _with_label_history(tx, known, name, cols)
     if amount is not None:
         derived.append(pl.col(amount).cast(pl.Float64).clip(lower_bound=0).log1p()
                        .alias("log_amount"))
@@ -194,17 +196,25 @@ def contract_columns(frame: pl.LazyFrame) -> list[str]:
     return frame.collect_schema().names()
 
 
-def _with_label_history(tx: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.date, name: str,
+def _with_label_history(tx: pl.LazyFrame, known: pl.LazyFrame | None, name: str,
                         cols: list[str]) -> pl.LazyFrame:
-    """Positives of the entity known before ``day`` (30 days) and days since the last one."""
+    """Positives of the entity known in the 30 days before each event's day, and days since
+    the last one (per event day, so a range of days is one pass)."""
     if known is None:  # no label known yet: the same columns, at their "none seen" values
         return tx.with_columns(pl.lit(0, dtype=pl.UInt32).alias(f"{name}_labels_30d"),
                                pl.lit(LABEL_LOOKBACK_DAYS + 1, dtype=pl.Int64)
                                .alias(f"{name}_days_since_label"))
-    per_entity = known.filter(pl.col(KNOWN_ON) < day).group_by(cols).agg(
-        pl.len().alias(f"{name}_labels_30d"), pl.col(KNOWN_ON).max().alias("_last_label"))
-    return tx.join(per_entity, on=cols, how="left", nulls_equal=False).with_columns(
+    day = pl.col(PARTITION_COLUMN)
+    per_day = (tx.select(*cols, PARTITION_COLUMN).unique()
+               .join(known.select(*cols, KNOWN_ON), on=cols, how="inner", nulls_equal=False)
+               .filter((pl.col(KNOWN_ON) < day)
+                       & (pl.col(KNOWN_ON) >= day - pl.duration(days=LABEL_LOOKBACK_DAYS)))
+               .group_by(*cols, PARTITION_COLUMN)
+               .agg(pl.len().alias(f"{name}_labels_30d"),
+                    pl.col(KNOWN_ON).max().alias("_last_label")))
+    return tx.join(per_day, on=[*cols, PARTITION_COLUMN], how="left",
+                   nulls_equal=False).with_columns(
         pl.col(f"{name}_labels_30d").fill_null(0),
-        (pl.lit(day) - pl.col("_last_label")).dt.total_days()
+        (day - pl.col("_last_label")).dt.total_days()
         .fill_null(LABEL_LOOKBACK_DAYS + 1).alias(f"{name}_days_since_label"),
     ).drop("_last_label")

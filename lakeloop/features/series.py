@@ -84,9 +84,11 @@ def _complete(base: pl.DataFrame, day: dt.date, contract: Contract,
 
 
 def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
-                    calendar: BusinessCalendar) -> pl.DataFrame:
-    """Features for ``day``'s rows; ``history`` holds bronze rows of the look-back up to
-    ``day`` (``lookback_days``). Rows of closed days, if any landed, are left out."""
+                    calendar: BusinessCalendar, until: dt.date | None = None) -> pl.DataFrame:
+    """Features for the rows of ``day`` (to ``until``, inclusive: a backfill's range in one
+    pass); ``history`` holds bronze rows of the look-back before ``day`` up to ``until``
+    (``lookback_days``). Rows of closed days, if any landed, are left out."""
+    until = until or day
     r = contract.roles
     assert r.target is not None
     season = calendar.periods_per_week
@@ -96,7 +98,7 @@ def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
         calendar.index_series(history[PARTITION_COLUMN]).alias(TIME_INDEX),
     ).filter(pl.col(TIME_INDEX).is_not_null())
     if r.missing_rows == "zero":
-        base = _complete(base, day, contract, calendar)
+        base = _complete(base, until, contract, calendar)
     price = [] if r.price is None else [
         pl.col(r.price).cast(pl.Float64).rolling_mean_by(TIME_INDEX, f"{4 * season}i",
                                                          closed="left")
@@ -108,7 +110,7 @@ def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
           .alias(f"target_std_{w}") for w in windows(season)],
         *price,
     )
-    today = rolled.filter(pl.col(PARTITION_COLUMN) == day)
+    today = rolled.filter(pl.col(PARTITION_COLUMN).is_between(day, until))
     for lag in lags(season):  # joins on the open-day index: a missing day is a null
         lagged = base.select(SERIES_ID, (pl.col(TIME_INDEX) + lag).alias(TIME_INDEX),
                              pl.col(TARGET).alias(f"target_lag_{lag}"))
@@ -138,7 +140,7 @@ def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
                 *([PRICE_RATIO] if r.price else []), *CALENDAR_FEATURES,
                 *[f"target_lag_{lag}" for lag in lags(season)],
                 *[f"target_{s}_{w}" for s in ("mean", "std") for w in windows(season)])
-        .sort(SERIES_ID)
+        .sort(PARTITION_COLUMN, SERIES_ID)
     )
 
 

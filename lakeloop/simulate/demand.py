@@ -69,7 +69,7 @@ def simulate_sales(params: SeriesParams, seed: int, day: dt.date, drift: frozens
     t = (day - EPOCH).days
     n_items = int(params.item_index.max()) + 1
     # chain-wide promotions, decided per item and ISO week
-    week_rng = np.random.default_rng([seed, 11, t // 7])
+    week_rng = np.random.default_rng([seed, 11, (t // 7) % 2**32])  # before EPOCH: wraps
     promo_items = week_rng.random(n_items) < 0.12
     price_noise = week_rng.normal(1.0, 0.02, n_items)
     on_promo = promo_items[params.item_index]

@@ -203,7 +203,8 @@ def simulate_transactions(
         }, np.full(k, "account_takeover", dtype="U20")))
 
     # compromised merchants: ten-day spells, inflated fraudulent sales among genuine ones
-    spell_rng = np.random.default_rng([seed, 2, (day - EPOCH).days // 10])
+    # a seed word must be non-negative: days before EPOCH wrap (days after keep their stream)
+    spell_rng = np.random.default_rng([seed, 2, ((day - EPOCH).days // 10) % 2**32])
     bad = spell_rng.choice(pop.n_merchants, max(1, round(2 * scale)), replace=False)
     k = rng.poisson(8.0 * scale)
     if k:

@@ -328,7 +328,7 @@ def simulate_shop_sales(shop: Shop, seed: int, day: dt.date, drift: frozenset[st
                         ) -> pl.DataFrame:
     """One row per sku for an open ``day``."""
     t = (day - EPOCH).days
-    week_rng = np.random.default_rng([seed, 31, t // 7])
+    week_rng = np.random.default_rng([seed, 31, (t // 7) % 2**32])  # before EPOCH: wraps
     price = np.round(shop.base_price * week_rng.normal(1.0, 0.03, shop.n), 2)
     weekly = WEEKLY_OPEN_DRIFTED if "seasonality" in drift else WEEKLY_OPEN
     mean = (shop.level * (1.0 + shop.growth * t / 365.25)

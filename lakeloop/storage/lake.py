@@ -11,17 +11,37 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from lakeloop.settings import S3Settings
 from lakeloop.storage.objects import is_s3, join
 
 PARTITION_COLUMN = "date"
+COMMIT_ATTEMPTS = 6  # a write that loses a commit race is redone on the new snapshot
+
+
+def _committed(write: Callable[[], None], table: str) -> None:
+    """Run a Delta write; when another writer committed first (``CommitFailedError``: two
+    runs on one day, a backfill beside a nightly run), redo it on the new snapshot after a
+    jittered backoff. Safe because every lakeloop write replaces what it covers (or, for
+    logs, is retried whole), so redoing it never duplicates."""
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            write()
+            return
+        except CommitFailedError:
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(min(5.0, 0.2 * 2 ** attempt) * (0.5 + random.random()))
+    raise AssertionError(table)  # unreachable: the last attempt returned or raised
 COMMIT_KEY = "lakeloop.lineage"
 
 
@@ -73,19 +93,31 @@ class Lake:
         columns: upstream adds or drops ``V61``); otherwise a schema change is an error.
         Returns the new table version.
         """
-        stray = frame.filter(pl.col(PARTITION_COLUMN) != day).height
+        return self.overwrite_days(table, frame, day, day, evolve)
+
+    def overwrite_days(self, table: str, frame: pl.DataFrame, start: dt.date, end: dt.date,
+                       evolve: bool = False) -> int:
+        """Replace the days ``start..end`` of ``table`` with ``frame`` in ONE atomic Delta
+        commit (a backfill's range; a day of the range absent from ``frame`` ends up empty).
+        Same guarantees as ``overwrite_partition``; returns the new table version."""
+        days = pl.col(PARTITION_COLUMN)
+        stray = frame.filter((days < start) | (days > end)).height
         if stray:
-            raise ValueError(f"{table}: {stray} rows are not in partition {day}; refusing to write")
-        frame.write_delta(
+            raise ValueError(f"{table}: {stray} rows are outside {start}..{end}; "
+                             "refusing to write")
+        predicate = f"{PARTITION_COLUMN} = '{start.isoformat()}'" if start == end else \
+            f"{PARTITION_COLUMN} >= '{start.isoformat()}' AND " \
+            f"{PARTITION_COLUMN} <= '{end.isoformat()}'"
+        _committed(lambda: frame.write_delta(
             self.uri(table),
             mode="overwrite",
             storage_options=self.storage_options,
             delta_write_options={
                 "partition_by": [PARTITION_COLUMN],
-                "predicate": f"{PARTITION_COLUMN} = '{day.isoformat()}'",
+                "predicate": predicate,
                 **({"schema_mode": "merge"} if evolve else {}),
             },
-        )
+        ), table)
         version = self.version(table)
         assert version is not None  # we just wrote it
         return version
@@ -104,9 +136,25 @@ class Lake:
         assert version is not None
         return version
 
-    def append(self, table: str, frame: pl.DataFrame) -> int:
-        """Append rows (logs: alerts); one atomic commit."""
-        frame.write_delta(self.uri(table), mode="append", storage_options=self.storage_options)
+    def append(self, table: str, frame: pl.DataFrame, evolve: bool = False) -> int:
+        """Append rows (logs: alerts); one atomic commit. ``evolve``: columns new to the table
+        are added (null in its older rows), as a log gains fields over releases."""
+        frame.write_delta(self.uri(table), mode="append", storage_options=self.storage_options,
+                          delta_write_options={"schema_mode": "merge"} if evolve else None)
+        version = self.version(table)
+        assert version is not None
+        return version
+
+    def update_rows(self, table: str, frame: pl.DataFrame, on: list[str]) -> int:
+        """Set the other columns of ``frame`` on the rows of ``table`` whose ``on`` columns
+        match one of its rows (a Delta MERGE: one atomic commit; unmatched rows of ``frame``
+        are ignored). The values travel as data, never spliced into SQL."""
+        dt_ = self.table(table)
+        if dt_ is None:
+            raise FileNotFoundError(f"no Delta table {self.uri(table)}")
+        dt_.merge(frame.to_arrow(), " AND ".join(f"t.{c} = s.{c}" for c in on),
+                  source_alias="s", target_alias="t").when_matched_update(
+            updates={c: f"s.{c}" for c in frame.columns if c not in on}).execute()
         version = self.version(table)
         assert version is not None
         return version
