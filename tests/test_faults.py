@@ -87,3 +87,22 @@ def test_a_killed_run_fails_and_alerts(settings, tmp_path: Path,  # noqa: ANN001
     [alert] = log.filter(pl.col("kind") == "run_failure").iter_rows(named=True)
     assert "nightly_fraud" in alert["title"] and "2026-01-01" in alert["title"]
     assert run_id in alert["details"]
+
+
+def test_a_refusal_fails_at_once_while_the_job_retries_transient_errors(settings) -> None:  # noqa: ANN001
+    """The jobs retry a failed step (an S3 blip passes: tests/test_s3.py), but a refusal -
+    here a retrain on an empty lake - is final: no retry, the reason in the failure."""
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+    from pipelines.jobs import STEP_RETRIES
+
+    job = build_definitions(settings).resolve_job_def("retrain_fraud")
+    assert job.op_retry_policy == STEP_RETRIES and STEP_RETRIES.max_retries == 2
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    kinds = [e.event_type for e in result.all_events]
+    assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in kinds
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "materialize" in str(failure.step_failure_data.error)
