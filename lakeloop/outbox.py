@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from deltalake.exceptions import CommitFailedError
 
 from lakeloop.alerts import Alert, Delivery, deliver
 from lakeloop.storage.lake import Lake
@@ -49,7 +48,6 @@ STATUS_SCHEMA: dict[str, Any] = {
     "attempts": pl.Int64, "last_error": pl.String, "last_attempt_at": pl.String,
     "next_attempt_at": pl.String, "delivered_at": pl.String}
 SCHEMA: dict[str, Any] = {**{c: pl.String for c in ALERT_COLUMNS}, **STATUS_SCHEMA}
-COMMIT_ATTEMPTS = 5  # a sensor appending an alert while the outbox updates one: try again
 
 
 def _iso(t: dt.datetime) -> str:
@@ -139,7 +137,7 @@ class Outbox:
         row["details"] = json.dumps(alert.details, default=str, sort_keys=True)
         row |= outcome.row()
         frame = pl.DataFrame([row], schema=SCHEMA)
-        self._commit(lambda: self.lake.append(TABLE, frame, evolve=True))
+        self.lake.append(TABLE, frame, evolve=True)  # a lost commit race is redone there
         return outcome
 
     def pending(self) -> pl.DataFrame:
@@ -167,16 +165,5 @@ class Outbox:
                                           row["last_error"], row["last_attempt_at"]))
         if outcomes:
             frame = pl.DataFrame([o.row() for o in outcomes], schema=STATUS_SCHEMA)
-            self._commit(lambda: self.lake.update_rows(TABLE, frame, on=KEY))
+            self.lake.update_rows(TABLE, frame, on=KEY)
         return outcomes
-
-    @staticmethod
-    def _commit(write: Callable[[], object]) -> None:
-        """``write`` (one Delta commit), again if a concurrent writer's commit won."""
-        for attempt in range(COMMIT_ATTEMPTS):
-            try:
-                write()
-                return
-            except CommitFailedError:
-                if attempt == COMMIT_ATTEMPTS - 1:
-                    raise

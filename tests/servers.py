@@ -59,3 +59,16 @@ def system_part_missing(message: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} - CI must provide it", pytrace=False)
     pytest.skip(message)
+
+
+def wait_port(port: int, server: subprocess.Popen, name: str, seconds: float = 20) -> None:
+    """Until something listens on loopback ``port``; else kill ``server`` and fail."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    pytest.fail(f"{name} did not start")

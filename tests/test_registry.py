@@ -9,7 +9,6 @@ import json
 import os
 import pickle
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ from lakeloop.registry import ModelRegistry, RegistryError
 from lakeloop.settings import S3Settings
 from lakeloop.storage import ObjectStore
 from tests.registry_worker import payload
-from tests.servers import free_port
+from tests.servers import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,16 +170,7 @@ def s3_endpoint() -> Iterator[str]:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SERIAL_MOTO, str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail("moto server did not start")
+    wait_port(port, server, "moto server")
     url = f"http://127.0.0.1:{port}"
     boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
                  aws_secret_access_key="test").create_bucket(Bucket=BUCKET)

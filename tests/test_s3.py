@@ -25,7 +25,7 @@ from lakeloop.simulate.drift import Drift
 from lakeloop.storage import Lake, ObjectStore
 from pipelines.definitions import build_definitions
 from tests.conftest import START, TINY, day
-from tests.servers import free_port
+from tests.servers import free_port, wait_port
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -39,16 +39,7 @@ def s3_endpoint() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail("moto_server did not start")
+    wait_port(port, server, "moto_server")
     yield url
     server.terminate()
     server.wait(timeout=10)

@@ -139,8 +139,9 @@ class Lake:
     def append(self, table: str, frame: pl.DataFrame, evolve: bool = False) -> int:
         """Append rows (logs: alerts); one atomic commit. ``evolve``: columns new to the table
         are added (null in its older rows), as a log gains fields over releases."""
-        frame.write_delta(self.uri(table), mode="append", storage_options=self.storage_options,
-                          delta_write_options={"schema_mode": "merge"} if evolve else None)
+        _committed(lambda: frame.write_delta(
+            self.uri(table), mode="append", storage_options=self.storage_options,
+            delta_write_options={"schema_mode": "merge"} if evolve else None), table)
         version = self.version(table)
         assert version is not None
         return version
@@ -149,12 +150,15 @@ class Lake:
         """Set the other columns of ``frame`` on the rows of ``table`` whose ``on`` columns
         match one of its rows (a Delta MERGE: one atomic commit; unmatched rows of ``frame``
         are ignored). The values travel as data, never spliced into SQL."""
-        dt_ = self.table(table)
-        if dt_ is None:
-            raise FileNotFoundError(f"no Delta table {self.uri(table)}")
-        dt_.merge(frame.to_arrow(), " AND ".join(f"t.{c} = s.{c}" for c in on),
-                  source_alias="s", target_alias="t").when_matched_update(
-            updates={c: f"s.{c}" for c in frame.columns if c not in on}).execute()
+        def merge() -> None:  # on the newest snapshot, each attempt
+            dt_ = self.table(table)
+            if dt_ is None:
+                raise FileNotFoundError(f"no Delta table {self.uri(table)}")
+            dt_.merge(frame.to_arrow(), " AND ".join(f"t.{c} = s.{c}" for c in on),
+                      source_alias="s", target_alias="t").when_matched_update(
+                updates={c: f"s.{c}" for c in frame.columns if c not in on}).execute()
+
+        _committed(merge, table)
         version = self.version(table)
         assert version is not None
         return version
