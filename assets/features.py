@@ -8,10 +8,13 @@ import dagster as dg
 from assets.metadata import refused, table_metadata
 from assets.partitions import backfill_policy, lookback, partition_days
 from lakeloop import features
-from lakeloop.bronze import bronze_table
+from lakeloop.bronze import bronze_table, missing_days
 from lakeloop.domains import Domain, ingest_asset
 from lakeloop.storage import Lake
-from resources import LakeResource
+from resources import LakeResource, LandingResource
+
+LOOKBACK_CHECK = "lookback_complete"
+MISSING_LOOKBACK = ("flag", "fail")  # what an open day missing from a look-back does
 
 
 def _require_days(lake: Lake, table: str, first: dt.date, last: dt.date) -> int:
@@ -26,14 +29,42 @@ def _require_days(lake: Lake, table: str, first: dt.date, last: dt.date) -> int:
     return version
 
 
+def _lookback_spec(domain: Domain) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        LOOKBACK_CHECK, asset=domain.features_asset, blocking=False,
+        description=f"Every open day the features looked back on has {domain.main.name} rows "
+        "in bronze; warns naming the missing days (LAKELOOP_MISSING_LOOKBACK=fail refuses "
+        "the features instead).")
+
+
+def _lookback_check(domain: Domain, lake: Lake, landing: LandingResource, first: dt.date,
+                    last: dt.date, earliest: dt.date, on_missing: str) -> dg.AssetCheckResult:
+    """Open days of the look-back (and of a backfill's range) with no bronze rows: flagged,
+    or refused (``on_missing="fail"``). Days before the first partition are no hole."""
+    first = max(first, earliest)
+    missing = missing_days(lake, landing.store(), domain.main, first, last, domain.calendar)
+    named = ", ".join(d.isoformat() for d in missing[:10]) + (" ..." if len(missing) > 10 else "")
+    what = (f"{len(missing)} open day(s) of {first}..{last} have no "
+            f"{bronze_table(domain.main.name)} rows: {named}; materialize "
+            f"{ingest_asset(domain.main.name)} for them, then these features again")
+    if missing and on_missing == "fail":
+        raise refused(what + " (LAKELOOP_MISSING_LOOKBACK=fail)")
+    return dg.AssetCheckResult(
+        check_name=LOOKBACK_CHECK, passed=not missing, severity=dg.AssetCheckSeverity.WARN,
+        description=what if missing else f"every open day of {first}..{last} has rows",
+        metadata={"missing_days": dg.MetadataValue.json([d.isoformat() for d in missing]),
+                  "lookback": f"{first}..{last}"})
+
+
 def _label_window(domain: Domain) -> int:
     """Days of events a label column needs read back: label history + its maturity."""
     label = domain.main.roles.label
     return features.LABEL_LOOKBACK_DAYS + (label.maturity_days or 0) if label else 0
 
 
-def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
-                        days_per_run: int | None = None) -> dg.AssetsDefinition:
+def event_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefinition,
+                        days_per_run: int | None = None, on_missing: str = "flag"
+                        ) -> dg.AssetsDefinition:
     main, labels = domain.main, domain.labels
     main_back = max(features.EVENT_LOOKBACK_DAYS, _label_window(domain))
     deps = [dg.AssetDep(ingest_asset(main.name), partition_mapping=lookback(main_back))]
@@ -44,16 +75,19 @@ def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
     @dg.asset(
         name=domain.features_asset, partitions_def=partitions, group_name=f"{domain.name}_features",
         backfill_policy=backfill_policy(days_per_run),  # a backfill computes in one pass
-        kinds={"delta", "polars"}, deps=deps,
+        kinds={"delta", "polars"}, deps=deps, check_specs=[_lookback_spec(domain)],
         description=f"`{domain.features_table}`: per-entity windows (1h/24h/7d), label history "
         "known before the day, calendar and the contract's feature columns; one row per event.",
     )
-    def _features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    def _features(context: dg.AssetExecutionContext, lake: LakeResource,
+                  landing: LandingResource) -> dg.MaterializeResult:
         days, storage = partition_days(context), lake.lake()
         day, last = days[0], days[-1]  # one night's day, or a backfill's range in one pass
         table = bronze_table(main.name)
         version = _require_days(storage, table, day, last)
         first = day - dt.timedelta(days=features.EVENT_LOOKBACK_DAYS)
+        check = _lookback_check(domain, storage, landing, first, last,
+                                partitions.start.date(), on_missing)
         label_first = day - dt.timedelta(days=features.LABEL_LOOKBACK_DAYS)
         known, sources = None, {table: version}
         if labels is not None and storage.exists(bronze_table(labels.name)):
@@ -70,7 +104,7 @@ def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
             features.events.label_history_entities(main, labels), until=last).collect()
         out = storage.overwrite_days(domain.features_table, frame, day, last)
         schema = features.event_schema(main, frame.schema)
-        return dg.MaterializeResult(metadata={
+        return dg.MaterializeResult(check_results=[check], metadata={
             **table_metadata(storage.uri(domain.features_table), out, frame,
                              main.column_docs()),
             "model_inputs": len(schema.inputs),
@@ -82,8 +116,9 @@ def event_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
     return _features
 
 
-def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
-                         days_per_run: int | None = None) -> dg.AssetsDefinition:
+def series_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefinition,
+                         days_per_run: int | None = None, on_missing: str = "flag"
+                         ) -> dg.AssetsDefinition:
     from lakeloop.business_calendar import BusinessCalendar
 
     main = domain.main
@@ -96,18 +131,21 @@ def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
     @dg.asset(
         name=domain.features_asset, partitions_def=partitions, group_name=f"{domain.name}_features",
         backfill_policy=backfill_policy(days_per_run),  # a backfill computes in one pass
-        kinds={"delta", "polars"},
+        kinds={"delta", "polars"}, check_specs=[_lookback_spec(domain)],
         deps=[dg.AssetDep(ingest_asset(main.name), partition_mapping=lookback(back))],
         description=f"`{domain.features_table}`: per-series lags and rolling statistics in open "
         "days, calendar (the contract's holidays), price ratio and known covariates; one row "
         "per series and open day, with the day's target.",
     )
-    def _features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    def _features(context: dg.AssetExecutionContext, lake: LakeResource,
+                  landing: LandingResource) -> dg.MaterializeResult:
         days, storage = partition_days(context), lake.lake()
         day, last = days[0], days[-1]  # one night's day, or a backfill's range in one pass
         table = bronze_table(main.name)
         version = _require_days(storage, table, day, last)
         first = features.lookback_days(calendar, day)
+        check = _lookback_check(domain, storage, landing, first, last,
+                                partitions.start.date(), on_missing)
         history = storage.scan(table, first, last, version=version).collect()
         frame = features.series_features(history, day, main, calendar, until=last)
         out = storage.overwrite_days(domain.features_table, frame, day, last)
@@ -118,7 +156,7 @@ def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
         if absent:
             context.log.warning(f"{len(absent)} series have no row on {last} (gaps, not "
                                 f"zeros): {absent[:10]}")
-        return dg.MaterializeResult(metadata={
+        return dg.MaterializeResult(check_results=[check], metadata={
             **table_metadata(storage.uri(domain.features_table), out, frame,
                              main.column_docs()),
             "series": frame["series_id"].n_unique(),
@@ -130,7 +168,8 @@ def series_feature_asset(domain: Domain, partitions: dg.PartitionsDefinition,
     return _features
 
 
-def feature_assets(domain: Domain, partitions: dg.PartitionsDefinition,
-                   days_per_run: int | None = None) -> list[dg.AssetsDefinition]:
+def feature_assets(domain: Domain, partitions: dg.TimeWindowPartitionsDefinition,
+                   days_per_run: int | None = None, on_missing: str = "flag"
+                   ) -> list[dg.AssetsDefinition]:
     build = event_feature_asset if domain.kind == "classification" else series_feature_asset
-    return [build(domain, partitions, days_per_run)]
+    return [build(domain, partitions, days_per_run, on_missing)]

@@ -126,6 +126,19 @@ def closed_reason(store: ObjectStore, contract: Contract, day: dt.date,
     return reason
 
 
+def missing_days(lake: Lake, store: ObjectStore, contract: Contract, first: dt.date,
+                 last: dt.date, domain_calendar: CalendarSpec | None = None) -> list[dt.date]:
+    """Open days of ``first..last`` with no bronze rows: a look-back built over them is
+    built on a hole (its 7-day windows count six days). A closed day is no hole; the
+    landing zone is only listed for days without rows (``closed_reason`` decides there, e.g.
+    a contract where a day without files is closed), so a complete look-back costs one
+    count of the date column."""
+    present = lake.partition_counts(bronze_table(contract.name), first, last)
+    days = (first + dt.timedelta(days=i) for i in range((last - first).days + 1))
+    return [d for d in days if d not in present
+            and closed_reason(store, contract, d, domain_calendar) is None]
+
+
 def _bronze_types(lake: Lake, contract: Contract) -> dict[str, str]:
     """Bronze's types of the kept undeclared columns, so inference cannot change a schema."""
     table = lake.table(bronze_table(contract.name))

@@ -6,6 +6,7 @@ Plain functions over the lake and registry; the Dagster assets only call these a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,10 @@ REGULAR_PRICE_BAND = (0.9, 1.1)
 # One day against a reference *week* differs in these by construction, never by drift.
 CALENDAR_INPUTS = ("weekday",)
 FIRST_WEEK_DAYS = 7  # a champion's first days of predictions: the prediction-drift reference
-PREDICTION_LOOKBACK_DAYS = 60
+FIRST_WEEK_SEARCH_DAYS = 60  # days of predictions read at a time while finding that week
+# Days of history before the reference week that demand levels are the mean of: enough for a
+# dozen of each weekday; bounded, so a night's cost does not grow with the champion's history.
+LEVEL_HISTORY_DAYS = 84
 
 
 def drift_table(domain: str) -> str:
@@ -104,6 +108,11 @@ class DayDrift:
         }, schema_overrides={"prediction_drift_score": pl.Float64, "prediction_drift": pl.Boolean})
 
 
+def as_of(champion: ModelVersion) -> dt.date:
+    """The newest day the champion's training set saw: it serves the days after it."""
+    return dt.date.fromisoformat(champion.meta["training_set"]["as_of"])
+
+
 def reference_window(champion: ModelVersion, days: int) -> tuple[dt.date, dt.date]:
     """The newest ``days`` days of the data the champion was trained and selected on.
 
@@ -160,21 +169,41 @@ def current_since(lake: Lake, table: str, day: dt.date, cfg: DriftConfig, after:
     return first
 
 
-def first_week(predictions: pl.LazyFrame, version: str, day: dt.date,
-               since: dt.date | None = None) -> tuple[pl.Series, pl.Series] | None:
-    """The champion's first ``FIRST_WEEK_DAYS`` days of predictions (``v``) and the day's.
+def first_week(values: Callable[[dt.date, dt.date], pl.LazyFrame], version: str,
+               after: dt.date, day: dt.date, since: dt.date | None = None
+               ) -> tuple[pl.Series, pl.Series] | None:
+    """The champion's first ``FIRST_WEEK_DAYS`` days of predictions after ``after`` (its
+    training as-of day) and the day's: ``values(start, end)`` gives ``date``,
+    ``model_version`` and the value ``v`` of the days ``start..end``.
 
     Why its own first week in production and not its predictions on its training days: on
     days it was fitted on, a model is surer than it can be on new ones (in the demo a
     retrained champion's scores moved by PSI 0.08-0.14 between the two on quiet days).
-    ``since``: the current side spans ``since`` .. ``day`` (pooled days; never the first week)."""
-    past = predictions.filter(pl.col("model_version") == version).select("date", "v").collect()
-    days = sorted(past["date"].unique().to_list())[:FIRST_WEEK_DAYS]
+    ``since``: the current side spans ``since`` .. ``day`` (pooled days; never the first week).
+
+    The first week is searched forward from ``after`` a window of ``FIRST_WEEK_SEARCH_DAYS``
+    at a time, so a night reads the same few weeks whatever the champion's age or the
+    history's length (a look-back from ``day`` loses a champion's first week once it is older
+    than the look-back, and the reference would then slide)."""
+    days: list[dt.date] = []
+    start = after + dt.timedelta(days=1)
+    while len(days) < FIRST_WEEK_DAYS and start <= day:
+        end = min(day, start + dt.timedelta(days=FIRST_WEEK_SEARCH_DAYS - 1))
+        found = values(start, end).filter(pl.col("model_version") == version) \
+            .select(pl.col("date").unique()).collect()["date"]
+        days += sorted(found.to_list())
+        start = end + dt.timedelta(days=1)
+    days = days[:FIRST_WEEK_DAYS]
     if len(days) < FIRST_WEEK_DAYS or day <= days[-1]:
         return None  # the champion's reference week is still being written
     first = max(since or day, days[-1] + dt.timedelta(days=1))
-    current = past.filter(pl.col("date").is_between(first, day))["v"]
-    return (past.filter(pl.col("date").is_in(days))["v"], current) if len(current) else None
+    mine = pl.col("model_version") == version
+    current = values(first, day).filter(mine).select("v").collect()["v"]
+    if not len(current):
+        return None
+    reference = values(days[0], days[-1]).filter(mine & pl.col("date").is_in(days)) \
+        .select("v").collect()["v"]
+    return reference, current
 
 
 def _set_prediction_drift(result: DriftResult, predictions: tuple[pl.Series, pl.Series] | None,
@@ -185,10 +214,6 @@ def _set_prediction_drift(result: DriftResult, predictions: tuple[pl.Series, pl.
     if predictions is not None:
         result.prediction_drift_score = prediction_drift_score(*predictions, cfg)
         result.prediction_drift = result.prediction_drift_score >= cfg.prediction_threshold
-
-
-def _recent(lake: Lake, table: str, day: dt.date) -> pl.LazyFrame:
-    return lake.scan(table, day - dt.timedelta(days=PREDICTION_LOOKBACK_DAYS), day)
 
 
 def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt.date,
@@ -207,9 +232,10 @@ def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt
     result.current_days = (day - since).days + 1
     result.skipped = {**unmonitored(domain, champion), **result.skipped}
     table = domain.predictions_table
-    scores = first_week(_recent(lake, table, day)
-                        .select("date", "model_version", pl.col("score").alias("v")),
-                        champion.version, day, since) if lake.exists(table) else None
+    scores = first_week(
+        lambda start, end: lake.scan(table, start, end)
+        .select("date", "model_version", pl.col("score").alias("v")),
+        champion.version, as_of(champion), day, since) if lake.exists(table) else None
     _set_prediction_drift(result, scores, cfg)
     return DayDrift(domain.name, day, champion.version, result)
 
@@ -248,9 +274,10 @@ def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: d
     if champion is None:
         return None
     lineage = champion.meta["training_set"]
-    history = lake.scan(lineage["table"], version=lineage["version"]).collect()
-    history = history.filter(_regular(history.columns))
     first, last = reference_window(champion, cfg.reference_days)
+    history = lake.scan(lineage["table"], first - dt.timedelta(days=LEVEL_HISTORY_DAYS), last,
+                        version=lineage["version"]).collect()
+    history = history.filter(_regular(history.columns))
     levels = demand_levels(history, first)
     reference = _indices(history.filter(pl.col("date").is_between(first, last)), levels)
     since = current_since(lake, domain.features_table, day, cfg, last,
@@ -259,27 +286,31 @@ def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: d
     current = _indices(today.filter(_regular(today.columns)), levels)
     result = compute_drift(reference, current, SERIES_MONITORED, cfg)
     result.current_days = (day - since).days + 1
-    _forecast_drift(lake, domain, champion.version, day, levels, cfg, result, since)
+    _forecast_drift(lake, domain, champion.version, last, day, levels, cfg, result, since)
     return DayDrift(domain.name, day, champion.version, result)
 
 
-def _forecast_drift(lake: Lake, domain: Domain, version: str, day: dt.date, levels: pl.DataFrame,
-                    cfg: DriftConfig, result: DriftResult, since: dt.date) -> None:
+def _forecast_drift(lake: Lake, domain: Domain, version: str, after: dt.date, day: dt.date,
+                    levels: pl.DataFrame, cfg: DriftConfig, result: DriftResult,
+                    since: dt.date) -> None:
     """Prediction drift: today's next-step forecasts vs the champion's first week of them,
     as indices over the series' weekday levels. (Forecasts are smooth and actuals are noisy,
     so actuals are no reference.)"""
     table = domain.predictions_table
     if not lake.exists(table):
         return
-    features = _recent(lake, domain.features_table, day)
-    regular = features.filter(_regular(features.collect_schema().names())) \
-        .select("series_id", "date")
-    index = (_recent(lake, table, day).filter(pl.col("horizon") == 1)
-             .join(regular, on=["series_id", "date"], how="semi")
-             .with_columns(pl.col("target_date").dt.weekday().alias("weekday"))
-             .join(levels.lazy(), on=["series_id", "weekday"], how="left")
-             .select("date", "model_version", (pl.col("p50") / pl.col("_level")).alias("v")))
-    _set_prediction_drift(result, first_week(index, version, day, since), cfg)
+
+    def index(start: dt.date, end: dt.date) -> pl.LazyFrame:
+        features = lake.scan(domain.features_table, start, end)
+        regular = features.filter(_regular(features.collect_schema().names())) \
+            .select("series_id", "date")
+        return (lake.scan(table, start, end).filter(pl.col("horizon") == 1)
+                .join(regular, on=["series_id", "date"], how="semi")
+                .with_columns(pl.col("target_date").dt.weekday().alias("weekday"))
+                .join(levels.lazy(), on=["series_id", "weekday"], how="left")
+                .select("date", "model_version", (pl.col("p50") / pl.col("_level")).alias("v")))
+
+    _set_prediction_drift(result, first_week(index, version, after, day, since), cfg)
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,10 @@ class Settings:
     # a backfill of ingest + features over many days: one run reading and committing the whole
     # range (None), or runs of at most this many days (bounds memory on very large days)
     backfill_days_per_run: int | None = None
+    # an open day missing from a feature look-back (its ingest failed or never ran): "flag"
+    # (the features are built and their lookback_complete check warns, naming the days) or
+    # "fail" (the features are refused until the day is ingested)
+    missing_lookback: str = "flag"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -185,6 +189,7 @@ class Settings:
             executor=env.get("LAKELOOP_EXECUTOR", "in_process"),
             backfill_days_per_run=int(env["LAKELOOP_BACKFILL_DAYS_PER_RUN"])
             if env.get("LAKELOOP_BACKFILL_DAYS_PER_RUN") else None,
+            missing_lookback=env.get("LAKELOOP_MISSING_LOOKBACK", "flag"),
             domains=tuple(d.strip() for d in env["LAKELOOP_DOMAINS"].split(",") if d.strip())
             if env.get("LAKELOOP_DOMAINS") else None,
             training=TrainingSettings(

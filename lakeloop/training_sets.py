@@ -115,12 +115,14 @@ def label_table(domain: Domain) -> str:
 
 def known_positive_ids(lake: Lake, domain: Domain, as_of: dt.date, version: int | None,
                        first: dt.date | None = None) -> pl.LazyFrame:
-    """Ids (the main dataset's id columns) of events known positive on ``as_of``."""
+    """Ids (the main dataset's id columns) of events known positive on ``as_of``, among the
+    events of ``first`` or later when given: a label is reported on or after its event's day,
+    so reported labels are read from ``first`` on, not over the whole history."""
     ids = domain.main.roles.id
     label = domain.main.roles.label
     assert label is not None
     if domain.labels is not None:
-        positives = lake.scan(label_table(domain), None, as_of, version=version).select(ids)
+        positives = lake.scan(label_table(domain), first, as_of, version=version).select(ids)
     else:
         assert label.column is not None and label.maturity_days is not None
         matured = as_of - dt.timedelta(days=label.maturity_days)

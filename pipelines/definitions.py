@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.demand_training import forecast_training_assets
-from assets.features import feature_assets
+from assets.features import MISSING_LOOKBACK, feature_assets
 from assets.fraud_training import classification_training_assets
 from assets.ingest import ingest_assets
 from assets.monitoring import monitoring_assets
@@ -30,7 +30,7 @@ def domain_assets(domain: Domain, partitions: dg.PartitionsDefinition, settings:
         if domain.kind == "classification" else forecast_training_assets(domain)
     per_run = settings.backfill_days_per_run
     return [*ingest_assets(domain, partitions, per_run),
-            *feature_assets(domain, partitions, per_run),
+            *feature_assets(domain, partitions, per_run, settings.missing_lookback),
             *scoring_assets(domain, partitions), *monitoring_assets(domain, partitions),
             *training]
 
@@ -47,6 +47,9 @@ def build_definitions(settings: Settings | None = None,
     if executor is None and settings.executor not in EXECUTORS:
         raise ValueError(f"LAKELOOP_EXECUTOR={settings.executor!r}: expected one of "
                          f"{sorted(EXECUTORS)}")
+    if settings.missing_lookback not in MISSING_LOOKBACK:
+        raise ValueError(f"LAKELOOP_MISSING_LOOKBACK={settings.missing_lookback!r}: expected "
+                         f"one of {list(MISSING_LOOKBACK)}")
     partitions = daily_partitions(settings.partitions_start, settings.partitions_end)
     domains = settings.load_domains()
     nightly = {name: nightly_job(d, partitions) for name, d in domains.items()}

@@ -153,3 +153,43 @@ def test_the_ui_backfill_of_a_range_is_one_run(settings: Settings, tmp_path: Pat
     lake = Lake(settings.lake_root)
     assert lake.version("silver/fraud_features") == 0  # one commit for the range
     assert len(lake.partition_counts("silver/fraud_features", day(0), day(DAYS))) == DAYS
+
+
+def test_a_missing_lookback_day_is_flagged_or_refused_by_configuration(
+        settings: Settings) -> None:
+    """Day 6's 7-day windows need day 5. Day 5 never reached bronze: by default the features
+    are built and their ``lookback_complete`` check warns naming the day, for each domain;
+    with ``missing_lookback="fail"`` they are refused, the features table unchanged. A day the
+    calendar closes is no hole (demand's stores close on New Year's Day, day 0)."""
+    with dg.instance_for_test() as instance:
+        assert backfill(settings, 0, 4, instance).success
+        flagged = backfill(settings, 6, 6, instance)
+        assert flagged.success
+        checks = {c.asset_key.to_user_string(): c for c in flagged.get_asset_check_evaluations()
+                  if c.check_name == "lookback_complete"}
+        assert set(checks) == {"fraud_features", "demand_features"}
+        for check in checks.values():
+            assert not check.passed
+            assert check.severity == dg.AssetCheckSeverity.WARN
+            assert check.metadata["missing_days"].value == [day(5).isoformat()]
+            assert day(5).isoformat() in check.description
+        complete = backfill(settings, 5, 5, instance)  # the hole filled: every check passes
+        assert all(c.passed for c in complete.get_asset_check_evaluations()
+                   if c.check_name == "lookback_complete")
+
+        strict = dataclasses.replace(settings, missing_lookback="fail",
+                                     lake_root=settings.lake_root + "_strict")
+        assert backfill(strict, 0, 4, instance).success
+        lake = Lake(strict.lake_root)
+        before = lake.version("silver/fraud_features")
+        refused = backfill(strict, 6, 6, instance)
+        assert not refused.success
+        failures = {e.step_key: str(e.event_specific_data.error)
+                    for e in refused.all_events if e.event_type_value == "STEP_FAILURE"}
+        assert set(failures) == {"fraud_features", "demand_features"}
+        for step, dataset in (("fraud_features", "transactions"), ("demand_features", "sales")):
+            assert day(5).isoformat() in failures[step]
+            assert f"materialize {dataset}_raw" in failures[step]
+        assert lake.version("silver/fraud_features") == before
+    with pytest.raises(ValueError, match="LAKELOOP_MISSING_LOOKBACK"):
+        build_definitions(dataclasses.replace(settings, missing_lookback="warn"))

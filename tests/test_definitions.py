@@ -28,8 +28,11 @@ def test_definitions_graph() -> None:
               ("fraud_labels_raw", "fraud_labels_suite"), ("sales_raw", "sales_suite")}
     alerts_views = {("fraud_drift", "fraud_drift_episodes"),
                     ("demand_drift", "demand_drift_episodes")}
-    assert checks == suites | alerts_views
-    for key in graph.asset_check_keys:  # GX suites block downstream; the alerts view warns
+    lookbacks = {("fraud_features", "lookback_complete"),
+                 ("demand_features", "lookback_complete")}
+    assert checks == suites | alerts_views | lookbacks
+    # GX suites block downstream; the alerts view and a look-back's hole warn
+    for key in graph.asset_check_keys:
         assert graph.get_check_spec(key).blocking == (key.name.endswith("_suite"))
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["sales_raw"] == "demand_ingest"

@@ -87,15 +87,48 @@ def test_prediction_reference_is_the_champions_first_week() -> None:
     rows = [{"date": start + dt.timedelta(days=i), "model_version": v, "v": float(i)}
             for i in range(12) for v in (["v0001"] if i < 3 else ["v0002"])]
     frame = pl.DataFrame(rows).lazy()
+
+    def values(first: dt.date, last: dt.date) -> pl.LazyFrame:
+        return frame.filter(pl.col("date").is_between(first, last))
+
+    trained = start + dt.timedelta(days=2)  # v0002's as-of day: it serves from day 3
     # v0002 scored from day 3: its reference week is days 3..9, so day 9 is not measured yet
-    assert first_week(frame, "v0002", start + dt.timedelta(days=9)) is None
-    reference, current = first_week(frame, "v0002", start + dt.timedelta(days=10))
+    assert first_week(values, "v0002", trained, start + dt.timedelta(days=9)) is None
+    reference, current = first_week(values, "v0002", trained, start + dt.timedelta(days=10))
     assert sorted(reference.to_list()) == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
     assert current.to_list() == [10.0]
     # pooled days: the current side spans since..day, but never reaches into the first week
-    _, pooled = first_week(frame, "v0002", start + dt.timedelta(days=11),
+    _, pooled = first_week(values, "v0002", trained, start + dt.timedelta(days=11),
                            since=start + dt.timedelta(days=8))
     assert sorted(pooled.to_list()) == [10.0, 11.0]
+    # days it scored on or before its as-of day (a re-scored history) are not its first week
+    reference, _ = first_week(values, "v0002", start + dt.timedelta(days=3),
+                              start + dt.timedelta(days=11))
+    assert sorted(reference.to_list()) == [4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+
+
+def test_an_old_champions_first_week_stays_its_first_week() -> None:
+    """A champion a year old is still compared with its own first week, read a window at a
+    time from its as-of day (a look-back from the day lost that week once it was older than
+    the look-back, and the reference slid with the days)."""
+    import datetime as dt
+
+    from lakeloop.monitoring import FIRST_WEEK_SEARCH_DAYS, first_week
+
+    start = dt.date(2025, 1, 1)
+    frame = pl.DataFrame([{"date": start + dt.timedelta(days=i), "model_version": "v0003",
+                           "v": float(i)} for i in range(40, 400)]).lazy()  # first served day 40
+    windows: list[tuple[dt.date, dt.date]] = []
+
+    def values(first: dt.date, last: dt.date) -> pl.LazyFrame:
+        windows.append((first, last))
+        return frame.filter(pl.col("date").is_between(first, last))
+
+    reference, current = first_week(values, "v0003", start, start + dt.timedelta(days=399))
+    assert sorted(reference.to_list()) == [float(i) for i in range(40, 47)]
+    assert current.to_list() == [399.0]
+    assert all((last - first).days < FIRST_WEEK_SEARCH_DAYS for first, last in windows[:-2])
+    assert len(windows) == 3  # one search window (the week is in it), the day, the week
 
 
 def test_a_thin_day_is_pooled_with_the_days_before_it(tmp_path) -> None:  # noqa: ANN001
