@@ -18,6 +18,7 @@ from lakeloop.bronze import (
     bronze_table,
     process_days,
     quarantine_table,
+    unpaired_ingests,
     write_days,
 )
 from lakeloop.contracts import CalendarSpec, Contract
@@ -143,6 +144,11 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
             return
         bronze_version, quarantine_version = write_days(storage, contract, read, days[0],
                                                         days[-1])
+        unpaired = [f"{a}..{b}" for a, b in unpaired_ingests(storage, contract)]
+        if unpaired:  # an earlier run died between its two commits: those days need a re-run
+            context.log.warning(f"{dataset}: quarantine holds rows of {unpaired} that bronze "
+                                f"never committed (a run stopped between the two commits): "
+                                f"re-run {name} for those days")
         bronze = pl.concat([b.bronze for b in read.batches.values() if b.bronze is not None],
                            how="diagonal_relaxed")
         quarantine = pl.concat([b.quarantine for b in read.batches.values()
@@ -157,6 +163,7 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
                 **table_metadata(storage.uri(bronze_table(dataset)), bronze_version, bronze,
                                  contract.column_docs()),
                 "rows_quarantined": quarantine.height,
+                "unpaired_ingests": dg.MetadataValue.json(unpaired),
                 "quarantine_delta_version": quarantine_version,
                 "quarantine_preview": preview(quarantine),
                 "extra_columns": dg.MetadataValue.json(sorted(

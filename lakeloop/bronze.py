@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+import uuid
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -268,6 +269,10 @@ def write_days(lake: Lake, contract: Contract, read: DaysRead, start: dt.date, e
         raise ValueError(f"refusing to write {contract.name} {start}..{end}: "
                          + "; ".join(read.refused))
     batches = [b for b in read.batches.values() if b.bronze is not None]
+    # both commits carry one batch id: a run killed between them leaves a quarantine commit
+    # with no bronze twin, which ``unpaired_ingests`` names until the days are re-run
+    commit = {"ingest": {"batch": uuid.uuid4().hex, "days": [start.isoformat(),
+                                                           end.isoformat()]}}
     versions: list[int | None] = []
     for table, frames, evolve in (
             (quarantine_table(contract.name), [b.quarantine for b in batches], False),
@@ -278,5 +283,27 @@ def write_days(lake: Lake, contract: Contract, read: DaysRead, start: dt.date, e
             continue
         frame = pl.concat(frames, how="diagonal_relaxed") if frames else \
             lake.scan(table).head(0).collect()
-        versions.append(lake.overwrite_days(table, frame, start, end, evolve=evolve))
+        versions.append(lake.overwrite_days(table, frame, start, end, evolve=evolve,
+                                            commit_metadata=commit))
     return versions[1], versions[0]
+
+
+def unpaired_ingests(lake: Lake, contract: Contract, depth: int = 5
+                     ) -> list[tuple[dt.date, dt.date]]:
+    """Day ranges whose quarantine commit (among the newest ``depth``) has no bronze commit of
+    the same batch (among bronze's newest ``2 * depth``), and that no newer paired ingest
+    covered since: an ingest stopped between its two commits (a killed run), so bronze +
+    quarantine no longer add up to what landed for those days until they are re-run."""
+    bronze = {m["ingest"]["batch"] for _, m in lake.recent_commits(
+        bronze_table(contract.name), 2 * depth) if "ingest" in m}
+    paired: list[tuple[dt.date, dt.date]] = []
+    cut: list[tuple[dt.date, dt.date]] = []
+    for _, meta in lake.recent_commits(quarantine_table(contract.name), depth):  # newest first
+        if "ingest" not in meta:
+            continue
+        first, last = (dt.date.fromisoformat(d) for d in meta["ingest"]["days"])
+        if meta["ingest"]["batch"] in bronze:
+            paired.append((first, last))
+        elif not any(a <= first and last <= b for a, b in paired):
+            cut.append((first, last))
+    return cut

@@ -40,6 +40,10 @@ run_monitoring:  # a run whose worker died (killed, out of memory) is marked fai
   start_timeout_seconds: 300
   poll_interval_seconds: 30
   max_resume_run_attempts: 0
+run_retries:  # ... and re-executed once (only runs that died; failed steps retry themselves)
+  enabled: true
+  max_retries: 1
+  retry_on_asset_or_op_failure: false
 telemetry:
   enabled: false
 """

@@ -33,12 +33,17 @@ def test_writers_racing_on_one_day_leave_exactly_one_copy(tmp_path: Path) -> Non
     assert day.height == 50 and day["writer"].n_unique() == 1  # one copy of the day
 
 
+DAY_ONE = dt.date(2026, 1, 1)
 MONITORED = """\
 run_monitoring:
   enabled: true
   poll_interval_seconds: 2
   start_timeout_seconds: 120
   max_resume_run_attempts: 0
+run_retries:  # as infra/dagster.yaml: a run that died is re-executed once
+  enabled: true
+  max_retries: 1
+  retry_on_asset_or_op_failure: false
 telemetry:
   enabled: false
 """
@@ -47,7 +52,8 @@ telemetry:
 def test_a_killed_run_fails_and_alerts(settings, tmp_path: Path,  # noqa: ANN001
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The run worker is killed mid-run (kill -9, as the OOM killer does): run monitoring
-    marks the run failed, and run_failure_alert logs an alert naming it."""
+    marks the run failed, run_failure_alert logs an alert naming it, and the daemon re-runs
+    it (run retries), which completes the day: every step replaces what it writes."""
     import os
     import re
     import signal
@@ -84,6 +90,15 @@ def test_a_killed_run_fails_and_alerts(settings, tmp_path: Path,  # noqa: ANN001
                     if log.filter(pl.col("kind") == "run_failure").height:
                         break
                 time.sleep(2)
+            retry = None
+            while retry is None and time.monotonic() < deadline:
+                retries = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
+                retry = retries[0].run_id if retries else None
+                time.sleep(1)
+            assert retry, "the daemon never retried the killed run"
+            assert server.wait([retry], timeout_s=300) == {retry: "SUCCESS"}
+    counts = lake.partition_counts("bronze/transactions", DAY_ONE, DAY_ONE)
+    assert counts[DAY_ONE] > 0
     [alert] = log.filter(pl.col("kind") == "run_failure").iter_rows(named=True)
     assert "nightly_fraud" in alert["title"] and "2026-01-01" in alert["title"]
     assert run_id in alert["details"]
@@ -106,3 +121,54 @@ def test_a_refusal_fails_at_once_while_the_job_retries_transient_errors(settings
     assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in kinds
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "materialize" in str(failure.step_failure_data.error)
+
+
+class _DiesAfterQuarantine(Lake):
+    """A lake whose writer dies right after the quarantine commit, before bronze's (what a
+    kill -9 between the two commits leaves)."""
+
+    def overwrite_days(self, table: str, *args, **kwargs) -> int:  # noqa: ANN002, ANN003
+        if table.startswith("bronze/"):
+            raise SystemExit("killed between the two commits")
+        return super().overwrite_days(table, *args, **kwargs)
+
+
+def test_an_ingest_cut_between_its_two_commits_is_named_and_a_rerun_pairs_it(
+        settings) -> None:  # noqa: ANN001
+    """Quarantine committed, bronze not: ``unpaired_ingests`` names the days (the ingest
+    asset warns with them, and the run retry re-runs them); re-running the day commits both
+    again and bronze + quarantine add up to what landed."""
+    import dagster as dg
+
+    from lakeloop.bronze import process_days, quarantine_table, unpaired_ingests, write_days
+    from lakeloop.storage import ObjectStore
+    from pipelines.definitions import build_definitions
+
+    domain = settings.load_domains()["fraud"]
+    contract = domain.main
+    lake = Lake(settings.lake_root)
+    days = [DAY_ONE + dt.timedelta(days=i) for i in range(2)]
+    landing = ObjectStore(settings.landing_root)
+    write_days(lake, contract, process_days(landing, lake, contract, days[:1], domain.calendar),
+               days[0], days[0])
+    assert unpaired_ingests(lake, contract) == []
+    read = process_days(landing, lake, contract, days[1:], domain.calendar)
+    quarantined = lake.version(quarantine_table(contract.name))
+    with pytest.raises(SystemExit):
+        write_days(_DiesAfterQuarantine(settings.lake_root), contract, read, days[1], days[1])
+    assert lake.partition_counts("bronze/transactions", days[1], days[1]) == {}
+    assert lake.version(quarantine_table(contract.name)) == quarantined + 1  # one commit in
+    assert unpaired_ingests(lake, contract) == [(days[1], days[1])]
+
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(list(defs.assets or []), selection=["transactions_raw"],
+                                instance=instance, resources=defs.resources,
+                                partition_key=days[1].isoformat())
+    assert result.success
+    assert unpaired_ingests(lake, contract) == []
+    batch = read.batches[days[1]]
+    landed = batch.bronze.height + batch.quarantine.height
+    stored = sum(lake.partition_counts(t, days[1], days[1]).get(days[1], 0)
+                 for t in ("bronze/transactions", quarantine_table(contract.name)))
+    assert stored == landed

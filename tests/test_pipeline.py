@@ -71,8 +71,8 @@ def test_days_land_one_partition_each_and_reruns_replace(settings: Settings, ins
     assert meta["dagster/row_count"].value == landed
     checks = result.get_asset_check_evaluations()
     assert {c.check_name for c in checks} == {"transactions_suite", "fraud_labels_suite",
-                                              "sales_suite"}
-    assert all(c.passed for c in checks)
+                                              "sales_suite", "lookback_complete"}
+    assert all(c.passed for c in checks)  # day 0 is in both look-backs: no hole
     assert checks[0].metadata["expectations_evaluated"].value > 5
 
 

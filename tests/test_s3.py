@@ -69,8 +69,9 @@ RETRAIN = {**QUIET, "ops": {
 
 def test_the_closed_loop_on_s3(s3_settings: Settings) -> None:
     """Everything lakeloop keeps lives on S3: landing, Delta lake, model registry and champion
-    pointer, reports, the alerts log. Nightly days, a champion, scored and monitored drifted
-    days, the drift sensor's alert - and a re-run that duplicates nothing."""
+    pointer, reports, the alerts log. Nightly days and a backfilled history, a champion,
+    scored and monitored drifted days, the drift sensor's alert - and a re-run that
+    duplicates nothing."""
     assert s3_settings.s3.endpoint_url and s3_settings.lake_root.startswith("s3://")
     days = HISTORY_DAYS + DRIFTED_DAYS
     simulate(SimConfig(start=START, days=days, drifts=(Drift("covariate", day(HISTORY_DAYS)),),
@@ -79,15 +80,24 @@ def test_the_closed_loop_on_s3(s3_settings: Settings) -> None:
     defs = build_definitions(dataclasses.replace(s3_settings, domains=("fraud",)))
     nightly = defs.resolve_job_def("nightly_fraud")  # one domain is enough for the S3 paths
     with dg.instance_for_test() as instance:
-        for i in range(days):
-            if i == HISTORY_DAYS:
-                assert defs.resolve_job_def("retrain_fraud").execute_in_process(
-                    instance=instance, run_config=RETRAIN).success
+        def night(i: int) -> None:
             assert nightly.execute_in_process(partition_key=day(i).isoformat(),
                                               instance=instance, run_config=QUIET).success
-            if i == 1:  # a re-run of a day
-                assert nightly.execute_in_process(partition_key=day(1).isoformat(),
-                                                  instance=instance, run_config=QUIET).success
+
+        night(0)
+        night(1)
+        night(1)  # a re-run of a day
+        # the rest of the history in one single-run backfill, committed on S3
+        assert dg.materialize(
+            list(defs.assets or []), selection=dg.AssetSelection.groups(
+                "fraud_ingest", "fraud_features"), instance=instance, resources=defs.resources,
+            run_config=QUIET, tags={"dagster/asset_partition_range_start": day(2).isoformat(),
+                                    "dagster/asset_partition_range_end":
+                                        day(HISTORY_DAYS - 1).isoformat()}).success
+        assert defs.resolve_job_def("retrain_fraud").execute_in_process(
+            instance=instance, run_config=RETRAIN).success
+        for i in range(HISTORY_DAYS, days):
+            night(i)
         sensor = defs.resolve_sensor_def("fraud_drift_sensor")
         tick = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
 

@@ -96,10 +96,12 @@ class Lake:
         return self.overwrite_days(table, frame, day, day, evolve)
 
     def overwrite_days(self, table: str, frame: pl.DataFrame, start: dt.date, end: dt.date,
-                       evolve: bool = False) -> int:
+                       evolve: bool = False, commit_metadata: dict[str, Any] | None = None
+                       ) -> int:
         """Replace the days ``start..end`` of ``table`` with ``frame`` in ONE atomic Delta
         commit (a backfill's range; a day of the range absent from ``frame`` ends up empty).
-        Same guarantees as ``overwrite_partition``; returns the new table version."""
+        Same guarantees as ``overwrite_partition``; returns the new table version.
+        ``commit_metadata`` (JSON-able) is stored in the commit (``recent_commits``)."""
         days = pl.col(PARTITION_COLUMN)
         stray = frame.filter((days < start) | (days > end)).height
         if stray:
@@ -116,6 +118,9 @@ class Lake:
                 "partition_by": [PARTITION_COLUMN],
                 "predicate": predicate,
                 **({"schema_mode": "merge"} if evolve else {}),
+                **({"commit_properties": CommitProperties(custom_metadata={
+                    COMMIT_KEY: json.dumps(commit_metadata, sort_keys=True)})}
+                   if commit_metadata else {}),
             },
         ), table)
         version = self.version(table)
@@ -172,6 +177,15 @@ class Lake:
             if commit.get("version") == version:
                 return json.loads(commit.get(COMMIT_KEY, "{}"))
         raise KeyError(f"{table}: no commit {version} in the history")
+
+    def recent_commits(self, table: str, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """(version, stored commit metadata) of the newest ``limit`` commits, newest first;
+        reads those commits only, whatever the table's age."""
+        dt_ = self.table(table)
+        if dt_ is None:
+            return []
+        return [(c["version"], json.loads(c.get(COMMIT_KEY, "{}")))
+                for c in dt_.history(limit) if "version" in c]
 
     # -- reads ------------------------------------------------------------------------------
     def scan(
