@@ -32,7 +32,7 @@ def suite_check_name(dataset: str) -> str:
 
 def _check_metadata(batch: DayBatch) -> dict[str, object]:
     meta: dict[str, object] = {
-        "rows_landed": 0 if batch.landed.raw is None else batch.landed.raw.height,
+        "rows_landed": batch.landed.rows,
         "files": dg.MetadataValue.json(batch.landed.files),
         "extra_columns": dg.MetadataValue.json(batch.landed.extra_columns),
         "kept_columns": batch.landed_kept_summary(),
@@ -67,15 +67,14 @@ def _days_metadata(read: DaysRead) -> dict[str, object]:
     rows = {**{d: f"| {d} | | | | closed: {r} |" for d, r in read.closed.items()},
             **{d: f"| {d} | | | | **missing**: no landing files |" for d in read.missing}}
     for day, b in read.batches.items():
-        landed = 0 if b.landed.raw is None else b.landed.raw.height
+        landed = b.landed.rows
         status = "ok" if b.passed else "**refused**: " + "; ".join(b.problems)
         accepted = "" if b.bronze is None else b.bronze.height
         rows[day] = f"| {day} | {landed} | {accepted} | {b.quarantined} | {status} |"
     meta: dict[str, object] = {
         "days": len(rows), "days_open": len(read.batches), "days_closed": len(read.closed),
         "days_refused": len(read.refused),
-        "rows_landed": sum(0 if b.landed.raw is None else b.landed.raw.height
-                           for b in read.batches.values()),
+        "rows_landed": sum(b.landed.rows for b in read.batches.values()),
         "rows_quarantined": sum(b.quarantined for b in read.batches.values()),
         "by_day": dg.MetadataValue.md("\n".join([*lines, *(rows[d] for d in sorted(rows))])),
     }

@@ -1,8 +1,9 @@
 """Event featurization: the project's Polars code (``lakeloop.features.events.event_features``,
 what the nightly asset and a single-run backfill call) vs an equivalent pandas implementation
 of the same features, on ~1M and ~10M transactions. Outputs are checked equal (every column,
-floats to a relative 1e-6); prints a table and writes ``bench/results/features.json``; asserts
-nothing else. Goal (issue): Polars >= 8x faster, <= 0.5x the memory.
+nulls included; floats to a relative 1e-6 or an absolute 1e-4); prints a table and writes
+``bench/results/features.json``; asserts nothing else. Goal (issue): Polars >= 8x faster,
+<= 0.5x the memory.
 
     .venv/bin/python bench/bench_features.py [--rows 1000000 10000000] [--days 100]
         [--root DIR] [--repeat 1]
@@ -22,8 +23,9 @@ fresh subprocess that first loads the input from Parquet (``pl.read_parquet`` /
 featurization only (best of ``--repeat``). Memory: the child's peak resident set during the
 featurization (``ru_maxrss``, its high-water mark reset after loading via
 ``/proc/self/clear_refs``) minus its resident set right after loading (``MB``), and the
-child's absolute peak (``abs MB``, load included); the ratio is on the former. ``cpu s`` in
-the JSON is user + system CPU time of the featurization (Polars uses every core, pandas one).
+child's absolute peak (``abs MB``, load included); the ratio is on the former. ``cpu s`` is
+user + system CPU time of the featurization (Polars uses every core, pandas one): on a shared
+machine wall times move with the load (the JSON has the load average before each size).
 
 The pandas side (``pandas_features``) is written from the contract's roles like the Polars
 code: per entity, ``groupby(key).rolling(window, on=time, closed="left")`` for the 1h / 24h /
@@ -32,7 +34,10 @@ code: per entity, ``groupby(key).rolling(window, on=time, closed="left")`` for t
 ``merge_asof`` on cumulative per-entity label counts for the label history (positives known
 in the 30 days before the event's day, days since the last one). Every output column of the
 Polars code is reproduced. It supports a reported-labels dataset (the fraud domain), not a
-label column (``known_labels_from_column``).
+label column (``known_labels_from_column``). Why the absolute tolerance: pandas' rolling
+variance adds and removes values as the window slides, so a 7-day window of two equal amounts
+reached after unequal ones has a std of ~4e-5 where Polars gives 0.0 (one value in the 10M
+run; the JSON's ``comparison`` counts such values per column).
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
-from polars.testing import assert_frame_equal
+from polars.testing import assert_series_equal
 
 from lakeloop.bronze import process_days
 from lakeloop.domains import Domain
@@ -78,6 +83,7 @@ from lakeloop.storage.lake import PARTITION_COLUMN
 START = dt.date(2024, 1, 1)
 CHUNK_DAYS = 10  # ingest this many days per process_days call (bounded memory)
 RTOL = 1e-6
+ATOL = 1e-4  # below a hundredth of a cent: pandas' rolling std of equal amounts (see above)
 RESULTS = Path(__file__).parent / "results" / "features.json"
 
 
@@ -154,27 +160,30 @@ def _pd_key(df: pd.DataFrame, cols: list[str]) -> pd.Series:
 def _pd_windows(df: pd.DataFrame, name: str, key: str, time_col: str, amount: str | None
                 ) -> None:
     """Per-entity rolling windows (closed="left": events strictly before the row), in place;
-    ``df`` is sorted by (key, time, id), so a group-by-rolling result is in ``df``'s order."""
+    ``df`` is sorted by (key, time, id), so a group-by-rolling result is in ``df``'s order.
+    One rolling object per window over (ones, amount): the count is the sum of the ones."""
     has_key = df[key].notna()
     sub = df if has_key.all() else df[has_key]  # rows without a key share no history
-    groups = sub.groupby(key, sort=True)
-    out: dict[str, pd.Series | np.ndarray] = {}
-    rolls = {p: groups.rolling(p[:-1] + "D" if p.endswith("d") else p, on=time_col,
-                               closed="left") for p in COUNT_WINDOWS}
+    values = ["_one", *([amount] if amount is not None else [])]
+    groups = sub[[key, time_col, *values]].groupby(key, sort=True)
+    stats: dict[tuple[str, str], np.ndarray] = {}
     for p in COUNT_WINDOWS:
-        count = rolls[p]["_one"].count()  # indexed (key, time), in ``sub``'s order
-        assert np.array_equal(count.index.get_level_values(-1), sub[time_col])
-        out[f"{name}_count_{p}"] = count.fillna(0).to_numpy()
+        rolling = groups.rolling(p[:-1] + "D" if p.endswith("d") else p, on=time_col,
+                                 closed="left")
+        sums = rolling.sum()  # indexed (key, row), in ``sub``'s order
+        assert np.array_equal(sums.index.get_level_values(-1), sub.index)
+        stats[p, "count"] = sums["_one"].fillna(0).to_numpy()
+        for stat in {s for w, s in AMOUNT_STATS if w == p} if amount is not None else ():
+            # an empty window sums to 0 (as in Polars), its other statistics are missing
+            agg = sums if stat == "sum" else getattr(rolling, stat)()
+            stats[p, stat] = agg[amount].fillna(0.0 if stat == "sum" else np.nan).to_numpy()
+    out = {f"{name}_count_{p}": stats[p, "count"] for p in COUNT_WINDOWS}
     if amount is not None:
-        for p, stat in AMOUNT_STATS:
-            value = getattr(rolls[p][amount], stat)()
-            if stat == "sum":  # an empty window sums to 0 (Polars), not NaN
-                value = value.fillna(0.0)
-            out[f"{name}_amount_{stat}_{p}"] = value.to_numpy()
-    seconds = groups[time_col].diff() // pd.Timedelta(seconds=1)
+        out |= {f"{name}_amount_{stat}_{p}": stats[p, stat] for p, stat in AMOUNT_STATS}
+    seconds = sub.groupby(key, sort=False)[time_col].diff() // pd.Timedelta(seconds=1)
     out[f"{name}_seconds_since_prev"] = seconds.to_numpy()
-    for col, values in out.items():
-        df[col] = values if sub is df else pd.Series(values, index=sub.index)
+    for col, column in out.items():
+        df[col] = column if sub is df else pd.Series(column, index=sub.index)
 
 
 def _pd_label_history(df: pd.DataFrame, known: pd.DataFrame, name: str, cols: list[str]
@@ -235,6 +244,8 @@ def pandas_features(tx: pd.DataFrame, labels: pd.DataFrame, domain: Domain, day:
             for other in names[1:]:
                 prev = df.groupby(keys[name], sort=False, dropna=False)[keys[other]].shift(1)
                 df[f"{name}_same_{other}_as_prev"] = prev.eq(df[keys[other]]).fillna(False)
+    for other in names[1:]:  # after every entity's windows, as in the Polars output
+        df[f"{names[0]}_same_{other}_as_prev"] = df.pop(f"{names[0]}_same_{other}_as_prev")
     df = df[(df[date] >= day_ts) & (df[date] <= until_ts)]
     label_entities = label_history_entities(main, lab)
     label_cols = [c for cols in r.entities.values() for c in cols if c in lab.columns]
@@ -341,29 +352,40 @@ def run_child(impl: str, folder: Path, repeat: int) -> dict:
 
 
 def outputs_equal(folder: Path) -> tuple[bool, str]:
-    """Both outputs, sorted by the id columns, compared column by column: numbers as Float64
-    to a relative ``RTOL``, everything else exactly (pandas' types cast to Polars')."""
-    domain = fraud_domain()
-    r = domain.main.roles
+    """Both outputs, sorted by the id columns, compared column by column (one column of each
+    in memory at a time): numbers as Float64 to a relative ``RTOL`` or an absolute ``ATOL``,
+    everything else exactly (pandas' types cast to Polars'); the values that needed ``ATOL``
+    are counted in the detail."""
+    r = fraud_domain().main.roles
     assert r.event_time is not None
     order = [r.event_time.output, *r.id, PARTITION_COLUMN]
-    left = pl.read_parquet(folder / "out-polars.parquet").sort(order)
-    right = pl.read_parquet(folder / "out-pandas.parquet").sort(order)
-    if left.columns != right.columns:
-        return False, f"columns differ: {left.columns} vs {right.columns}"
-    casts = []
-    for c, dtype in left.schema.items():
-        if dtype.is_numeric() and right.schema[c].is_numeric():
-            left = left.with_columns(pl.col(c).cast(pl.Float64))
-            casts.append(pl.col(c).cast(pl.Float64))
-        else:
-            casts.append(pl.col(c).cast(dtype))
-    right = right.select(casts)
+    files = [folder / "out-polars.parquet", folder / "out-pandas.parquet"]
+    schemas = [pl.read_parquet_schema(f) for f in files]
+    if list(schemas[0]) != list(schemas[1]):
+        return False, f"columns differ: {list(schemas[0])} vs {list(schemas[1])}"
+
+    def column(i: int, name: str, rows: pl.Series) -> pl.Series:
+        s = pl.read_parquet(files[i], columns=[name])[name].gather(rows)
+        left, right = schemas[0][name], schemas[1][name]
+        return s.cast(pl.Float64 if left.is_numeric() and right.is_numeric() else left)
+
+    keys = [pl.read_parquet(f, columns=order).with_row_index("_i")
+            .with_columns(*(pl.col(c).cast(schemas[0][c]) for c in order)).sort(order)
+            for f in files]
+    rows = [k["_i"] for k in keys]
+    loose: dict[str, int] = {}  # values equal only within ATOL (not RTOL), per column
     try:
-        assert_frame_equal(left, right, rtol=RTOL)
+        for name in schemas[0]:
+            left, right = column(0, name, rows[0]), column(1, name, rows[1])
+            assert_series_equal(left, right, rel_tol=RTOL, abs_tol=ATOL)
+            if left.dtype == pl.Float64:
+                n = ((left - right).abs() > 1e-8 + RTOL * left.abs()).sum()
+                if n:
+                    loose[name] = n
     except AssertionError as exc:
-        return False, str(exc).splitlines()[0][:500]
-    return True, f"{left.height} rows x {left.width} columns"
+        return False, f"{name}: " + " ".join(str(exc).split())[:500]
+    detail = f"{len(rows[0])} rows x {len(schemas[0])} columns"
+    return True, detail + (f"; equal only within {ATOL:g} absolute: {loose}" if loose else "")
 
 
 # ---------------------------------------------------------------- main
@@ -387,6 +409,7 @@ def main() -> None:
         folder = args.root / f"rows-{rows}-days-{args.days}"
         meta = build_input(folder, rows, args.days)
         print(f"input {folder}: {meta}", flush=True)
+        load_avg = os.getloadavg()[0]  # the machine may be shared: wall times move with it
         sides = {impl: run_child(impl, folder, args.repeat) for impl in ("polars", "pandas")}
         for impl, side in sides.items():
             print(f"  {impl}: {side}", flush=True)
@@ -396,9 +419,11 @@ def main() -> None:
             (folder / f"out-{impl}.parquet").unlink(missing_ok=True)
         pol, pan = sides["polars"], sides["pandas"]
         res = {"rows": meta["rows"], "input": meta, "polars": pol, "pandas": pan,
-               "outputs_equal": equal, "comparison": detail}
+               "outputs_equal": equal, "comparison": detail,
+               "load_avg_1m_before": round(load_avg, 1)}
         if ok:
             res["speedup"] = round(pan["seconds"] / pol["seconds"], 1)
+            res["cpu_speedup"] = round(pan["cpu_s"] / pol["cpu_s"], 1)
             res["memory_ratio"] = round(pol["peak_over_loaded_mb"]
                                         / pan["peak_over_loaded_mb"], 2)
             res["goal_8x_faster"] = res["speedup"] >= 8
@@ -409,19 +434,27 @@ def main() -> None:
                             "date": dt.date.today().isoformat()}
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
-    head = (f"{'rows':>11s} {'polars s':>9s} {'pandas s':>9s} {'speed-up':>9s} "
-            f"{'polars MB':>10s} {'pandas MB':>10s} {'mem ratio':>10s} "
-            f"{'(abs MB':>8s} {'/ abs MB)':>10s}  equal")
-    print("\n" + head)
+    cols = ["rows", "polars s", "pandas s", "speed-up", "polars cpu s", "pandas cpu s",
+            "cpu speed-up", "polars MB", "pandas MB", "mem ratio", "polars abs MB",
+            "pandas abs MB", "equal"]
+    table, failed = [cols], []
     for res in results:
         pol, pan = res["polars"], res["pandas"]
         if "speedup" not in res:
-            print(f"{res['rows']:>11,d}  failed: {pol.get('error') or pan.get('error')}")
+            failed.append(f"{res['rows']:,} rows failed: {pol.get('error') or pan.get('error')}")
             continue
-        print(f"{res['rows']:>11,d} {pol['seconds']:9.1f} {pan['seconds']:9.1f} "
-              f"{res['speedup']:8.1f}x {pol['peak_over_loaded_mb']:10,d} "
-              f"{pan['peak_over_loaded_mb']:10,d} {res['memory_ratio']:10.2f} "
-              f"{pol['abs_peak_mb']:8,d} {pan['abs_peak_mb']:10,d}  {res['outputs_equal']}")
+        table.append([f"{res['rows']:,}", f"{pol['seconds']:.1f}", f"{pan['seconds']:.1f}",
+                      f"{res['speedup']:.1f}x", f"{pol['cpu_s']:.1f}", f"{pan['cpu_s']:.1f}",
+                      f"{res['cpu_speedup']:.1f}x", f"{pol['peak_over_loaded_mb']:,}",
+                      f"{pan['peak_over_loaded_mb']:,}", f"{res['memory_ratio']:.2f}",
+                      f"{pol['abs_peak_mb']:,}", f"{pan['abs_peak_mb']:,}",
+                      str(res["outputs_equal"])])
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    print()
+    for row in table:
+        print(" | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    for line in failed:
+        print(line)
     for res in results:
         if "speedup" in res:
             print(f"{res['rows']:,} rows: >= 8x faster: "

@@ -4,7 +4,7 @@ features, scoring, monitoring) for a few days, (a) as a ``nightly_<domain>`` run
 submitted to ``dagster dev`` (webserver + daemon) and launched by the daemon in its own
 process. Prints a table and writes ``bench/results/overhead.json``; asserts nothing.
 
-    .venv/bin/python bench/bench_overhead.py [--domain fraud] [--days 3] [--no-daemon]
+    .venv/bin/python bench/bench_overhead.py [--domain fraud] [--days 5] [--no-daemon]
 
 The lake is built as ``bench_nightly.py`` builds it (its ``Nights``): the first
 ``TRAIN_AFTER_DAYS`` days loaded in a single-run backfill of ingest + features, a champion
@@ -20,11 +20,15 @@ blocking check, retry policy wrapping, metadata); steps timed from the run's eve
 function with ``dg.build_asset_context(partition_key=day, resources=defs.resources)`` (its
 output generator drained), then the asset check called with its resource, in the job's
 order: the same code, no run, no event log. Its wall time includes building the contexts.
+(Direct invocation does not take the check result an ingest asset returns inside its
+``MaterializeResult`` and raises once the body has run to its end; that error is ignored.)
 (c) ``pipelines.dagster_dev.DagsterDev``, as ``lakeloop demo`` drives it: submit through
 GraphQL, wait for SUCCESS (polled every 0.1 s); the instance's ``dagster.yaml`` is the demo's
-(dequeue every 1 s; Dagster's default is 5 s). Split from the run's own record: queued (submit
-to the run worker's start, worker start-up and code loading included) and running. Sensors
-tick at most once a day (``LAKELOOP_SENSOR_INTERVAL_S``) so no retrain runs alongside.
+(dequeue every 1 s; Dagster's default is 5 s). Split from the run's own record: submit to run
+start (queue, run worker start-up, code loading), its steps (GraphQL step statistics) and the
+rest of the run. Each run is a fresh process: imports and first calls (Evidently, GX, the
+model) are paid every night, unlike (a) and (b). Sensors tick at most once a day
+(``LAKELOOP_SENSOR_INTERVAL_S``) so no retrain runs alongside.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ RUN_TIMES = """
 query RunTimes($runId: ID!) {
   runOrError(runId: $runId) {
     __typename
-    ... on Run { status creationTime startTime endTime }
+    ... on Run { status creationTime startTime endTime
+                 stepStats { stepKey status startTime endTime } }
     ... on PythonError { message }
   }
 }"""
@@ -88,12 +93,20 @@ class Direct:
             t0 = time.perf_counter()
             out = asset(dg.build_asset_context(partition_key=partition,
                                                resources=self.resources))
-            if inspect.isgenerator(out):
-                list(out)
+            try:
+                if inspect.isgenerator(out):
+                    list(out)
+            except dg.DagsterInvariantViolationError as exc:
+                # Direct invocation does not read check results carried by a
+                # MaterializeResult (the ingest assets' blocking check): it complains once
+                # the body has run to its end. Anything else is a real failure.
+                if "did not return an output for non-optional output" not in str(exc) \
+                        or not asset.check_specs:
+                    raise
             took[name] = time.perf_counter() - t0
         for name, check in self.checks:
             t0 = time.perf_counter()
-            check(**{k: self.resources[k] for k in check.required_resource_keys})
+            check(**{k: r for k, r in self.resources.items() if k in check.required_resource_keys})
             took[name] = time.perf_counter() - t0
         took["run"] = time.perf_counter() - t_run
         return took
@@ -115,7 +128,8 @@ def through_daemon(nights: Nights, root: Path, partitions: list[str]
                    ) -> tuple[float, list[dict[str, float]]]:
     """``dagster dev`` started on the same lake; a nightly run of each partition submitted and
     waited for, one at a time. Returns the server's start-up seconds and, per run, submit to
-    SUCCESS (``wall``), submit to the worker's start (``queued``), and its start to end."""
+    SUCCESS (``wall``), submit to the worker's start (``queued``), its start to end
+    (``running``) and its steps' seconds (the run's own step statistics)."""
     home = root / "dev_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
@@ -134,9 +148,13 @@ def through_daemon(nights: Nights, root: Path, partitions: list[str]
             status = server.wait([run_id], timeout_s=600)[run_id]
             wall = time.perf_counter() - t0
             run = server.query(RUN_TIMES, {"runId": run_id})["runOrError"]
+            steps = {st["stepKey"]: st["endTime"] - st["startTime"]
+                     for st in run.get("stepStats") or []
+                     if st["status"] == "SUCCESS" and st["startTime"] and st["endTime"]}
             runs.append({"partition": partition, "status": status, "wall": wall,
                          "queued": (run.get("startTime") or submitted) - submitted,
-                         "running": (run.get("endTime") or 0) - (run.get("startTime") or 0)})
+                         "running": (run.get("endTime") or 0) - (run.get("startTime") or 0),
+                         "steps": steps})
             print(f"  daemon run {partition}: {status} in {wall:.2f} s", flush=True)
     return started, runs
 
@@ -149,13 +167,13 @@ def mean_by_key(nights: list[dict[str, float]]) -> dict[str, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--domain", choices=["fraud", "demand"], default="fraud")
-    p.add_argument("--days", type=int, default=3, help="measured days")
+    p.add_argument("--days", type=int, default=5, help="measured days")
     p.add_argument("--scale", type=float, default=0.1)
     p.add_argument("--no-daemon", action="store_true", help="skip (c), the dagster dev runs")
     p.add_argument("--root", type=Path, default=None, help="work folder (default: a temp one)")
     args = p.parse_args()
     root = args.root or Path(tempfile.mkdtemp(prefix="lakeloop-overhead-"))
-    first = TRAIN_AFTER_DAYS
+    first = TRAIN_AFTER_DAYS[args.domain]
     measured = [day(i) for i in range(first + 1, first + 1 + args.days)]
     t_bench = time.perf_counter()
     nights = Nights(root, args.domain, first + 1 + args.days, args.scale)
@@ -177,31 +195,42 @@ def main() -> None:
     a_nights, b_nights = got["a"], got["b"]
     a, b = mean_by_key(a_nights), mean_by_key(b_nights)
     daemon: dict[str, Any] | None = None
+    c: dict[str, float] = {}
     if not args.no_daemon:
         started, runs = through_daemon(nights, root, measured)
         ok = [r for r in runs if r["status"] == "SUCCESS"]
         daemon = {"server_start_s": round(started, 1), "runs": [
             {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in runs]}
         if ok:
-            daemon |= {f"{k}_s": round(statistics.mean(r[k] for r in ok), 3)
-                       for k in ("wall", "queued", "running")}
+            c = {**mean_by_key([r["steps"] for r in ok]),
+                 **{k: round(statistics.mean(r[k] for r in ok), 3)
+                    for k in ("wall", "queued", "running")}}
+            daemon |= {"steps_s": {k: v for k, v in c.items()
+                                   if k not in ("wall", "queued", "running")},
+                       **{f"{k}_s": c[k] for k in ("wall", "queued", "running")}}
 
     steps = [s for s in a if s != "run"]
-    print(f"\n{'seconds a night (mean of ' + str(args.days) + ')':40s} {'Dagster':>8s} "
-          f"{'direct':>8s} {'diff':>7s}")
-    for s in steps:
-        print(f"{s:40s} {a[s]:8.3f} {b.get(s, 0):8.3f} {a[s] - b.get(s, 0):7.3f}")
     outside = a["run"] - sum(a[s] for s in steps)
-    print(f"{'(run, outside steps)':40s} {outside:8.3f} {'':8s} {outside:7.3f}")
     overhead, ratio = a["run"] - b["run"], a["run"] / b["run"]
-    print(f"{'night':40s} {a['run']:8.3f} {b['run']:8.3f} {overhead:7.3f}   "
-          f"ratio {ratio:.2f}x")
-    if daemon and "wall_s" in daemon:
-        print(f"{'night through dagster dev (submit->done)':40s} {daemon['wall_s']:8.3f} "
-              f"{'':8s} {daemon['wall_s'] - b['run']:7.3f}   ratio "
-              f"{daemon['wall_s'] / b['run']:.2f}x (queued + worker start "
-              f"{daemon['queued_s']:.2f} s, running {daemon['running_s']:.2f} s; "
-              f"server start {daemon['server_start_s']:.0f} s once)")
+    dev = (lambda k: f"{c[k]:12.3f}") if c else (lambda k: "")
+    print(f"\n{'seconds a night (mean of ' + str(args.days) + ')':34s} {'in process':>10s} "
+          f"{'direct':>8s} {'diff':>7s}" + (f" {'dagster dev':>12s}" if c else ""))
+    for s in steps:
+        print(f"{s:34s} {a[s]:10.3f} {b.get(s, 0):8.3f} {a[s] - b.get(s, 0):7.3f}"
+              + (f"{c.get(s, 0):13.3f}" if c else ""))
+    if c:
+        c["outside"] = c["running"] - sum(c.get(s, 0) for s in steps)
+    print(f"{'(run, outside steps)':34s} {outside:10.3f} {'':8s} {outside:7.3f}"
+          + (" " + dev("outside") if c else ""))
+    if c:
+        print(f"{'(submit -> run start)':34s} {'':10s} {'':8s} {'':7s} {dev('queued')}")
+    print(f"{'night (wall)':34s} {a['run']:10.3f} {b['run']:8.3f} {overhead:7.3f}"
+          + (" " + dev("wall") if c else ""))
+    print(f"{'ratio to direct':34s} {ratio:9.2f}x {'':8s} {'':7s}"
+          + (f" {c['wall'] / b['run']:11.2f}x" if c else ""))
+    if daemon:
+        print(f"dagster dev: server start {daemon['server_start_s']:.0f} s (once); runs "
+              + ", ".join(f"{r['partition']} {r['status']}" for r in daemon["runs"]))
     out = {
         "domain": args.domain, "scale": args.scale, "days": measured,
         "in_process_s": a, "direct_s": b,

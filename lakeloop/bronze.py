@@ -197,8 +197,7 @@ def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[
         except MissingLandingData as exc:
             read.missing[day] = exc
             continue
-        pending = {d: b.landed.raw.height for d, b in read.batches.items()
-                   if b.landed.raw is not None}
+        pending = {d: b.landed.rows for d, b in read.batches.items() if b.landed.rows}
         batch = read.batches[day] = DayBatch(contract, day, landed,
                                              *_row_bounds(lake, contract, day, pending))
         if not landed.ok:
@@ -215,8 +214,8 @@ def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[
         validated = validate_days(pl.concat(frames, how="diagonal_relaxed"), contract,
                                   {d: read.batches[d].min_rows for d in typed_days},
                                   {d: read.batches[d].max_rows for d in typed_days})
-        for day, typed in typed_days.items():
-            _split(read.batches[day], typed, validated[day])
+        for day in list(typed_days):  # each day's typed frame goes once it is split
+            _split(read.batches[day], typed_days.pop(day), validated[day])
     return read
 
 
@@ -227,7 +226,7 @@ def _split(batch: DayBatch, typed: pl.DataFrame, validation: ValidationResult) -
         batch.problems = validation.problems
         return
     bad, landed = validation.bad_rows, batch.landed
-    batch.bronze = (typed.join(bad, on=ROW_NUMBER, how="anti")
+    batch.bronze = ((typed.join(bad, on=ROW_NUMBER, how="anti") if bad.height else typed)
                     .drop(ROW_NUMBER, PARSE_ERRORS)
                     .with_columns(pl.lit(batch.day).alias(PARTITION_COLUMN))
                     .select(*(c for c in typed.columns
@@ -241,6 +240,7 @@ def _split(batch: DayBatch, typed: pl.DataFrame, validation: ValidationResult) -
                                 pl.struct(raw_columns).struct.json_encode().alias("record"))
                         .with_columns(pl.lit(batch.contract.name).alias("dataset"),
                                       pl.lit(batch.day).alias(PARTITION_COLUMN)))
+    landed.raw = landed.raw.clear()  # the day's raw text is in quarantine where it is needed
 
 
 def write_day(lake: Lake, batch: DayBatch) -> tuple[int, int]:

@@ -53,6 +53,8 @@ class Landed:
     kept_columns: list[str] = field(default_factory=list)  # undeclared, kept (extra_columns.keep)
     notes: list[str] = field(default_factory=list)  # detected on the way: gzip, UTF-16, separator
 
+    rows: int = 0  # records landed (kept when ``raw`` is released after the split)
+
     @property
     def ok(self) -> bool:
         return not self.problems and self.raw is not None
@@ -144,6 +146,7 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
     # Keep the raw text of every column (extras included) so quarantine loses nothing.
     raw = pl.concat([f.select(pl.all().cast(pl.String)) for f in frames], how="diagonal")
     landed.raw = raw.rename(rename).with_row_index(ROW_NUMBER)
+    landed.rows = landed.raw.height
     return landed
 
 

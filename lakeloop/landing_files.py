@@ -14,6 +14,7 @@ gives each record its line number in the file (``_line``), which the quarantine 
 
 from __future__ import annotations
 
+import array
 import codecs
 import csv
 import gzip
@@ -40,7 +41,11 @@ class ReadFile:
 
 
 def read_file(name: str, data: bytes, declared: str = "auto") -> ReadFile:
-    """``declared``: the contract's ``format`` (``auto``: the content decides)."""
+    """``declared``: the contract's ``format`` (``auto``: the content decides).
+
+    Memory: the bytes are read by Polars as they are, and scanned by the ``csv`` module
+    through an incremental decoder; the text is never held whole as a Python string
+    (UTF-16 excepted: it is transcoded to UTF-8 once)."""
     notes: list[str] = []
     if data[:2] == b"\x1f\x8b":
         try:
@@ -62,10 +67,11 @@ def read_file(name: str, data: bytes, declared: str = "auto") -> ReadFile:
         except Exception as exc:  # polars raises several types; all mean "unreadable"
             return ReadFile(problem=f"{name}: unreadable Parquet ({_first_line(exc)})")
         return ReadFile(frame.with_row_index(LINE, offset=1), notes=tuple(notes))
-    text, problem = _decode(name, data, notes)
+    utf8, problem = _as_utf8(name, data, notes)
     if problem:
         return ReadFile(problem=problem)
-    return _read_csv(name, text, notes)
+    del data  # (a transcoded file: the original's copy goes now)
+    return _read_csv(name, utf8, notes)
 
 
 def _first_line(exc: Exception) -> str:
@@ -73,24 +79,20 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _decode(name: str, data: bytes, notes: list[str]) -> tuple[str, str | None]:
-    """UTF-8 (a BOM is dropped) or UTF-16 with its BOM; anything else is refused with the
-    place of the first byte that is not UTF-8."""
-    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                       (codecs.BOM_UTF16_BE, "utf-16-be")):
+def _as_utf8(name: str, data: bytes, notes: list[str]) -> tuple[bytes, str | None]:
+    """The file as UTF-8 bytes: UTF-8 as it is (not copied; a BOM is cut off), UTF-16 with
+    its BOM transcoded; anything else is refused where the CSV scan meets the first byte that
+    is not UTF-8 (``_read_csv``)."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):], None
+    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
-            if codec != "utf-8":
-                notes.append(codec.upper())
+            notes.append(codec.upper())
             try:
-                return data[len(bom):].decode(codec), None
+                return data[len(bom):].decode(codec).encode("utf-8"), None
             except UnicodeDecodeError as exc:
-                return "", f"{name}: not valid {codec.upper()} at byte {exc.start}"
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        return "", (f"{name}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
-                    f"(offset {exc.start}); save the file as UTF-8")
+                return b"", f"{name}: not valid {codec.upper()} at byte {exc.start}"
+    return data, None
 
 
 def _separator(header: str) -> str:
@@ -100,28 +102,49 @@ def _separator(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(name: str, text: str, notes: list[str]) -> ReadFile:
-    header_line = text.split("\n", 1)[0]
-    sep = _separator(header_line)
+def _not_utf8(name: str, raw: bytes) -> str:
+    """Where the first byte that is not UTF-8 is: its offset and line."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        return (f"{name}: not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} "
+                f"(offset {exc.start}); save the file as UTF-8")
+    return f"{name}: not UTF-8 text; save the file as UTF-8"
+
+
+def _read_csv(name: str, data: bytes, notes: list[str]) -> ReadFile:
+    first = data[:65536].split(b"\n", 1)[0]
+    sep = _separator(first.decode("utf-8", errors="replace"))
     if sep != ",":
         notes.append(f"separator {sep!r}")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    # the records are scanned as text decoded a block at a time (never the whole file as one
+    # Python string); their line numbers are kept as 8-byte integers
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
+    reader = csv.reader(text, delimiter=sep)
+    lines, ragged, blank = array.array("q"), [], 0
+    ends_with_newline = data[-1:] in (b"\n", b"\r")
     try:
         header = next(reader)
-        width, lines, ragged, blank = len(header), [], [], 0
+        width = len(header)
         for record in reader:
             if not record:  # a blank line (a trailing one, typically) holds no record
                 blank += 1
                 continue
-            lines.append(reader.line_num - sum(f.count("\n") for f in record))
+            line = reader.line_num - sum(f.count("\n") for f in record)
+            lines.append(line)
             if len(record) != width:
-                ragged.append((lines[-1], len(record)))
+                ragged.append((line, len(record)))
     except csv.Error as exc:
         return ReadFile(problem=f"{name}: not a readable CSV at line {reader.line_num} ({exc})")
+    except UnicodeDecodeError:
+        return ReadFile(problem=_not_utf8(name, data))
+    finally:
+        text.detach()
     if ragged:
         last_line, fields = ragged[-1]
         if len(ragged) == 1 and last_line == lines[-1] and fields < width:
-            ending = "" if text.endswith(("\n", "\r")) else " and no line terminator"
+            ending = "" if ends_with_newline else " and no line terminator"
             return ReadFile(problem=f"{name}: truncated CSV: last line has {fields} of {width} "
                             f"fields{ending} (line {last_line}); the file looks cut off "
                             "mid-write")
@@ -130,9 +153,9 @@ def _read_csv(name: str, text: str, notes: list[str]) -> ReadFile:
         return ReadFile(problem=f"{name}: ragged CSV: {shown}{more}; a garbled export or an "
                         "unquoted separator in a value")
     if blank:  # Polars would read each blank line as a row of nulls: leave them out
-        text = "\n".join(line for line in text.split("\n") if line.strip("\r")) + "\n"
+        data = b"\n".join(line for line in data.split(b"\n") if line.strip(b"\r")) + b"\n"
     try:
-        frame = pl.read_csv(io.BytesIO(text.encode()), separator=sep, infer_schema=False)
+        frame = pl.read_csv(data, separator=sep, infer_schema=False)
     except Exception as exc:  # polars raises several types; all mean "unreadable"
         return ReadFile(problem=f"{name}: unreadable CSV ({_first_line(exc)})")
     if frame.height != len(lines):

@@ -19,18 +19,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from lakeloop.contracts import Contract
-from lakeloop.ingest import PARSE_ERRORS, ROW_NUMBER, SOURCE_FILE
+from lakeloop.ingest import PARSE_ERRORS, ROW_NUMBER
 
 REASON = "reason"
 SAMPLE_SIZE = 5
 DAY = "_day"  # each row's partition day: a backfill validates many days in one pass
 EVENT_OFFSET = "_event_day_offset"  # event time's day minus the partition day
+GX_CHUNK_ROWS = 200_000  # rows of one GX run (bounds its pandas copy)
+POSITION = "_position"
 ROWS, MIN_ROWS, ROW_MARGIN = "_rows", "_min_rows", "_row_margin"  # per-day summary columns
 MAX_ROWS, ROW_EXCESS = "_max_rows", "_row_excess"
 
@@ -165,7 +168,47 @@ def _event_time_rules(contract: Contract) -> list[Any]:
     ]
 
 
-def _run_gx(frame: pl.DataFrame, name: str, suite: list[Any]) -> Any:
+@dataclass
+class RuleResult:
+    """One expectation's result over the whole frame (its chunks' results merged)."""
+
+    expectation_config: Any
+    success: bool
+    result: dict[str, Any]
+
+
+def _columns(expectation: Any) -> list[str]:
+    column = getattr(expectation, "column", None)
+    return [column] if column else list(getattr(expectation, "column_list", None) or [])
+
+
+def _chunks(frame: pl.DataFrame, columns: list[str], by_key: bool) -> Iterator[Any]:
+    """Pandas copies of ``columns`` of at most ``GX_CHUNK_ROWS`` rows each, indexed by the
+    rows' positions in ``frame``: consecutive slices, or (``by_key``, for uniqueness rules)
+    buckets of the columns' hash, so that every copy of a key lands in the same chunk."""
+    n = max(1, -(-frame.height // GX_CHUNK_ROWS))
+    if n == 1 or not by_key:
+        for offset in range(0, max(frame.height, 1), GX_CHUNK_ROWS):
+            pdf = frame.slice(offset, GX_CHUNK_ROWS).select(columns).to_pandas()
+            pdf.index = range(offset, offset + len(pdf))
+            yield pdf
+        return
+    keyed = frame.select(columns).with_row_index(POSITION).with_columns(
+        (pl.struct(columns).hash(seed=0) % n).alias("_bucket"))
+    for bucket in range(n):
+        part = keyed.filter(pl.col("_bucket") == bucket)
+        pdf = part.select(columns).to_pandas()
+        pdf.index = part[POSITION].to_numpy()
+        yield pdf
+
+
+def _run_gx(frame: pl.DataFrame, name: str, suite: list[Any]) -> list[RuleResult]:
+    """Validate ``frame`` with GX, ``GX_CHUNK_ROWS`` rows at a time; each run gets a
+    pandas copy of only the columns its rules read. Why chunks: GX's pandas copy of a day
+    (Python strings) was ~5x the file, more than everything else an ingest holds; a chunk's
+    copy is bounded. The pandas index is the row's position in ``frame``, so GX's
+    ``unexpected_index_list`` is too, whatever the chunk (uniqueness rules: chunks by key
+    hash, so every copy of a key is in one chunk)."""
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -176,15 +219,31 @@ def _run_gx(frame: pl.DataFrame, name: str, suite: list[Any]) -> Any:
     batch_def = (context.data_sources.add_pandas("landing")
                  .add_dataframe_asset(name)
                  .add_batch_definition_whole_dataframe("days"))
-    gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{name}_suite"))
-    for expectation in suite:
-        gx_suite.add_expectation(expectation)
-    validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{name}_validation", data=batch_def, suite=gx_suite)
-    )
-    pdf = frame.drop(PARSE_ERRORS, ROW_NUMBER, SOURCE_FILE, strict=False).to_pandas()
-    return validation.run(batch_parameters={"dataframe": pdf},
-                          result_format={"result_format": "COMPLETE"})
+    whole = {i for i, e in enumerate(suite) if "unique" in type(e).__name__.lower()}
+    parts = [(f"{name}_rows", [i for i in range(len(suite)) if i not in whole], True),
+             (f"{name}_keys", sorted(whole), None)]
+    merged: dict[int, RuleResult] = {}
+    for part, indices, chunk in parts:
+        if not indices:
+            continue
+        rules = [suite[i] for i in indices]
+        gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{part}_suite"))
+        for expectation in rules:
+            gx_suite.add_expectation(expectation)
+        validation = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{part}_validation", data=batch_def, suite=gx_suite))
+        columns = list(dict.fromkeys(c for e in rules for c in _columns(e)))
+        for pdf in _chunks(frame, columns, by_key=chunk is None):
+            run = validation.run(batch_parameters={"dataframe": pdf},
+                                 result_format={"result_format": "COMPLETE"})
+            del pdf
+            for key, r in zip(indices, run.results, strict=True):
+                got = merged.setdefault(key, RuleResult(r.expectation_config, True,
+                                                        {"unexpected_index_list": []}))
+                got.success = got.success and bool(r.success)
+                got.result["unexpected_index_list"] += list(
+                    r.result.get("unexpected_index_list") or [])
+    return [merged[i] for i in sorted(merged)]
 
 
 def _plain(value: Any) -> Any:
@@ -218,7 +277,8 @@ def _day_summary(frame: pl.DataFrame, bad: pl.DataFrame, contract: Contract,
                         schema={DAY: pl.Date, MIN_ROWS: pl.Int64, MAX_ROWS: pl.Int64})
     means = [pl.col(c).filter(pl.col(c).is_finite()).mean().alias(_mean_column(c))
              for c in contract.batch.mean_between]
-    accepted = frame.join(bad, on=[DAY, ROW_NUMBER], how="anti")
+    accepted = frame.select(DAY, ROW_NUMBER, *contract.batch.mean_between) \
+        .join(bad, on=[DAY, ROW_NUMBER], how="anti")
     counts = frame.group_by(DAY).agg(pl.len().cast(pl.Int64).alias(ROWS))
     summary = days.join(counts, on=DAY, how="left").with_columns(pl.col(ROWS).fill_null(0))
     if means:
@@ -244,7 +304,7 @@ def validate_days(frame: pl.DataFrame, contract: Contract, min_rows: dict[dt.dat
         frame.select(DAY, ROW_NUMBER, pl.col(PARSE_ERRORS).alias(REASON)).explode(REASON)
         .drop_nulls(REASON)]
     row_outcomes: list[tuple[Any, pl.DataFrame]] = []  # (GX result, its offending rows)
-    for r in row_result.results:
+    for r in row_result:
         cfg, meta = r.expectation_config, r.expectation_config.meta or {}
         idx = (r.result.get("unexpected_index_list") or []) if not r.success else []
         hit = rows.with_row_index("_i").filter(pl.col("_i").is_in(idx)).drop("_i")
@@ -253,7 +313,11 @@ def validate_days(frame: pl.DataFrame, contract: Contract, min_rows: dict[dt.dat
             flagged.append(_reasons(hit, meta["reason"]))
     # Duplicates: GX flags every copy; keep the first occurrence, quarantine the others.
     key = [*contract.key, DAY]
-    dup = frame.filter(~pl.struct(key).is_first_distinct()).select(DAY, ROW_NUMBER)
+    # (found among the rows whose key hash repeats: hashing strings once costs far less
+    # memory than a distinct over them, and every copy of a key shares its hash)
+    repeated = frame.select(*dict.fromkeys([*key, ROW_NUMBER])).filter(
+        pl.struct(key).hash(seed=0).is_duplicated())
+    dup = repeated.filter(~pl.struct(key).is_first_distinct()).select(DAY, ROW_NUMBER)
     if dup.height:
         flagged.append(_reasons(dup, f"duplicate {', '.join(contract.key)}"))
     bad = (pl.concat(flagged).unique(maintain_order=True)
@@ -263,21 +327,22 @@ def validate_days(frame: pl.DataFrame, contract: Contract, min_rows: dict[dt.dat
     batch_result = _run_gx(summary, f"{contract.name}_days", _batch_expectations(contract))
 
     results = {}
+    heights = dict(frame.group_by(DAY).len().iter_rows())
     for i, day in enumerate(summary[DAY].to_list()):
-        day_frame = frame.filter(pl.col(DAY) == day)
-        outcomes = [_row_outcome(r, hit.filter(pl.col(DAY) == day), day_frame, day)
+        height = heights.get(day, 0)
+        outcomes = [_row_outcome(r, hit.filter(pl.col(DAY) == day), frame, height, day)
                     for r, hit in row_outcomes]
         outcomes += [_batch_outcome(r, summary.row(i, named=True), i)
-                     for r in batch_result.results]
+                     for r in batch_result]
         day_bad = bad.filter(pl.col(DAY) == day).drop(DAY)
         problems = [f"{o.reason} (observed {o.observed})" for o in outcomes
                     if o.level == "batch" and not o.success]
         limit = contract.batch.max_bad_row_fraction
-        if day_frame.height and day_bad.height / day_frame.height > limit:
-            problems.append(f"{day_bad.height} of {day_frame.height} rows broke row rules "
-                            f"({day_bad.height / day_frame.height:.1%} > {limit:.0%}): "
+        if height and day_bad.height / height > limit:
+            problems.append(f"{day_bad.height} of {height} rows broke row rules "
+                            f"({day_bad.height / height:.1%} > {limit:.0%}): "
                             "a batch problem")
-        results[day] = ValidationResult(day_frame.height, outcomes, day_bad, problems)
+        results[day] = ValidationResult(height, outcomes, day_bad, problems)
     return results
 
 
@@ -288,24 +353,25 @@ def _reasons(hit: pl.DataFrame, reason: str) -> pl.DataFrame:
     return hit.select(DAY, ROW_NUMBER, text.cast(pl.String).alias(REASON))
 
 
-def _row_outcome(r: Any, hit: pl.DataFrame, day_frame: pl.DataFrame, day: dt.date
+def _row_outcome(r: Any, hit: pl.DataFrame, frame: pl.DataFrame, height: int, day: dt.date
                  ) -> ExpectationOutcome:
-    """A row rule's outcome on one day: its offending rows that day, and a sample of their
-    values."""
+    """A row rule's outcome on one day (``height`` rows): its offending rows that day
+    (``hit``), and a sample of their values from ``frame``."""
     cfg, meta = r.expectation_config, r.expectation_config.meta or {}
     column = meta.get("column") or cfg.kwargs.get("column") or ",".join(
         c for c in cfg.kwargs.get("column_list") or [] if c != DAY) or None
     sample: list[Any] = []
     if hit.height:
-        shown = [c for c in (column or "").split(",") if c in day_frame.columns]
-        values = day_frame.join(hit.drop(DAY), on=ROW_NUMBER, how="semi").select(shown)
+        shown = [c for c in (column or "").split(",") if c in frame.columns]
+        values = frame.select(DAY, ROW_NUMBER, *shown).join(
+            hit.head(SAMPLE_SIZE), on=[DAY, ROW_NUMBER], how="semi").select(shown)
         sample = [_plain(v[0] if len(v) == 1 else ", ".join(map(str, v)))
                   for v in values.head(SAMPLE_SIZE).iter_rows()]
     return ExpectationOutcome(
         expectation=cfg.type, column=column, level="row",
         reason=meta["reason"].replace("{day}", day.isoformat()), success=not hit.height,
         unexpected_count=hit.height,
-        unexpected_percent=round(100 * hit.height / max(day_frame.height, 1), 4),
+        unexpected_percent=round(100 * hit.height / max(height, 1), 4),
         sample=sample)
 
 

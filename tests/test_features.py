@@ -85,6 +85,29 @@ def test_windows_count_only_strictly_earlier_transactions() -> None:
     assert out["card_same_merchant_as_prev"].to_list() == [False, True, False, False]
 
 
+def test_a_range_sees_only_what_each_day_sees_at_night() -> None:
+    """A card's previous event 9 days back is out of its night's 7-day look-back: in a
+    backfill's range (which holds it) the card is still first seen in 7 days, as at night."""
+    def rows(ids: list[str], days: list[int], merchants: list[str]) -> pl.DataFrame:
+        when = [dt.datetime(2026, 1, 1, 12) + dt.timedelta(days=d) for d in days]
+        return pl.DataFrame({
+            "transaction_id": ids, "ts": when, "card_id": ["k"] * len(ids),
+            "merchant_id": merchants, "date": [w.date() for w in when],
+            "amount": [10.0] * len(ids), **{c: ["x"] * len(ids) for c in CATEGORICAL}})
+
+    events = rows(["a", "b", "c"], [0, 9, 10], ["m1", "m1", "m1"])
+    night = dt.date(2026, 1, 10)
+    at_night = _tx_features(events.filter(pl.col("date") >= night - dt.timedelta(days=7))
+                            .lazy(), None, night)
+    in_range = event_features(events.lazy(), None, dt.date(2026, 1, 1), TX,
+                              until=dt.date(2026, 1, 11)).collect()
+    assert_frame_equal(in_range.filter(pl.col("date") == night), at_night)
+    assert at_night["card_first_seen_7d"].to_list() == [True]
+    assert at_night["card_same_merchant_as_prev"].to_list() == [False]
+    assert in_range.filter(pl.col("date") == dt.date(2026, 1, 11))[
+        "card_seconds_since_prev"].to_list() == [86_400.0]
+
+
 def test_a_day_reads_only_its_look_back(bronze: Lake, tmp_path: Path) -> None:
     """Delete the files of the partitions before the look-back: the day still computes."""
     lake = Lake(str(Path(shutil.copytree(bronze.root, tmp_path / "lake"))))

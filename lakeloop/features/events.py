@@ -95,9 +95,19 @@ def _windows(name: str, key: pl.Expr, time: str, amount: str | None) -> list[pl.
     if amount is not None:
         out += [known(roll(pl.col(amount).cast(pl.Float64), stat, p).over(key))
                 .alias(f"{name}_amount_{stat}_{p}") for p, stat in AMOUNT_STATS]
-    out.append(known((pl.col(time) - pl.col(time).shift(1).over(key)).dt.total_seconds())
-               .alias(f"{name}_seconds_since_prev"))
+    out.append(known(pl.when(_previous_visible(key)).then(
+        (pl.col(time) - pl.col(time).shift(1).over(key)).dt.total_seconds()))
+        .alias(f"{name}_seconds_since_prev"))
     return out
+
+
+def _previous_visible(key: pl.Expr) -> pl.Expr:
+    """The entity's previous event is one its row's own night can see: within the
+    ``EVENT_LOOKBACK_DAYS`` before the row's day. A nightly run reads no further back; a
+    backfill's range holds older events, which must not count (or a card's first event in a
+    week would have a "previous" one in a backfill and none at night)."""
+    day = pl.col(PARTITION_COLUMN)
+    return day.shift(1).over(key) >= day - pl.duration(days=EVENT_LOOKBACK_DAYS)
 
 
 def known_labels_from_dataset(labels: pl.LazyFrame, contract: Contract, labels_contract: Contract
@@ -158,8 +168,8 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
     if first is not None:  # does the first entity (the card) hop between the others?
         for other in list(entities)[1:]:
             prev = entities[other].shift(1).over(entities[first])
-            extra.append((prev == entities[other]).fill_null(False)
-                         .alias(f"{first}_same_{other}_as_prev"))
+            extra.append((_previous_visible(entities[first]) & (prev == entities[other]))
+                         .fill_null(False).alias(f"{first}_same_{other}_as_prev"))
     tx = history.sort(time, *r.id).with_columns(
         *[e for name, key in entities.items() for e in _windows(name, key, time, amount)],
         *extra,
