@@ -66,6 +66,7 @@ from lakeloop.domains import Domain
 from lakeloop.features.events import (
     AMOUNT_STATS,
     COUNT_WINDOWS,
+    EVENT_LOOKBACK_DAYS,
     KNOWN_ON,
     LABEL_LOOKBACK_DAYS,
     WEEK_SECONDS,
@@ -157,6 +158,13 @@ def _pd_key(df: pd.DataFrame, cols: list[str]) -> pd.Series:
     return key
 
 
+def _previous_visible(df: pd.DataFrame, key: str) -> pd.Series:
+    """The entity's previous event lies within ``EVENT_LOOKBACK_DAYS`` of the row's day."""
+    day = df[PARTITION_COLUMN]
+    previous = df.groupby(key, sort=False, dropna=False)[PARTITION_COLUMN].shift(1)
+    return previous >= day - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
+
+
 def _pd_windows(df: pd.DataFrame, name: str, key: str, time_col: str, amount: str | None
                 ) -> None:
     """Per-entity rolling windows (closed="left": events strictly before the row), in place;
@@ -181,7 +189,8 @@ def _pd_windows(df: pd.DataFrame, name: str, key: str, time_col: str, amount: st
     if amount is not None:
         out |= {f"{name}_amount_{stat}_{p}": stats[p, stat] for p, stat in AMOUNT_STATS}
     seconds = sub.groupby(key, sort=False)[time_col].diff() // pd.Timedelta(seconds=1)
-    out[f"{name}_seconds_since_prev"] = seconds.to_numpy()
+    # the previous event counts only within the row's night's look-back (as in Polars)
+    out[f"{name}_seconds_since_prev"] = seconds.where(_previous_visible(sub, key)).to_numpy()
     for col, column in out.items():
         df[col] = column if sub is df else pd.Series(column, index=sub.index)
 
@@ -243,7 +252,8 @@ def pandas_features(tx: pd.DataFrame, labels: pd.DataFrame, domain: Domain, day:
         if name == names[0]:  # does the card hop between the other entities?
             for other in names[1:]:
                 prev = df.groupby(keys[name], sort=False, dropna=False)[keys[other]].shift(1)
-                df[f"{name}_same_{other}_as_prev"] = prev.eq(df[keys[other]]).fillna(False)
+                df[f"{name}_same_{other}_as_prev"] = (
+                    prev.eq(df[keys[other]]).fillna(False) & _previous_visible(df, keys[name]))
     for other in names[1:]:  # after every entity's windows, as in the Polars output
         df[f"{names[0]}_same_{other}_as_prev"] = df.pop(f"{names[0]}_same_{other}_as_prev")
     df = df[(df[date] >= day_ts) & (df[date] <= until_ts)]

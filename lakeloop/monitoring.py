@@ -36,7 +36,7 @@ REGULAR_PRICE_BAND = (0.9, 1.1)
 # One day against a reference *week* differs in these by construction, never by drift.
 CALENDAR_INPUTS = ("weekday",)
 FIRST_WEEK_DAYS = 7  # a champion's first days of predictions: the prediction-drift reference
-FIRST_WEEK_SEARCH_DAYS = 60  # days of predictions read at a time while finding that week
+FIRST_WEEK_SEARCH_DAYS = 14  # days of predictions read at a time while finding that week
 # Days of history before the reference week that demand levels are the mean of: enough for a
 # dozen of each weekday; bounded, so a night's cost does not grow with the champion's history.
 LEVEL_HISTORY_DAYS = 84

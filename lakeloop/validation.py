@@ -221,7 +221,8 @@ def _run_gx(frame: pl.DataFrame, name: str, suite: list[Any]) -> list[RuleResult
                  .add_batch_definition_whole_dataframe("days"))
     whole = {i for i, e in enumerate(suite) if "unique" in type(e).__name__.lower()}
     parts = [(f"{name}_rows", [i for i in range(len(suite)) if i not in whole], True),
-             (f"{name}_keys", sorted(whole), None)]
+             (f"{name}_keys", sorted(whole), None)] if frame.height > GX_CHUNK_ROWS else \
+        [(name, list(range(len(suite))), True)]  # one chunk: one run of every rule
     merged: dict[int, RuleResult] = {}
     for part, indices, chunk in parts:
         if not indices:

@@ -37,9 +37,14 @@ def test_clean_day_passes_with_every_row(landing_copy: Path, tmp_path: Path) -> 
     assert batch.validation.outcomes and all(o.success for o in batch.validation.outcomes)
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 100])
 def test_bad_rows_are_quarantined_with_reasons_and_nothing_is_lost(
-    landing_copy: Path, tmp_path: Path
+    landing_copy: Path, tmp_path: Path, chunk_rows: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """... the same whether GX sees the day at once or in chunks (a large file: 100 rows
+    here, so the duplicate at the end is in another slice than its first copy)."""
+    if chunk_rows:
+        monkeypatch.setattr("lakeloop.validation.GX_CHUNK_ROWS", chunk_rows)
     path = landing_copy / TX
     original = pl.read_csv(path, infer_schema=False)
 
