@@ -141,6 +141,9 @@ class Outage:
 
         self.target, self.down = target_port, threading.Event()
         self.open: set[socket.socket] = set()  # live connections, cut when an outage starts
+        # a PUT whose path holds these bytes reaches S3, but its answer is lost
+        self.lose_answer_to: bytes | None = None
+        self.answers_lost = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.stopped = False
@@ -159,12 +162,22 @@ class Outage:
                 continue
             upstream = socket.create_connection(("127.0.0.1", self.target))
             self.open |= {client, upstream}
+            lost = threading.Event()  # this connection's answer is to be lost
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(a, b, lost, a is client),
+                                 daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, lost, request: bool) -> None:  # noqa: ANN001
         try:
             while (data := source.recv(65536)) and not self.down.is_set():
+                line = data.split(b"\r\n", 1)[0]
+                if request and self.lose_answer_to and line.startswith(b"PUT ") \
+                        and self.lose_answer_to in line:
+                    self.lose_answer_to = None
+                    lost.set()  # the request goes through; its answer will not
+                if not request and lost.is_set():
+                    self.answers_lost += 1
+                    break  # the client sees its connection dropped: a timed-out request
                 sink.sendall(data)
         except OSError:
             pass
@@ -227,6 +240,31 @@ def test_a_brief_s3_outage_is_retried(outage: Outage, tmp_path: Path) -> None:
         assert time.monotonic() - started > 4.0  # it did wait the outage out
     assert sorted(lake.partition_counts("bronze/transactions", day(0), day(1))) == \
         [day(0), day(1)]
+
+
+def test_a_commit_whose_answer_was_lost_is_not_a_failure(outage: Outage) -> None:
+    """The PUT of a Delta commit reaches S3 but its answer is lost (a timeout after the
+    write landed). The client's retry finds the commit taken - by itself - and the write is
+    redone on the new snapshot: the step succeeds and the day holds its rows once."""
+    settings = Settings.from_env()  # through the proxy
+    simulate(SimConfig(start=START, days=2, **TINY), ObjectStore(settings.landing_root,
+                                                                 settings.s3))
+    lake = Lake(settings.lake_root, settings.s3)
+    with dg.instance_for_test() as instance:
+        assert _fraud_day(settings, 0, instance).success
+        before = lake.version("bronze/transactions")
+        outage.lose_answer_to = b"/bronze/transactions/_delta_log/"  # the commit's PUT
+        result = _fraud_day(settings, 1, instance)
+    assert outage.answers_lost == 1
+    assert result.success
+    # the commit that landed unanswered, then the same write redone on top (seen: +2)
+    assert lake.version("bronze/transactions") > before
+    landing = ObjectStore(settings.landing_root, settings.s3)
+    [uri] = landing.list("transactions", f"date={day(1)}")
+    landed = pl.read_csv(io.BytesIO(landing.read_bytes(uri))).height
+    quarantined = lake.partition_counts("quarantine/transactions", day(1), day(1)).get(day(1), 0)
+    assert lake.partition_counts("bronze/transactions", day(1), day(1))[day(1)] + \
+        quarantined == landed  # once, not twice
 
 
 def test_a_long_s3_outage_fails_clearly_and_changes_nothing(
