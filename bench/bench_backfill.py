@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import platform
 import resource
 import shutil
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import results_file  # bench/, on the path when a bench is run as a script
 
 from lakeloop.settings import Settings
 from lakeloop.simulate import SimConfig, simulate
@@ -96,10 +96,7 @@ def main() -> None:
           f"({nightly_s:.2f} s a day x {args.days})")
     print(f"speed-up {out['speedup']}x, peak RSS {out['peak_rss_mb']} MB; goal: two years "
           f"<= 300 s: {'met' if backfill_s <= 300 else 'NOT met'}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved[args.domain] = out
-    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
+    results_file.save(RESULTS, args.domain, out)
     if args.root is None:
         shutil.rmtree(root)
 

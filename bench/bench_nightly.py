@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import os
 import platform
 import shutil
@@ -36,6 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import dagster as dg
+import results_file  # bench/, on the path when a bench is run as a script
 
 from lakeloop.settings import Settings
 from lakeloop.simulate import SimConfig, simulate
@@ -185,10 +185,7 @@ def main() -> None:
            "machine": f"{platform.processor() or platform.machine()}, "
                       f"{len(os.sched_getaffinity(0))} cores",
            "date": dt.date.today().isoformat()}
-    RESULTS.parent.mkdir(exist_ok=True)
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved[args.domain] = out
-    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
+    results_file.save(RESULTS, args.domain, out)
     nights.close()
     if args.root is None:
         shutil.rmtree(root)

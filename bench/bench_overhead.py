@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import inspect
-import json
 import os
 import platform
 import shutil
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import results_file  # bench/, on the path when a bench is run as a script
 from bench_nightly import QUIET, TRAIN_AFTER_DAYS, Nights, day, step_seconds
 
 from lakeloop.domains import Domain, ingest_asset
@@ -244,10 +244,7 @@ def main() -> None:
                    f"{len(os.sched_getaffinity(0))} cores (shared with other work)",
         "date": dt.date.today().isoformat(),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved[args.domain] = out
-    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
+    results_file.save(RESULTS, args.domain, out)
     if args.root is None:
         shutil.rmtree(root)
 

@@ -227,11 +227,18 @@ def _fraud_day(settings: Settings, i: int, instance: dg.DagsterInstance
 TABLES = ("bronze/transactions", "quarantine/transactions", "silver/fraud_features")
 
 
-def test_a_brief_s3_outage_is_retried(outage: Outage, tmp_path: Path) -> None:
-    settings = Settings.from_env()  # through the proxy
+def _two_days_through(outage: Outage) -> tuple[Settings, Lake]:
+    """Settings from the environment (every S3 call through ``outage``'s proxy), two days
+    landed, and the lake."""
+    assert outage.port
+    settings = Settings.from_env()
     simulate(SimConfig(start=START, days=2, **TINY), ObjectStore(settings.landing_root,
                                                                  settings.s3))
-    lake = Lake(settings.lake_root, settings.s3)
+    return settings, Lake(settings.lake_root, settings.s3)
+
+
+def test_a_brief_s3_outage_is_retried(outage: Outage, tmp_path: Path) -> None:
+    settings, lake = _two_days_through(outage)
     with dg.instance_for_test() as instance:
         assert _fraud_day(settings, 0, instance).success
         outage.blip(4.0)  # every connection dropped for 4 s, as the step starts
@@ -246,10 +253,7 @@ def test_a_commit_whose_answer_was_lost_is_not_a_failure(outage: Outage) -> None
     """The PUT of a Delta commit reaches S3 but its answer is lost (a timeout after the
     write landed). The client's retry finds the commit taken - by itself - and the write is
     redone on the new snapshot: the step succeeds and the day holds its rows once."""
-    settings = Settings.from_env()  # through the proxy
-    simulate(SimConfig(start=START, days=2, **TINY), ObjectStore(settings.landing_root,
-                                                                 settings.s3))
-    lake = Lake(settings.lake_root, settings.s3)
+    settings, lake = _two_days_through(outage)
     with dg.instance_for_test() as instance:
         assert _fraud_day(settings, 0, instance).success
         before = lake.version("bronze/transactions")
@@ -270,10 +274,7 @@ def test_a_commit_whose_answer_was_lost_is_not_a_failure(outage: Outage) -> None
 def test_a_long_s3_outage_fails_clearly_and_changes_nothing(
         outage: Outage, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAKELOOP_S3_RETRY_TIMEOUT_S", "2")  # give up after 2 s of retries
-    settings = Settings.from_env()
-    simulate(SimConfig(start=START, days=2, **TINY), ObjectStore(settings.landing_root,
-                                                                 settings.s3))
-    lake = Lake(settings.lake_root, settings.s3)
+    settings, lake = _two_days_through(outage)
     with dg.instance_for_test() as instance:
         assert _fraud_day(settings, 0, instance).success
         before = {t: lake.version(t) for t in TABLES}
