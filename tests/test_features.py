@@ -16,10 +16,12 @@ from lakeloop.contracts import load_contract
 from lakeloop.features import (
     EVENT_LOOKBACK_DAYS,
     event_features,
+    events,
     known_labels_from_dataset,
     lookback_days,
     series_features,
 )
+from lakeloop.features.events import one_run_per_entity
 from lakeloop.storage import Lake, ObjectStore
 from tests.conftest import day
 
@@ -65,6 +67,48 @@ def test_no_transaction_feature_uses_data_after_the_row(bronze: Lake) -> None:
     with_today = _tx_features(history.lazy(), pl.concat([labels, same_day]), d)
     assert same_day.collect().height > 0
     assert with_today.equals(full)  # a label known on the day itself counts from D+1 only
+
+
+def test_rows_in_any_order_and_chunking_give_the_same_features(bronze: Lake) -> None:
+    """Features are computed in event order whatever order the rows come in (sorted only
+    when they are not in it), and a history read from many files (many chunks) is no
+    different from one contiguous frame."""
+    d = day(7)
+    history = bronze.scan(bronze_table("transactions"), d - dt.timedelta(days=7), d).collect()
+    labels = bronze.scan(bronze_table("fraud_labels"), d - dt.timedelta(days=30),
+                         d - dt.timedelta(days=1))
+    in_order = _tx_features(history.sort("ts", "transaction_id").rechunk().lazy(), labels, d)
+    shuffled = _tx_features(history.sample(fraction=1.0, shuffle=True, seed=7).lazy(), labels, d)
+    parts = pl.concat([history.slice(i, 40) for i in range(0, history.height, 40)],
+                      rechunk=False)
+    assert parts.n_chunks() > 3 and in_order.height > 100
+    assert in_order["card_labels_30d"].sum() > 0  # the label history is exercised too
+    assert_frame_equal(shuffled, in_order)
+    assert_frame_equal(_tx_features(parts.lazy(), labels, d), in_order)
+
+
+def test_entity_runs_tell_a_split_entity() -> None:
+    """The check that guards the hash ordering of the windows: an entity whose rows are not
+    contiguous (two keys interleaved, as a hash collision would leave them) is caught."""
+    contiguous = pl.DataFrame({"card": ["a", "a", "b", "b", "c"], "zip": [1, 1, 1, 2, 2]})
+    assert one_run_per_entity(contiguous, ["card"])
+    assert not one_run_per_entity(contiguous.with_columns(pl.Series(
+        "card", ["a", "b", "a", "b", "c"])), ["card"])
+    assert one_run_per_entity(contiguous, ["zip", "card"])  # composite keys: 4 runs, 4 keys
+    assert not one_run_per_entity(pl.DataFrame({"card": ["a", "a", "a"], "zip": [1, 2, 1]}),
+                                  ["card", "zip"])
+    assert one_run_per_entity(contiguous.clear(), ["card"])
+
+
+def test_windows_ordered_by_the_key_itself_are_the_same(bronze: Lake,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback taken on a hash collision (rows ordered by the key, not its hash) gives
+    the same features."""
+    d = day(7)
+    history = bronze.scan(bronze_table("transactions"), d - dt.timedelta(days=7), d)
+    hashed = _tx_features(history, None, d)
+    monkeypatch.setattr(events, "one_run_per_entity", lambda frame, cols: False)
+    assert_frame_equal(_tx_features(history, None, d), hashed)
 
 
 def test_windows_count_only_strictly_earlier_transactions() -> None:

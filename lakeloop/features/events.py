@@ -25,6 +25,7 @@ EVENT_LOOKBACK_DAYS = 7  # longest event window
 LABEL_LOOKBACK_DAYS = 30  # label-history window
 WEEK_SECONDS = 7 * 24 * 3600
 KNOWN_ON = "_known_on"  # the day a positive label became known
+GROUP = "_group"  # a working column: the run of one entity's rows, ordered by entity
 COUNT_WINDOWS = ("1h", "24h", "7d")
 AMOUNT_STATS = (("1h", "sum"), ("24h", "sum"), ("24h", "mean"), ("24h", "max"),
                 ("7d", "mean"), ("7d", "std"))
@@ -83,31 +84,102 @@ def event_schema(contract: Contract, schema: Mapping[str, pl.DataType]) -> Event
     return EventSchema(keys, categorical, numeric)
 
 
-def _windows(name: str, key: pl.Expr, time: str, amount: str | None) -> list[pl.Expr]:
+def _windows(name: str, group: pl.Expr, present: pl.Expr | None, time: str,
+             amount: str | None) -> list[pl.Expr]:
+    """Counts, amount statistics and seconds since the previous event, per ``group`` (the
+    entity's run in a frame ordered by entity, then event time); rows where ``present`` is
+    false (a key column is null) share no history (``None``: every row has its key)."""
     def roll(expr: pl.Expr, fn: str, period: str) -> pl.Expr:
         return getattr(expr, f"rolling_{fn}_by")(time, window_size=period, closed="left")
 
-    def known(expr: pl.Expr) -> pl.Expr:  # rows without a key share no history
-        return pl.when(key.is_not_null()).then(expr)
+    def known(expr: pl.Expr) -> pl.Expr:
+        return expr if present is None else pl.when(present).then(expr)
 
-    out = [known(roll(pl.col(time).is_not_null().cast(pl.Int32), "sum", p).over(key)
+    out = [known(roll(pl.col(time).is_not_null().cast(pl.Int32), "sum", p).over(group)
                  .fill_null(0)).alias(f"{name}_count_{p}") for p in COUNT_WINDOWS]
     if amount is not None:
-        out += [known(roll(pl.col(amount).cast(pl.Float64), stat, p).over(key))
+        out += [known(roll(pl.col(amount).cast(pl.Float64), stat, p).over(group))
                 .alias(f"{name}_amount_{stat}_{p}") for p, stat in AMOUNT_STATS]
-    out.append(known(pl.when(_previous_visible(key)).then(
-        (pl.col(time) - pl.col(time).shift(1).over(key)).dt.total_seconds()))
+    out.append(known(pl.when(_previous_visible(group)).then(
+        (pl.col(time) - _previous(pl.col(time), group)).dt.total_seconds()))
         .alias(f"{name}_seconds_since_prev"))
     return out
 
 
-def _previous_visible(key: pl.Expr) -> pl.Expr:
+def _previous(expr: pl.Expr, group: pl.Expr) -> pl.Expr:
+    """``expr`` of the row before in the same ``group`` run (null on a run's first row): a
+    shift, without ``over``, as the frame is ordered by run."""
+    return pl.when(group == group.shift(1)).then(expr.shift(1))
+
+
+def _entity_windows(events: pl.DataFrame, name: str, cols: list[str], time: str,
+                    amount: str | None, hops: Mapping[str, list[str]]) -> pl.DataFrame:
+    """``_windows`` of one entity (and whether it hops between the ``hops`` entities), one
+    row per row of ``events`` (in event order), in its order.
+
+    Why the detour through the entity's order: ``over`` on contiguous groups works on slices,
+    where scattered groups are gathered by every expression again. The rows are ordered by a
+    hash of the key (a sort of integers, stable so event order holds within an entity), the
+    groups are runs of equal keys; two keys with one hash would split into more runs than
+    keys, and are then ordered by the key itself."""
+    key = pl.struct(cols) if len(cols) > 1 else pl.col(cols[0])
+    rows = events.select(*dict.fromkeys([
+        time, PARTITION_COLUMN, *cols, *(c for other in hops.values() for c in other),
+        *([amount] if amount else [])]))
+    # a permutation, then one gather (a sort by an expression holds twice the memory)
+    order = rows.select(pl.arg_sort_by(key.hash(), maintain_order=True)).to_series()
+    ordered = rows[order]
+    if not one_run_per_entity(ordered, cols):  # a hash collision: ordered by the key itself
+        order = rows.select(pl.arg_sort_by(cols, maintain_order=True)).to_series()
+        ordered = rows[order]
+    del rows
+    group, present = pl.col(GROUP), _entity_key(cols).is_not_null()
+    hop = [(_previous_visible(group)
+            & (_previous(_entity_key(other), group) == _entity_key(other)))
+           .fill_null(False).alias(f"{name}_same_{o}_as_prev") for o, other in hops.items()]
+    windows = _windows(name, group, None if ordered.select(present.all()).item() else present,
+                       time, amount)
+    out = (ordered.with_columns(key.rle_id().set_sorted().alias(GROUP)).lazy()
+           .select(*windows, *hop).collect(engine="in-memory"))
+    del ordered
+    return out[order.arg_sort()]  # back in event order
+
+
+def one_run_per_entity(frame: pl.DataFrame, cols: list[str]) -> bool:
+    """Every entity's rows are contiguous in ``frame``: as many runs of equal keys as keys
+    (two keys interleaved by one hash would make more runs than keys)."""
+    key = pl.struct(cols) if len(cols) > 1 else pl.col(cols[0])
+    return frame.height == 0 or frame.select(key.rle_id().max() + 1 == key.n_unique()).item()
+
+
+def in_event_order(history: pl.LazyFrame, order: list[str]) -> pl.DataFrame:
+    """``history`` collected and sorted by ``order`` (event time, then the ids), sorted only
+    when it is not in that order already: bronze days are usually stored in event order, and
+    sorting a wide frame holds a copy of every column (about 3x its size at its peak)."""
+    frame = history.collect(engine="in-memory")
+    if frame.height > 1 and not frame.select(_ordered(order)).item():
+        frame = frame.sort(order)
+    return frame
+
+
+def _ordered(order: list[str]) -> pl.Expr:
+    """Every row is at or after the row before it in ``order``, compared column by column
+    (a null anywhere counts as out of order: the sort places nulls itself)."""
+    after, tied = pl.lit(False), pl.lit(True)
+    for c in order:
+        prev = pl.col(c).shift(1)
+        after, tied = after | (tied & (pl.col(c) > prev)), tied & (pl.col(c) == prev)
+    no_nulls = pl.all_horizontal(pl.col(c).is_not_null() for c in order)
+    return ((after | tied).slice(1).all() & no_nulls.all())
+
+
+def _previous_visible(group: pl.Expr) -> pl.Expr:
     """The entity's previous event is one its row's own night can see: within the
     ``EVENT_LOOKBACK_DAYS`` before the row's day. A nightly run reads no further back; a
     backfill's range holds older events, which must not count (or a card's first event in a
     week would have a "previous" one in a backfill and none at night)."""
     day = pl.col(PARTITION_COLUMN)
-    return day.shift(1).over(key) >= day - pl.duration(days=EVENT_LOOKBACK_DAYS)
+    return _previous(day, group) >= day - pl.duration(days=EVENT_LOOKBACK_DAYS)
 
 
 def known_labels_from_dataset(labels: pl.LazyFrame, contract: Contract, labels_contract: Contract
@@ -153,6 +225,10 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
     ``day - 30 .. until - 1`` (entity columns + ``_known_on``; None before any exist);
     ``label_entities``: entities with label-history features (``label_history_entities``;
     default all), so every day has the same columns whether or not labels exist yet.
+
+    The history is read once, eagerly (it is all needed); the frame returned is computed
+    already. Memory: only new columns are made beside the history's own (the windows on a
+    narrow copy, in each entity's order); ``bench/bench_features.py`` measures it.
     """
     until = until or day
     if label_entities is None:
@@ -160,20 +236,27 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
     r = contract.roles
     assert r.event_time is not None
     time, amount = r.event_time.output, r.amount
-    entities = {name: _entity_key(cols) for name, cols in r.entities.items()}
-    first = next(iter(entities), None)
+    first = next(iter(r.entities), None)
     keys = key_columns(contract)
     label_col = r.label.column if r.label else None
-    extra: list[pl.Expr] = []
-    if first is not None:  # does the first entity (the card) hop between the others?
-        for other in list(entities)[1:]:
-            prev = entities[other].shift(1).over(entities[first])
-            extra.append((_previous_visible(entities[first]) & (prev == entities[other]))
-                         .fill_null(False).alias(f"{first}_same_{other}_as_prev"))
-    tx = history.sort(time, *r.id).with_columns(
-        *[e for name, key in entities.items() for e in _windows(name, key, time, amount)],
-        *extra,
-    ).filter(pl.col(PARTITION_COLUMN).is_between(day, until))
+    # Computed on a narrow frame of the columns they read, then set beside the wide one:
+    # window expressions make their whole input one contiguous chunk, and a frame read from
+    # many files is many chunks (a copy of every column for nothing).
+    tx = in_event_order(history, [time, *r.id])
+    read = tx.select(*dict.fromkeys([
+        time, PARTITION_COLUMN, *(c for cols in r.entities.values() for c in cols),
+        *([amount] if amount else [])])).rechunk()  # gathers from one chunk are ~10x faster
+    windows = pl.concat([_entity_windows(
+        read, name, cols, time, amount,  # does the first entity (the card) hop between others?
+        {o: oc for o, oc in r.entities.items() if name == first and o != first})
+        for name, cols in r.entities.items()], how="horizontal") if r.entities else None
+    del read
+    if windows is not None:  # the hops after every entity's windows (the table's order)
+        hops = [f"{first}_same_{o}_as_prev" for o in r.entities if o != first]
+        tx = tx.hstack(windows.select(pl.exclude(hops), *hops).get_columns())
+    in_range = pl.col(PARTITION_COLUMN).is_between(day, until)
+    if not tx.select(in_range.all()).item():  # a look-back to drop (a filter copies)
+        tx = tx.filter(in_range)
 
     derived: list[pl.Expr] = []
     for name, cols in r.entities.items():
@@ -186,7 +269,8 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
             derived.append(pl.when(mean > 0).then(pl.col(amount) / mean).otherwise(1.0)
                            .alias(f"{name}_amount_vs_mean_7d"))  # $0 history: never inf
         if name in label_entities:
-            tx = _with_label_history(tx, known, name, cols)
+            tx = tx.hstack(_label_history(tx.select(*cols, PARTITION_COLUMN), known, name, cols)
+                           .get_columns())
     if amount is not None:
         derived.append(pl.col(amount).cast(pl.Float64).clip(lower_bound=0).log1p()
                        .alias("log_amount"))
@@ -196,35 +280,38 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
     out = tx.with_columns(derived)
     passthrough = [c for c in contract.feature_columns(original) if c not in keys]
     raw_amount = [amount] if amount and amount not in keys and amount not in passthrough else []
-    generated = [c for c in contract_columns(out) if c not in original]
+    generated = [c for c in out.columns if c not in original]
     return (out.select(*keys, *raw_amount, *passthrough, *generated)
-            .drop(*([label_col] if label_col else []), strict=False)
-            .sort(time, *r.id))
+            .drop(*([label_col] if label_col else []), strict=False).lazy())
 
 
 def contract_columns(frame: pl.LazyFrame) -> list[str]:
     return frame.collect_schema().names()
 
 
-def _with_label_history(tx: pl.LazyFrame, known: pl.LazyFrame | None, name: str,
-                        cols: list[str]) -> pl.LazyFrame:
+def _label_history(rows: pl.DataFrame, known: pl.LazyFrame | None, name: str,
+                   cols: list[str]) -> pl.DataFrame:
     """Positives of the entity known in the 30 days before each event's day, and days since
-    the last one (per event day, so a range of days is one pass)."""
+    the last one (per event day, so a range of days is one pass): two columns, one per row of
+    ``rows`` (the entity's key columns and the day), in its order."""
+    labels, since = f"{name}_labels_30d", f"{name}_days_since_label"
     if known is None:  # no label known yet: the same columns, at their "none seen" values
-        return tx.with_columns(pl.lit(0, dtype=pl.UInt32).alias(f"{name}_labels_30d"),
-                               pl.lit(LABEL_LOOKBACK_DAYS + 1, dtype=pl.Int64)
-                               .alias(f"{name}_days_since_label"))
+        return rows.with_columns(pl.lit(0, dtype=pl.UInt32).alias(labels),
+                                 pl.lit(LABEL_LOOKBACK_DAYS + 1, dtype=pl.Int64).alias(since)
+                                 ).select(labels, since)
     day = pl.col(PARTITION_COLUMN)
-    per_day = (tx.select(*cols, PARTITION_COLUMN).unique()
-               .join(known.select(*cols, KNOWN_ON), on=cols, how="inner", nulls_equal=False)
+    positives = known.select(*cols, KNOWN_ON).collect(engine="in-memory")
+    entity = pl.struct(cols) if len(cols) > 1 else pl.col(cols[0])
+    labelled = positives.select(entity).to_series().unique().implode()
+    per_day = (rows.lazy()  # rows of entities with a known positive first: a few of many
+               .filter(entity.is_in(labelled)).unique()
+               .join(positives.lazy(), on=cols, how="inner", nulls_equal=False)
                .filter((pl.col(KNOWN_ON) < day)
                        & (pl.col(KNOWN_ON) >= day - pl.duration(days=LABEL_LOOKBACK_DAYS)))
                .group_by(*cols, PARTITION_COLUMN)
-               .agg(pl.len().alias(f"{name}_labels_30d"),
-                    pl.col(KNOWN_ON).max().alias("_last_label")))
-    return tx.join(per_day, on=[*cols, PARTITION_COLUMN], how="left",
-                   nulls_equal=False).with_columns(
-        pl.col(f"{name}_labels_30d").fill_null(0),
-        (day - pl.col("_last_label")).dt.total_days()
-        .fill_null(LABEL_LOOKBACK_DAYS + 1).alias(f"{name}_days_since_label"),
-    ).drop("_last_label")
+               .agg(pl.len().alias(labels), (day.first() - pl.col(KNOWN_ON).max()).dt.total_days()
+                    .alias(since)))
+    return rows.lazy().join(per_day, on=[*cols, PARTITION_COLUMN], how="left",
+                            nulls_equal=False, maintain_order="left").select(
+        pl.col(labels).fill_null(0), pl.col(since).fill_null(LABEL_LOOKBACK_DAYS + 1),
+    ).collect(engine="in-memory")
