@@ -253,7 +253,8 @@ def pandas_features(tx: pd.DataFrame, labels: pd.DataFrame, domain: Domain, day:
             for other in names[1:]:
                 prev = df.groupby(keys[name], sort=False, dropna=False)[keys[other]].shift(1)
                 df[f"{name}_same_{other}_as_prev"] = (
-                    prev.eq(df[keys[other]]).fillna(False) & _previous_visible(df, keys[name]))
+                    prev.eq(df[keys[other]]).fillna(False) & _previous_visible(df, keys[name])
+                    & df[keys[name]].notna())  # an unknown card hops nowhere
     for other in names[1:]:  # after every entity's windows, as in the Polars output
         df[f"{names[0]}_same_{other}_as_prev"] = df.pop(f"{names[0]}_same_{other}_as_prev")
     df = df[(df[date] >= day_ts) & (df[date] <= until_ts)]

@@ -111,6 +111,24 @@ def test_windows_ordered_by_the_key_itself_are_the_same(bronze: Lake,
     assert_frame_equal(_tx_features(history, None, d), hashed)
 
 
+def test_an_unknown_card_hops_nowhere_and_a_feature_name_is_not_overwritten() -> None:
+    """A row without its card has no "previous event" of the card, so it never repeats the
+    previous merchant; a data column named like a generated feature is refused by name."""
+    ts = [dt.datetime(2026, 1, 8, 10), dt.datetime(2026, 1, 8, 11)]
+    frame = pl.DataFrame({
+        "transaction_id": ["a", "b"], "ts": ts, "card_id": [None, None],
+        "merchant_id": ["m1", "m1"], "date": [dt.date(2026, 1, 8)] * 2,
+        "amount": [10.0, 20.0], **{c: ["x"] * 2 for c in CATEGORICAL},
+    }, schema_overrides={"card_id": pl.String})
+    out = _tx_features(frame.lazy(), None, dt.date(2026, 1, 8))
+    assert out["card_same_merchant_as_prev"].to_list() == [False, False]
+    assert out["card_count_24h"].to_list() == [None, None]
+    assert out["merchant_count_24h"].to_list() == [0, 1]
+    with pytest.raises(ValueError, match=r"\['card_count_1h'\] have the names of features"):
+        _tx_features(frame.with_columns(pl.lit(1).alias("card_count_1h")).lazy(), None,
+                     dt.date(2026, 1, 8))
+
+
 def test_windows_count_only_strictly_earlier_transactions() -> None:
     ts = [dt.datetime(2026, 1, 8, 10, 0), dt.datetime(2026, 1, 8, 10, 30),
           dt.datetime(2026, 1, 8, 10, 30), dt.datetime(2026, 1, 8, 11, 15)]

@@ -134,7 +134,7 @@ def _entity_windows(events: pl.DataFrame, name: str, cols: list[str], time: str,
         ordered = rows[order]
     del rows
     group, present = pl.col(GROUP), _entity_key(cols).is_not_null()
-    hop = [(_previous_visible(group)
+    hop = [(present & _previous_visible(group)  # an unknown card hops nowhere
             & (_previous(_entity_key(other), group) == _entity_key(other)))
            .fill_null(False).alias(f"{name}_same_{o}_as_prev") for o, other in hops.items()]
     windows = _windows(name, group, None if ordered.select(present.all()).item() else present,
@@ -253,7 +253,7 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
     del read
     if windows is not None:  # the hops after every entity's windows (the table's order)
         hops = [f"{first}_same_{o}_as_prev" for o in r.entities if o != first]
-        tx = tx.hstack(windows.select(pl.exclude(hops), *hops).get_columns())
+        tx = _beside(tx, windows.select(pl.exclude(hops), *hops), contract)
     in_range = pl.col(PARTITION_COLUMN).is_between(day, until)
     if not tx.select(in_range.all()).item():  # a look-back to drop (a filter copies)
         tx = tx.filter(in_range)
@@ -269,8 +269,8 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
             derived.append(pl.when(mean > 0).then(pl.col(amount) / mean).otherwise(1.0)
                            .alias(f"{name}_amount_vs_mean_7d"))  # $0 history: never inf
         if name in label_entities:
-            tx = tx.hstack(_label_history(tx.select(*cols, PARTITION_COLUMN), known, name, cols)
-                           .get_columns())
+            tx = _beside(tx, _label_history(tx.select(*cols, PARTITION_COLUMN), known, name,
+                                            cols), contract)
     if amount is not None:
         derived.append(pl.col(amount).cast(pl.Float64).clip(lower_bound=0).log1p()
                        .alias("log_amount"))
@@ -283,6 +283,17 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
     generated = [c for c in out.columns if c not in original]
     return (out.select(*keys, *raw_amount, *passthrough, *generated)
             .drop(*([label_col] if label_col else []), strict=False).lazy())
+
+
+def _beside(tx: pl.DataFrame, features: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """``features`` as new columns of ``tx`` (same rows, same order); a data column that
+    has a generated feature's name is refused by name, never overwritten."""
+    clash = sorted(set(tx.columns) & set(features.columns))
+    if clash:
+        raise ValueError(f"{contract.name}: column(s) {clash} have the names of features "
+                         "lakeloop generates; rename them (a column's `source:` in the "
+                         "contract) or leave them out (`extra_columns`)")
+    return tx.hstack(features.get_columns())
 
 
 def contract_columns(frame: pl.LazyFrame) -> list[str]:
