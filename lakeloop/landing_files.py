@@ -70,7 +70,6 @@ def read_file(name: str, data: bytes, declared: str = "auto") -> ReadFile:
     utf8, problem = _as_utf8(name, data, notes)
     if problem:
         return ReadFile(problem=problem)
-    del data  # (a transcoded file: the original's copy goes now)
     return _read_csv(name, utf8, notes)
 
 

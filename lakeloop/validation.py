@@ -220,11 +220,12 @@ def _run_gx(frame: pl.DataFrame, name: str, suite: list[Any]) -> list[RuleResult
                  .add_dataframe_asset(name)
                  .add_batch_definition_whole_dataframe("days"))
     whole = {i for i, e in enumerate(suite) if "unique" in type(e).__name__.lower()}
-    parts = [(f"{name}_rows", [i for i in range(len(suite)) if i not in whole], True),
-             (f"{name}_keys", sorted(whole), None)] if frame.height > GX_CHUNK_ROWS else \
-        [(name, list(range(len(suite))), True)]  # one chunk: one run of every rule
+    # (part, its rules, chunked by key hash): uniqueness rules see every copy of a key
+    parts = [(f"{name}_rows", [i for i in range(len(suite)) if i not in whole], False),
+             (f"{name}_keys", sorted(whole), True)] if frame.height > GX_CHUNK_ROWS else \
+        [(name, list(range(len(suite))), False)]  # one chunk: one run of every rule
     merged: dict[int, RuleResult] = {}
-    for part, indices, chunk in parts:
+    for part, indices, by_key in parts:
         if not indices:
             continue
         rules = [suite[i] for i in indices]
@@ -234,7 +235,7 @@ def _run_gx(frame: pl.DataFrame, name: str, suite: list[Any]) -> list[RuleResult
         validation = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{part}_validation", data=batch_def, suite=gx_suite))
         columns = list(dict.fromkeys(c for e in rules for c in _columns(e)))
-        for pdf in _chunks(frame, columns, by_key=chunk is None):
+        for pdf in _chunks(frame, columns, by_key):
             run = validation.run(batch_parameters={"dataframe": pdf},
                                  result_format={"result_format": "COMPLETE"})
             del pdf

@@ -53,6 +53,12 @@ def _entity_key(cols: list[str]) -> pl.Expr:
     return pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator="|")
 
 
+def _entity_value(cols: list[str]) -> pl.Expr:
+    """An entity's key as one value to hash, group or look up: its column, or a struct of
+    its columns (exact, unlike the joined text of ``_entity_key``)."""
+    return pl.struct(cols) if len(cols) > 1 else pl.col(cols[0])
+
+
 def key_columns(contract: Contract) -> list[str]:
     """Silver columns that identify a row rather than describe it."""
     r = contract.roles
@@ -122,7 +128,7 @@ def _entity_windows(events: pl.DataFrame, name: str, cols: list[str], time: str,
     hash of the key (a sort of integers, stable so event order holds within an entity), the
     groups are runs of equal keys; two keys with one hash would split into more runs than
     keys, and are then ordered by the key itself."""
-    key = pl.struct(cols) if len(cols) > 1 else pl.col(cols[0])
+    key = _entity_value(cols)
     rows = events.select(*dict.fromkeys([
         time, PARTITION_COLUMN, *cols, *(c for other in hops.values() for c in other),
         *([amount] if amount else [])]))
@@ -148,7 +154,7 @@ def _entity_windows(events: pl.DataFrame, name: str, cols: list[str], time: str,
 def one_run_per_entity(frame: pl.DataFrame, cols: list[str]) -> bool:
     """Every entity's rows are contiguous in ``frame``: as many runs of equal keys as keys
     (two keys interleaved by one hash would make more runs than keys)."""
-    key = pl.struct(cols) if len(cols) > 1 else pl.col(cols[0])
+    key = _entity_value(cols)
     return frame.height == 0 or frame.select(key.rle_id().max() + 1 == key.n_unique()).item()
 
 
@@ -313,7 +319,7 @@ def _label_history(rows: pl.DataFrame, known: pl.LazyFrame | None, name: str,
                                  ).select(labels, since)
     day = pl.col(PARTITION_COLUMN)
     positives = known.select(*cols, KNOWN_ON).collect(engine="in-memory")
-    entity = pl.struct(cols) if len(cols) > 1 else pl.col(cols[0])
+    entity = _entity_value(cols)
     labelled = positives.select(entity).to_series().unique().implode()
     per_day = (rows.lazy()  # rows of entities with a known positive first: a few of many
                .filter(entity.is_in(labelled)).unique()

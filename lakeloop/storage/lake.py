@@ -215,9 +215,9 @@ class Lake:
         timeout (seen against a loopback proxy in tests)."""
         newest = self.version(table)
         out: list[tuple[int, dict[str, Any]]] = []
-        for version in range(newest, -1, -1) if newest is not None else ():
-            info = self._commit_info(table, version) if len(out) < limit else None
-            if info is None:  # enough, or cleaned up behind a checkpoint: no older commits
+        for version in range(newest, max(newest - limit, -1), -1) if newest is not None else ():
+            info = self._commit_info(table, version)
+            if info is None:  # cleaned up behind a checkpoint: no older commits to read
                 break
             out.append((version, json.loads(info.get(COMMIT_KEY, "{}"))))
         return out
