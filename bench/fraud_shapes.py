@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-LABEL = "label"  # lakeloop.training_sets.LABEL
-SPLIT = "split"
+from lakeloop.training_columns import LABEL, SPLIT
+
 TIME = "t"
 SPLITS = (("train", 0.7), ("validation", 0.1), ("test", 0.2))
 SIGNAL = 1.5  # logit scale: the oracle test PR-AUC lands near 0.4-0.6

@@ -21,9 +21,8 @@ from lakeloop.domains import Domain
 from lakeloop.features.events import is_positive
 from lakeloop.storage import Lake
 from lakeloop.storage.lake import PARTITION_COLUMN
+from lakeloop.training_columns import LABEL, SPLIT
 
-SPLIT = "split"
-LABEL = "label"  # lakeloop's name for the 0/1 outcome in training sets and scores
 MIN_TEST_POSITIVES = 50  # default: fewer known positives in a test window is noise, not evidence
 
 

@@ -14,7 +14,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from lakeloop.models.fraud import Preprocessor
 from lakeloop.models.metrics import classification_metrics
-from lakeloop.training_sets import LABEL
+from lakeloop.training_columns import LABEL
 
 MAX_VOCAB = 50
 MAX_ROWS = 100_000  # a floor needs no more: keeps a 400k-row retrain's baseline to seconds

@@ -59,7 +59,7 @@ from lakeloop.models.classifier_config import TabMConfig
 from lakeloop.models.fraud import CLIP as STANDARD_CLIP
 from lakeloop.models.fraud import LOG_SKEW, UNKNOWN, FraudModel, TrainResult, _lr_factor, _platt
 from lakeloop.models.metrics import classification_metrics
-from lakeloop.training_sets import LABEL
+from lakeloop.training_columns import LABEL
 
 NULL = "<null>"
 QUANTILE_CLIP = 5.0  # the normal-output quantile transform ends here (sklearn: +-5.2)

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from lakeloop.models.metrics import classification_metrics
-from lakeloop.training_sets import LABEL
+from lakeloop.training_columns import LABEL
 
 FAMILY = "lightgbm"
 MODEL_FILE = "model.txt"
