@@ -24,6 +24,7 @@ from lakeloop.ingest import (
     landing_files,
     read_landed,
 )
+from lakeloop.landing_files import UnreadableRows
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.storage.lake import PARTITION_COLUMN
 from lakeloop.validation import DAY, REASON, ValidationResult, validate_days
@@ -203,44 +204,59 @@ def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[
         if not landed.ok:
             batch.problems = landed.problems
             continue
-        typed, structural, batch.inferred = coerce(landed, contract, known)
+        typed, structural, batch.inferred = coerce(landed, contract, known, DAY)
         known |= {name: spec.dtype for name, spec in batch.inferred.items()}
         if structural:
             batch.problems = structural
             continue
         typed_days[day] = typed
     if typed_days:
-        frames = [t.with_columns(pl.lit(d).alias(DAY)) for d, t in typed_days.items()]
-        validated = validate_days(pl.concat(frames, how="diagonal_relaxed"), contract,
-                                  {d: read.batches[d].min_rows for d in typed_days},
+        frames = list(typed_days.values())  # (one day: as it is; a relaxed concat copies)
+        validated = validate_days(frames[0] if len(frames) == 1 else
+                                  pl.concat(frames, how="diagonal_relaxed"),
+                                  contract, {d: read.batches[d].min_rows for d in typed_days},
                                   {d: read.batches[d].max_rows for d in typed_days})
+        del frames  # each day's frame goes with its split
         for day in list(typed_days):  # each day's typed frame goes once it is split
             _split(read.batches[day], typed_days.pop(day), validated[day])
     return read
 
 
 def _split(batch: DayBatch, typed: pl.DataFrame, validation: ValidationResult) -> None:
-    """A validated day's rows: bronze (typed, good rows) and quarantine (raw text, reasons)."""
+    """A validated day's rows: quarantine (the bad rows' exact text, with reasons; then the
+    files' bytes go) and bronze (typed, the good rows; filtered a column at a time, each
+    typed column let go once filtered, so the day is not held twice)."""
     batch.validation = validation
+    landed = batch.landed
     if not validation.passed:
         batch.problems = validation.problems
+        landed.release()
         return
-    bad, landed = validation.bad_rows, batch.landed
-    batch.bronze = ((typed.join(bad, on=ROW_NUMBER, how="anti") if bad.height else typed)
-                    .drop(ROW_NUMBER, PARSE_ERRORS)
-                    .with_columns(pl.lit(batch.day).alias(PARTITION_COLUMN))
-                    .select(*(c for c in typed.columns
-                              if c not in (PARTITION_COLUMN, SOURCE_FILE, ROW_NUMBER,
-                                           PARSE_ERRORS)),
-                            SOURCE_FILE, PARTITION_COLUMN))
-    assert landed.raw is not None
-    raw_columns = [c for c in landed.raw.columns if c not in (ROW_NUMBER, SOURCE_FILE)]
-    batch.quarantine = (landed.raw.join(bad, on=ROW_NUMBER, how="inner")
+    bad = validation.bad_rows
+    try:
+        raw = landed.raw_rows(bad[ROW_NUMBER])
+    except UnreadableRows as exc:  # a file changed (or went) since it was read
+        batch.problems = [str(exc)]
+        landed.release()
+        return
+    raw_columns = [c for c in raw.columns if c not in (ROW_NUMBER, SOURCE_FILE)]
+    batch.quarantine = (raw.join(bad, on=ROW_NUMBER, how="inner", maintain_order="left")
                         .select(ROW_NUMBER, SOURCE_FILE, REASON,
                                 pl.struct(raw_columns).struct.json_encode().alias("record"))
                         .with_columns(pl.lit(batch.contract.name).alias("dataset"),
                                       pl.lit(batch.day).alias(PARTITION_COLUMN)))
-    landed.raw = landed.raw.clear()  # the day's raw text is in quarantine where it is needed
+    landed.release()  # the day's raw text is in quarantine where it is needed
+    good = ~typed[ROW_NUMBER].is_in(bad[ROW_NUMBER].implode()) if bad.height else None
+    names = [c for c in typed.columns
+             if c not in (PARTITION_COLUMN, SOURCE_FILE, ROW_NUMBER, PARSE_ERRORS, DAY)]
+    columns = {n: typed.get_column(n) for n in [*names, SOURCE_FILE]}
+    del typed
+    kept = []
+    for name in [*names, SOURCE_FILE]:
+        column = columns.pop(name)
+        kept.append(column if good is None else column.filter(good))
+        del column
+    batch.bronze = pl.DataFrame(kept).with_columns(pl.lit(batch.day).alias(PARTITION_COLUMN))
 
 
 def write_day(lake: Lake, batch: DayBatch) -> tuple[int, int]:
@@ -281,8 +297,9 @@ def write_days(lake: Lake, contract: Contract, read: DaysRead, start: dt.date, e
         if not frames and not lake.exists(table):
             versions.append(None)
             continue
-        frame = pl.concat(frames, how="diagonal_relaxed") if frames else \
-            lake.scan(table).head(0).collect()
+        frame = frames[0] if len(frames) == 1 else \
+            pl.concat(frames, how="diagonal_relaxed") if frames else \
+            lake.scan(table).head(0).collect()  # (one day: as it is; a relaxed concat copies)
         versions.append(lake.overwrite_days(table, frame, start, end, evolve=evolve,
                                             commit_metadata=commit))
     return versions[1], versions[0]

@@ -15,12 +15,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
+import numpy as np
 import polars as pl
 
 from lakeloop.contracts import EVENT_TIME, ColumnSpec, Contract
-from lakeloop.landing_files import LINE, read_file
+from lakeloop.landing_files import (
+    BLOCK_ROWS,
+    LINE,
+    CsvRows,
+    ParquetRows,
+    UnreadableRows,
+    decoded,
+    read_file,
+)
 from lakeloop.storage.objects import ObjectStore
 
 SOURCE_FILE = "_source_file"
@@ -42,22 +53,78 @@ class MissingLandingData(FileNotFoundError):
 
 @dataclass
 class Landed:
-    """One day's files as landed: raw values (text for CSV), renamed to canonical names."""
+    """One day's files as landed: each file's rows (text on demand, see
+    ``lakeloop.landing_files``), the day's rows numbered across its files (``_row``)."""
 
     dataset: str
     day: dt.date
     files: list[str]
-    raw: pl.DataFrame | None = None
     problems: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)  # undeclared and not kept
     kept_columns: list[str] = field(default_factory=list)  # undeclared, kept (extra_columns.keep)
     notes: list[str] = field(default_factory=list)  # detected on the way: gzip, UTF-16, separator
+    sources: list[tuple[str, CsvRows | ParquetRows]] = field(default_factory=list)
+    rename: dict[str, str] = field(default_factory=dict)  # source column -> contract name
+    raw_columns: list[str] = field(default_factory=list)  # every file's columns, renamed
 
-    rows: int = 0  # records landed (kept when ``raw`` is released after the split)
+    rows: int = 0  # records landed (kept when the sources are released after the split)
 
     @property
     def ok(self) -> bool:
-        return not self.problems and self.raw is not None
+        return not self.problems and bool(self.sources)
+
+    def _text(self, name: str, frame: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+        frame = frame.rename({s: n for s, n in self.rename.items() if s in frame.columns})
+        return frame.select(rows.alias(ROW_NUMBER),  # the file as values, not a literal
+                            pl.repeat(name, frame.height, eager=True).alias(SOURCE_FILE),
+                            pl.all().cast(pl.String))  # the line number too: raw text
+
+    def blocks(self, block_rows: int | None = None) -> Iterator[pl.DataFrame]:
+        """The day's rows as text, ``block_rows`` (default ``BLOCK_ROWS``) at a time, in
+        ``_row`` order (raises ``UnreadableRows``)."""
+        block_rows = block_rows or BLOCK_ROWS
+        offset = 0
+        for name, rows in self.sources:
+            for first in range(0, max(rows.height, 1), block_rows):  # an empty file: one
+                stop = min(first + block_rows, rows.height)
+                yield self._text(name, rows.block(first, stop),
+                                 pl.int_range(offset + first, offset + stop, dtype=pl.UInt32,
+                                              eager=True))
+            offset += rows.height
+
+    def raw_rows(self, row_numbers: pl.Series) -> pl.DataFrame:
+        """The exact text of the rows numbered ``row_numbers``: ``_row``, ``_source_file``
+        and every file's columns (null where a file has no such column)."""
+        wanted = np.sort(row_numbers.cast(pl.Int64).to_numpy())
+        parts, offset = [], 0
+        for name, rows in self.sources:
+            mine = wanted[(wanted >= offset) & (wanted < offset + rows.height)]
+            if len(mine):
+                parts.append(self._text(name, rows.take(mine - offset),
+                                        pl.Series(mine, dtype=pl.UInt32)))
+            offset += rows.height
+        columns = [ROW_NUMBER, SOURCE_FILE, *self.raw_columns]
+        if not parts:
+            return pl.DataFrame(schema={c: pl.UInt32 if c == ROW_NUMBER else pl.String
+                                        for c in columns})
+        return pl.concat(parts, how="diagonal").select(
+            pl.col(c) if c in {n for p in parts for n in p.columns}
+            else pl.lit(None, dtype=pl.String).alias(c) for c in columns)
+
+    def let_go_bytes(self) -> None:
+        """The typed rows hold the day: the files' bytes go, read again (and checked to be
+        the same) only for the records quarantine keeps."""
+        for _, rows in self.sources:
+            if isinstance(rows, CsvRows):
+                rows.let_go()
+
+    def release(self) -> None:
+        """Let the files' bytes go (once the quarantined rows' text has been taken)."""
+        self.sources = []
+
+
+def _reread(store: ObjectStore, uri: str, name: str, declared: str) -> bytes:
+    return decoded(name, store.read_bytes(uri), declared)[1]
 
 
 def day_folder(contract: Contract, day: dt.date) -> tuple[str, str]:
@@ -104,7 +171,6 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
             f"{store.uri(*day_folder(contract, day))}; a missing day is an error, not an empty day"
         )
     landed = Landed(contract.name, day, files)
-    frames = []
     for uri in files:
         name = uri.rsplit("/", 1)[-1]
         try:
@@ -116,37 +182,38 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
         if read.problem:
             landed.problems.append(read.problem)
         else:
-            assert read.frame is not None
-            frames.append(read.frame.with_columns(pl.lit(name).alias(SOURCE_FILE)))
+            assert read.rows is not None
+            if isinstance(read.rows, CsvRows):  # its bytes can go once typed: read again
+                read.rows.reread = partial(_reread, store, uri, name, contract.format)
+            landed.sources.append((name, read.rows))
             landed.notes += [f"{name}: {n}" for n in read.notes]
     for uri in manifests:
-        rows = {str(f[SOURCE_FILE][0]): f.height for f in frames if f.height}
+        rows = {name: r.height for name, r in landed.sources if r.height}
         landed.problems += _manifest_problems(uri.rsplit("/", 1)[-1], store.read_bytes(uri),
                                               rows)
     if landed.problems:
         return landed
 
     rename = {spec.source or name: name for name, spec in contract.columns.items()}
-    missing_by_file = {}
-    for uri, frame in zip(files, frames, strict=True):
-        missing = sorted(name for src, name in rename.items() if src not in frame.columns)
+    for name, rows in landed.sources:
+        missing = sorted(n for src, n in rename.items() if src not in rows.columns)
         if missing:
-            missing_by_file[uri.rsplit("/", 1)[-1]] = missing
-    for name, missing in missing_by_file.items():
-        sources = [contract.source_name(m) for m in missing]
-        landed.problems.append(f"{name}: required columns missing: {', '.join(sources)} "
-                               f"(schema change? the contract {contract.name}.yaml expects them)")
+            sources = [contract.source_name(m) for m in missing]
+            landed.problems.append(f"{name}: required columns missing: {', '.join(sources)} "
+                                   f"(schema change? the contract {contract.name}.yaml expects "
+                                   "them)")
     if landed.problems:
         return landed
 
     known = set(rename) | {SOURCE_FILE, LINE}
-    extras = sorted({c for f in frames for c in f.columns if c not in known})
+    extras = sorted({c for _, r in landed.sources for c in r.columns if c not in known})
     landed.kept_columns = contract.extra_columns.kept(extras)
     landed.extra_columns = [c for c in extras if c not in landed.kept_columns]
-    # Keep the raw text of every column (extras included) so quarantine loses nothing.
-    raw = pl.concat([f.select(pl.all().cast(pl.String)) for f in frames], how="diagonal")
-    landed.raw = raw.rename(rename).with_row_index(ROW_NUMBER)
-    landed.rows = landed.raw.height
+    # every column of every file (extras included), so quarantine loses nothing
+    landed.rename = rename
+    landed.raw_columns = list(dict.fromkeys(rename.get(c, c) for _, r in landed.sources
+                                            for c in r.columns))
+    landed.rows = sum(r.height for _, r in landed.sources)
     return landed
 
 
@@ -204,51 +271,98 @@ def _event_time(contract: Contract) -> pl.Expr | None:
     return pl.col(str(et.date)).dt.combine(time, time_unit="us")
 
 
-def coerce(landed: Landed, contract: Contract, known_types: dict[str, str] | None = None
+@dataclass
+class _Unparsed:
+    """A column's values that do not parse as its type, counted over the day's blocks."""
+
+    failed: int = 0
+    present: int = 0  # non-null values landed
+    examples: list[str] = field(default_factory=list)  # the first distinct ones, in row order
+
+    def add(self, raw: pl.Series, failed: pl.Series) -> None:
+        self.failed += int(failed.sum())
+        self.present += raw.len() - raw.null_count()
+        if len(self.examples) < 3 and failed.any():
+            seen = raw.filter(failed).unique(maintain_order=True).head(3).to_list()
+            self.examples += [v for v in seen if v not in self.examples][:3 - len(self.examples)]
+
+
+def _typed(text: pl.DataFrame, specs: dict[str, ColumnSpec], unparsed: dict[str, _Unparsed]
+           ) -> tuple[pl.DataFrame, pl.Series]:
+    """A block of text typed as ``specs`` (the other columns kept as they are), and each row's
+    list of parse errors ("amount: not a float64"); ``unparsed`` counts the failures."""
+    parsed = text.select(*[_parse(pl.col(n), specs[n]).alias(n) if n in specs else pl.col(n)
+                           for n in text.columns])
+    errors = []
+    for name, spec in specs.items():
+        failed = text[name].is_not_null() & (text[name].str.strip_chars() != "") & \
+            parsed[name].is_null()
+        unparsed.setdefault(name, _Unparsed()).add(text[name], failed)
+        errors.append(pl.when(failed).then(pl.lit(f"{name}: not a {spec.dtype}")))
+    listed = parsed.select(pl.concat_list(errors).list.drop_nulls() if errors else
+                           pl.lit([], dtype=pl.List(pl.String))).to_series()
+    return parsed, listed.alias(PARSE_ERRORS)
+
+
+def coerce(landed: Landed, contract: Contract, known_types: dict[str, str] | None = None,
+           day_column: str | None = None
            ) -> tuple[pl.DataFrame, list[str], dict[str, ColumnSpec]]:
     """Typed frame with the contract's columns, the kept undeclared columns (types inferred,
     see ``infer_specs``), the derived event time if any, plus ``_row``, ``_source_file``,
     ``_parse_errors``.
 
-    Returns the frame, structural problems (columns that are mostly unparseable) and the
-    inferred specs of the kept columns (reported in the check metadata).
+    Returns the frame, structural problems (columns that are mostly unparseable, a block of
+    records Polars cannot read) and the inferred specs of the kept columns (reported in the
+    check metadata). The files are parsed and typed a block of rows at a time, so the day is
+    never held as one frame of text. ``day_column``: a column of the landed day under that
+    name, made with each block (a column added to the whole frame afterwards would not be
+    chunked like the others, and Polars would then copy the whole frame to align them).
     """
-    assert landed.raw is not None
-    raw = landed.raw
-    inferred = infer_specs(raw, landed.kept_columns, known_types)
-    specs = {**contract.columns, **inferred}
-    parsed = raw.select(
-        ROW_NUMBER, SOURCE_FILE,
-        *[_parse(pl.col(name), spec).alias(name) for name, spec in specs.items()],
-    )
+    declared = contract.columns
+    unparsed: dict[str, _Unparsed] = {}
+    blocks, errors = [], []
+    try:
+        for text in landed.blocks():
+            missing = [c for c in landed.kept_columns if c not in text.columns]
+            text = text.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+            typed, listed = _typed(text.select(ROW_NUMBER, SOURCE_FILE, *declared,
+                                               *landed.kept_columns), declared, unparsed)
+            if day_column:  # values, not a literal (Polars keeps a literal as one value,
+                typed = typed.with_columns(  # out of step with the other columns' chunks)
+                    pl.repeat(landed.day, typed.height, eager=True).alias(day_column))
+            blocks.append(typed.rechunk())  # one chunk a column a block: see ``day_column``
+            errors.append(listed)
+            del text
+    except UnreadableRows as exc:
+        return pl.DataFrame(), [str(exc)], {}
+    landed.let_go_bytes()
+    parsed = pl.concat(blocks, rechunk=False)
+    error_lists = [pl.concat(errors, rechunk=False)]
+    del blocks, errors
+    inferred = infer_specs(parsed, landed.kept_columns, known_types)
+    if landed.kept_columns:  # kept columns are typed once the whole day tells their type
+        kept, kept_errors = _typed(parsed.select(landed.kept_columns), inferred, unparsed)
+        parsed = parsed.drop(landed.kept_columns).hstack(kept.select(list(inferred)))
+        error_lists.append(kept_errors.alias("kept"))
     derived = _event_time(contract)
     if derived is not None:
         parsed = parsed.with_columns(derived.alias(EVENT_TIME))
-    problems, error_exprs = [], []
-    limit = contract.batch.max_unparseable_fraction
-    if derived is not None:
         sources = contract.roles.event_time.sources  # type: ignore[union-attr]
         failed = parsed.select(pl.col(EVENT_TIME).is_null() & pl.all_horizontal(
             [pl.col(c).is_not_null() for c in sources])).to_series()
-        if failed.any():
-            error_exprs.append(pl.when(pl.Series(failed)).then(
-                pl.lit(f"{EVENT_TIME}: cannot derive from {', '.join(sources)}")))
-    for name, spec in specs.items():
-        failed = raw[name].is_not_null() & (raw[name].str.strip_chars() != "") & \
-            parsed[name].is_null()
-        n_failed = int(failed.sum())
-        if not n_failed:
-            continue
-        present = int(raw[name].is_not_null().sum())
-        examples = raw.filter(failed)[name].unique(maintain_order=True).head(3).to_list()
-        if n_failed / max(present, 1) > limit:
+        if failed.any():  # first: the other errors say why it could not be derived
+            error_lists.insert(0, pl.select(pl.concat_list(pl.when(failed).then(pl.lit(
+                f"{EVENT_TIME}: cannot derive from {', '.join(sources)}")))).to_series()
+                .alias("event_time"))
+    problems = []
+    limit = contract.batch.max_unparseable_fraction
+    for name, spec in {**declared, **inferred}.items():
+        u = unparsed.get(name)
+        if u and u.failed and u.failed / max(u.present, 1) > limit:
             problems.append(
-                f"column {contract.source_name(name)}: {n_failed} of {present} values are not "
-                f"{spec.dtype} (e.g. {examples}); wrong type or wrong column?"
+                f"column {contract.source_name(name)}: {u.failed} of {u.present} values are "
+                f"not {spec.dtype} (e.g. {u.examples}); wrong type or wrong column?"
             )
-        error_exprs.append(
-            pl.when(pl.Series(failed)).then(pl.lit(f"{name}: not a {spec.dtype}"))
-        )
-    errors = pl.concat_list(error_exprs).list.drop_nulls() if error_exprs else \
-        pl.lit([], dtype=pl.List(pl.String))
-    return parsed.with_columns(errors.alias(PARSE_ERRORS)), problems, inferred
+    listed = error_lists[0] if len(error_lists) == 1 else pl.DataFrame(error_lists).select(
+        pl.concat_list(pl.all()).list.drop_nulls()).to_series()
+    return parsed.with_columns(listed.alias(PARSE_ERRORS)), problems, inferred

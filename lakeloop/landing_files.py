@@ -18,10 +18,13 @@ import array
 import codecs
 import csv
 import gzip
+import hashlib
 import io
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 LINE = "_line"  # a record's first line in its file (CSV) or its row number (Parquet), from 1
@@ -30,12 +33,111 @@ SHOWN = 3  # ragged records named in a message
 csv.field_size_limit(1 << 24)  # a long free-text field is data, not an error
 
 
+BLOCK_ROWS = 250_000  # records parsed and typed at a time (bounds a day's working memory)
+
+
+class UnreadableRows(ValueError):
+    """A block of records Polars cannot parse as the ``csv`` scan located them."""
+
+
+@dataclass
+class ParquetRows:
+    """A Parquet file's rows as read (typed by their writer), served as text on demand."""
+
+    frame: pl.DataFrame  # with ``_line``
+
+    @property
+    def height(self) -> int:
+        return self.frame.height
+
+    @property
+    def columns(self) -> list[str]:
+        return self.frame.columns
+
+    def block(self, first: int, stop: int) -> pl.DataFrame:
+        return self.frame.slice(first, stop - first).select(pl.all().cast(pl.String))
+
+    def take(self, positions: np.ndarray) -> pl.DataFrame:
+        return self.frame[positions].select(pl.all().cast(pl.String))
+
+
+@dataclass
+class CsvRows:
+    """A CSV file's records, located by the ``csv`` scan but not parsed: its UTF-8 bytes and
+    where each record starts. Why not a frame of the whole file: a frame of text is ~2.3x
+    the file (a Polars string is a 16-byte view per value), the bytes are 1x; records are
+    parsed a block at a time (``block``), and a quarantined record's exact text is parsed
+    again from its bytes (``take``)."""
+
+    name: str
+    data: bytes | None  # UTF-8; None once let go (``let_go``), read again when needed
+    separator: str
+    header: bytes  # everything before the first record
+    starts: np.ndarray  # each record's first byte, then len(data): records + 1 offsets
+    lines: np.ndarray  # each record's first line in the file
+    columns: list[str]  # as Polars names the header's fields, then ``_line``
+    blank: bool  # blank lines among the records (Polars would read each as a row of nulls)
+    digest: bytes = b""  # of ``data``: the file read again must be the file read first
+    reread: Callable[[], bytes] | None = None  # the file's UTF-8 content, read again
+
+    @property
+    def height(self) -> int:
+        return len(self.lines)
+
+    def let_go(self) -> None:
+        """Drop the bytes (the typed rows hold the day now); ``reread`` gives them back for
+        the few records quarantine needs, checked against the digest. Without ``reread``
+        the bytes stay."""
+        if self.reread is not None and self.data is not None:
+            self.digest, self.data = _digest(self.data), None
+
+    def _data(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.reread is not None
+        data = self.reread()
+        if _digest(data) != self.digest:
+            raise UnreadableRows(f"{self.name}: the file changed while it was being ingested; "
+                                 "re-run the day once its sender has finished writing it")
+        return data
+
+    def _parse(self, body: bytes, lines: np.ndarray) -> pl.DataFrame:
+        text = self.header + body
+        if self.blank:
+            text = b"\n".join(ln for ln in text.split(b"\n") if ln.strip(b"\r")) + b"\n"
+        try:
+            frame = pl.read_csv(text, separator=self.separator, infer_schema=False)
+        except Exception as exc:  # polars raises several types; all mean "unreadable"
+            raise UnreadableRows(f"{self.name}: unreadable CSV ({_first_line(exc)})") from exc
+        if frame.height != len(lines):
+            where = f"lines {lines[0]}-{lines[-1]}" if len(lines) else "no records"
+            raise UnreadableRows(f"{self.name}: {len(lines)} CSV records but {frame.height} "
+                                 f"rows read ({where}); a malformed quote?")
+        return frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
+
+    def block(self, first: int, stop: int) -> pl.DataFrame:
+        """Records ``first..stop-1`` as a frame of text (and their ``_line``)."""
+        if first == stop:
+            return pl.DataFrame(schema={c: pl.Int64 if c == LINE else pl.String
+                                        for c in self.columns})
+        body = self._data()[self.starts[first]:self.starts[stop]]
+        return self._parse(body if body.endswith(b"\n") else body + b"\n",
+                           self.lines[first:stop])
+
+    def take(self, positions: np.ndarray) -> pl.DataFrame:
+        """The records at ``positions`` (ascending), as ``block`` gives them."""
+        data = self._data()
+        parts = [data[self.starts[i]:self.starts[i + 1]] for i in positions]
+        return self._parse(b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts),
+                           self.lines[positions])
+
+
 @dataclass
 class ReadFile:
-    """A file's raw values (text for CSV), or why it cannot be read; ``notes`` say what was
+    """A file's rows (text on demand), or why it cannot be read; ``notes`` say what was
     detected on the way (compression, encoding, separator) for the check's metadata."""
 
-    frame: pl.DataFrame | None = None
+    rows: CsvRows | ParquetRows | None = None
     problem: str | None = None
     notes: tuple[str, ...] = ()
 
@@ -43,34 +145,45 @@ class ReadFile:
 def read_file(name: str, data: bytes, declared: str = "auto") -> ReadFile:
     """``declared``: the contract's ``format`` (``auto``: the content decides).
 
-    Memory: the bytes are read by Polars as they are, and scanned by the ``csv`` module
-    through an incremental decoder; the text is never held whole as a Python string
-    (UTF-16 excepted: it is transcoded to UTF-8 once)."""
+    Memory: the bytes are scanned by the ``csv`` module through an incremental decoder and
+    kept as they are; the text is never held whole as a Python string (UTF-16 excepted: it
+    is transcoded to UTF-8 once), nor as one frame (``CsvRows``)."""
     notes: list[str] = []
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            return ReadFile(problem=f"{name}: a gzip file that does not decompress ({exc}); "
-                            "truncated or corrupt?")
-        notes.append("gzip")
-    if not data.strip():
-        return ReadFile(problem=f"{name}: empty file (0 bytes of data, no header)")
-    if data[:4] == b"PK\x03\x04":
-        return ReadFile(problem=f"{name}: a zip archive; unpack its files into the day folder")
-    fmt = "parquet" if data[:4] == b"PAR1" else "csv"
-    if declared not in ("auto", fmt):
-        return ReadFile(problem=f"{name}: the contract says {declared}, the content is {fmt}")
+    fmt, data, problem = decoded(name, data, declared, notes)
+    if problem:
+        return ReadFile(problem=problem)
     if fmt == "parquet":
         try:
             frame = pl.read_parquet(io.BytesIO(data))
         except Exception as exc:  # polars raises several types; all mean "unreadable"
             return ReadFile(problem=f"{name}: unreadable Parquet ({_first_line(exc)})")
-        return ReadFile(frame.with_row_index(LINE, offset=1), notes=tuple(notes))
+        return ReadFile(ParquetRows(frame.with_row_index(LINE, offset=1)), notes=tuple(notes))
+    return _read_csv(name, data, notes)
+
+
+def decoded(name: str, data: bytes, declared: str = "auto", notes: list[str] | None = None
+            ) -> tuple[str, bytes, str | None]:
+    """A landing file's format (``csv`` | ``parquet``) and content: decompressed, and as
+    UTF-8 for CSV; or why it cannot be read. ``notes`` gets what was detected."""
+    notes = [] if notes is None else notes
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            return "", b"", (f"{name}: a gzip file that does not decompress ({exc}); "
+                             "truncated or corrupt?")
+        notes.append("gzip")
+    if not data.strip():
+        return "", b"", f"{name}: empty file (0 bytes of data, no header)"
+    if data[:4] == b"PK\x03\x04":
+        return "", b"", f"{name}: a zip archive; unpack its files into the day folder"
+    fmt = "parquet" if data[:4] == b"PAR1" else "csv"
+    if declared not in ("auto", fmt):
+        return fmt, b"", f"{name}: the contract says {declared}, the content is {fmt}"
+    if fmt == "parquet":
+        return fmt, data, None
     utf8, problem = _as_utf8(name, data, notes)
-    if problem:
-        return ReadFile(problem=problem)
-    return _read_csv(name, utf8, notes)
+    return fmt, utf8, problem
 
 
 def _first_line(exc: Exception) -> str:
@@ -130,7 +243,7 @@ def _read_csv(name: str, data: bytes, notes: list[str]) -> ReadFile:
             if not record:  # a blank line (a trailing one, typically) holds no record
                 blank += 1
                 continue
-            line = reader.line_num - sum(f.count("\n") for f in record)
+            line = reader.line_num - sum(_line_breaks(f) for f in record)
             lines.append(line)
             if len(record) != width:
                 ragged.append((line, len(record)))
@@ -151,14 +264,39 @@ def _read_csv(name: str, data: bytes, notes: list[str]) -> ReadFile:
         more = f" and {len(ragged) - SHOWN} more" if len(ragged) > SHOWN else ""
         return ReadFile(problem=f"{name}: ragged CSV: {shown}{more}; a garbled export or an "
                         "unquoted separator in a value")
-    if blank:  # Polars would read each blank line as a row of nulls: leave them out
-        data = b"\n".join(line for line in data.split(b"\n") if line.strip(b"\r")) + b"\n"
+    line_starts = _line_starts(data)
+    record_lines = np.frombuffer(lines, dtype=np.int64) if lines else np.zeros(0, np.int64)
+    starts = np.append(line_starts[record_lines - 1], len(data))
+    head = data[:starts[0]] if len(record_lines) else data
     try:
-        frame = pl.read_csv(data, separator=sep, infer_schema=False)
+        columns = pl.read_csv(head if head.strip() else data, separator=sep, infer_schema=False,
+                              n_rows=0).columns
     except Exception as exc:  # polars raises several types; all mean "unreadable"
         return ReadFile(problem=f"{name}: unreadable CSV ({_first_line(exc)})")
-    if frame.height != len(lines):
-        return ReadFile(problem=f"{name}: {len(lines)} CSV records but {frame.height} rows "
-                        "read; a malformed quote?")
-    return ReadFile(frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)),
-                    notes=tuple(notes))
+    return ReadFile(CsvRows(name, data, sep, head, starts, record_lines, [*columns, LINE],
+                            bool(blank)), notes=tuple(notes))
+
+
+def _line_breaks(text: str) -> int:
+    """Line breaks in a value as the scan counts lines: ``\\n``, ``\\r\\n`` or a lone
+    ``\\r`` (a record's first line, and so where its bytes start, depends on it)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _line_starts(data: bytes, piece: int = 1 << 24) -> np.ndarray:
+    """The first byte of every line (line 1 starts at 0), lines ending as the ``csv`` scan
+    counts them (``\\n``, ``\\r\\n`` or a lone ``\\r``), found 16 MB at a time (a
+    whole-file comparison would allocate a byte per byte of the file)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    found = [np.zeros(1, np.int64)]
+    for offset in range(0, len(view), piece):
+        chunk = view[offset:offset + piece + 1]  # one byte more: what follows a carriage return
+        ends = np.flatnonzero(chunk[:piece] == 10)
+        cr = np.flatnonzero(chunk[:piece] == 13)
+        lone = cr[(cr + 1 >= len(chunk)) | (chunk[np.minimum(cr + 1, len(chunk) - 1)] != 10)]
+        found.append(np.sort(np.concatenate([ends, lone])).astype(np.int64) + offset + 1)
+    return np.concatenate(found)

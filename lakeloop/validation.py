@@ -268,6 +268,12 @@ def _with_helpers(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     return frame.with_columns((event_day - pl.col(DAY)).dt.total_days().alias(EVENT_OFFSET))
 
 
+def _day_row(day: pl.Expr, row: pl.Expr) -> pl.Expr:
+    """A row's (day, row number) as one integer: a set of bad rows is then looked up, where
+    an anti-join on both columns hashed every row of the days (~120 MB at 2M rows)."""
+    return (day.cast(pl.Int64) * (1 << 32)) + row.cast(pl.Int64)
+
+
 def _day_summary(frame: pl.DataFrame, bad: pl.DataFrame, contract: Contract,
                  min_rows: dict[dt.date, int], max_rows: dict[dt.date, int | None]
                  ) -> pl.DataFrame:
@@ -279,9 +285,11 @@ def _day_summary(frame: pl.DataFrame, bad: pl.DataFrame, contract: Contract,
                         schema={DAY: pl.Date, MIN_ROWS: pl.Int64, MAX_ROWS: pl.Int64})
     means = [pl.col(c).filter(pl.col(c).is_finite()).mean().alias(_mean_column(c))
              for c in contract.batch.mean_between]
-    accepted = frame.select(DAY, ROW_NUMBER, *contract.batch.mean_between) \
-        .join(bad, on=[DAY, ROW_NUMBER], how="anti")
-    counts = frame.group_by(DAY).agg(pl.len().cast(pl.Int64).alias(ROWS))
+    accepted = frame.select(DAY, ROW_NUMBER, *contract.batch.mean_between).filter(
+        ~_day_row(pl.col(DAY), pl.col(ROW_NUMBER)).is_in(
+            bad.select(_day_row(pl.col(DAY), pl.col(ROW_NUMBER)).implode()).to_series()))
+    # (narrowed first: an aggregation over the whole frame copied every column, ~1.7x the file)
+    counts = frame.select(DAY).group_by(DAY).agg(pl.len().cast(pl.Int64).alias(ROWS))
     summary = days.join(counts, on=DAY, how="left").with_columns(pl.col(ROWS).fill_null(0))
     if means:
         summary = summary.join(accepted.group_by(DAY).agg(means), on=DAY, how="left")
@@ -329,7 +337,7 @@ def validate_days(frame: pl.DataFrame, contract: Contract, min_rows: dict[dt.dat
     batch_result = _run_gx(summary, f"{contract.name}_days", _batch_expectations(contract))
 
     results = {}
-    heights = dict(frame.group_by(DAY).len().iter_rows())
+    heights = dict(zip(summary[DAY], summary[ROWS], strict=True))
     for i, day in enumerate(summary[DAY].to_list()):
         height = heights.get(day, 0)
         outcomes = [_row_outcome(r, hit.filter(pl.col(DAY) == day), frame, height, day)

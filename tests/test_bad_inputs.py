@@ -95,6 +95,8 @@ CASES = [
     Case("quoted newline in the last row",
          lambda f, t: _write(f, "part-0.csv", _replace_field(t, -1, "device", '"mobile\nwallet"')),
          "accepted"),
+    Case("a carriage return alone inside a quoted value", lambda f, t: _write(
+        f, "part-0.csv", _replace_field(t, 3, "device", '"mobile\rwallet"')), "accepted"),
     Case("Parquet named .csv", lambda f, t: _write(f, "part-0.csv", _parquet(t)), "accepted"),
     Case("two files", lambda f, t: (_write(f, "a.csv", "\n".join(_rows(t)[:400]) + "\n"),
                                     (f / "b.csv").write_text("\n".join(
@@ -247,3 +249,69 @@ def test_line_numbers_follow_quoted_newlines(landing_copy: Path, tmp_path: Path)
     record = json.loads(read.batches[day(1)].quarantine["record"][0])
     assert record["currency"] == "XXX" and record["_line"] == "4"
     shutil.rmtree(folder)
+
+
+def _odd_day(folder: Path, text: str) -> None:
+    """Two files with what a block boundary could split or misnumber: a quoted newline, a
+    lone carriage return in a value, blank lines, CRLF line ends, an undeclared column in one
+    file, bad rows in both, and a key repeated from the first file in the second."""
+    rows = _rows(text)
+    half = len(rows) // 2
+    for row, column, value in ((2, "device", '"two\nlines"'), (9, "device", '"a\rb"'),
+                               (12, "currency", "XXX"), (half + 3, "amount", "12.5x")):
+        rows = _rows(_replace_field("\n".join(rows), row, column, value))
+    _write(folder, "a.csv", "\r\n".join(rows[:half]) + "\r\n\r\n")
+    (folder / "b.csv").write_text("\n".join([f"{rows[0]},note", *(
+        f"{r},n{i}" for i, r in enumerate(rows[half:])), f"{rows[5]},again"]) + "\n\n")
+
+
+def test_small_blocks_give_the_same_day(landing_copy: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A day parsed and typed 7 records at a time is the day parsed whole: the same bronze
+    rows, the same quarantined records (their exact text and line numbers), nothing lost."""
+    folder = landing_copy / FOLDER
+    text = (folder / "part-0.csv").read_text()
+    _odd_day(folder, text)
+    store, lake = ObjectStore(str(landing_copy)), Lake(str(tmp_path / "lake"))
+    whole = process_days(store, lake, CONTRACT, [day(1)]).batches[day(1)]
+    monkeypatch.setattr("lakeloop.ingest.BLOCK_ROWS", 7)
+    blocks = process_days(store, lake, CONTRACT, [day(1)]).batches[day(1)]
+    assert whole.passed and blocks.passed, (whole.problems, blocks.problems)
+    assert whole.landed.rows == blocks.landed.rows == len(_rows(text))  # + 1 repeat, - header
+    assert blocks.quarantined >= 3  # the currency, the amount, the repeated key
+    assert whole.bronze is not None and blocks.bronze is not None
+    assert whole.bronze.equals(blocks.bronze)
+    assert whole.quarantine is not None and blocks.quarantine is not None
+    assert whole.quarantine.equals(blocks.quarantine)
+    assert whole.bronze.height + whole.quarantined == whole.landed.rows
+    reasons = " ".join(blocks.quarantine["reason"].to_list())
+    assert "currency not in allowed values" in reasons and "duplicate" in reasons
+    assert "amount: not a float64" in reasons
+    records = [json.loads(r) for r in blocks.quarantine["record"]]
+    assert any(r["currency"] == "XXX" and r["_line"] == "14" for r in records), records
+
+
+def test_a_file_changed_after_it_was_read_is_refused(landing_copy: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bytes go once the day is typed; a quarantined record's text is read again. If the
+    file changed in between, its records are not the ones typed: the day is refused, named."""
+    import lakeloop.bronze
+
+    folder = landing_copy / FOLDER
+    text = (folder / "part-0.csv").read_text()
+    _write(folder, "part-0.csv", _replace_field(text, 3, "currency", "XXX"))
+    validate = lakeloop.bronze.validate_days
+
+    def then_overwrite(*args: object, **kwargs: object) -> object:
+        (folder / "part-0.csv").write_text(text)  # the sender writes the file again
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(lakeloop.bronze, "validate_days", then_overwrite)
+    store, lake = ObjectStore(str(landing_copy)), Lake(str(tmp_path / "lake"))
+    read = process_days(store, lake, CONTRACT, [day(1)])
+    batch = read.batches[day(1)]
+    assert not batch.passed
+    assert "part-0.csv: the file changed while it was being ingested" in batch.message
+    with pytest.raises(ValueError, match="refusing to write"):
+        write_days(lake, CONTRACT, read, day(1), day(1))
+    assert lake.version(bronze_table("transactions")) is None

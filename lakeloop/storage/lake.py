@@ -124,7 +124,7 @@ class Lake:
         Same guarantees as ``overwrite_partition``; returns the new table version.
         ``commit_metadata`` (JSON-able) is stored in the commit (``recent_commits``)."""
         days = pl.col(PARTITION_COLUMN)
-        stray = frame.filter((days < start) | (days > end)).height
+        stray = frame.select(((days < start) | (days > end)).sum()).item()  # (narrow)
         if stray:
             raise ValueError(f"{table}: {stray} rows are outside {start}..{end}; "
                              "refusing to write")
