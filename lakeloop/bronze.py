@@ -105,19 +105,21 @@ class ClosedDay(Exception):
 
 
 def closed_reason(store: ObjectStore, contract: Contract, day: dt.date,
-                  domain_calendar: CalendarSpec | None = None) -> str | None:
+                  domain_calendar: CalendarSpec | None = None,
+                  files: list[str] | None = None) -> str | None:
     """Why ``day`` is closed for ``contract``, or None on an open day.
 
     Its own calendar decides; a dataset without one (a labels feed) follows its domain's
     calendar, but only when it sent nothing that day (labels may be reported on any day).
     Files that land on a day the calendar closes are not ingested, and the reason says so:
-    if the business was open, the calendar is wrong."""
+    if the business was open, the calendar is wrong. ``files``: the day's landing files,
+    when the caller has listed them already."""
     from lakeloop.business_calendar import BusinessCalendar
 
     own = contract.calendar
     spec = own or domain_calendar
     reason = BusinessCalendar(spec).closed_reason(day)
-    files = landing_files(store, contract, day)
+    files = landing_files(store, contract, day) if files is None else files
     if reason is not None and files:
         if own is None:
             return None
@@ -190,11 +192,12 @@ def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[
     known = _bronze_types(lake, contract)
     typed_days: dict[dt.date, pl.DataFrame] = {}
     for day in sorted(days):
-        if (reason := closed_reason(store, contract, day, domain_calendar)) is not None:
+        files = landing_files(store, contract, day)  # listed once a day
+        if (reason := closed_reason(store, contract, day, domain_calendar, files)) is not None:
             read.closed[day] = reason
             continue
         try:
-            landed = read_landed(store, contract, day)
+            landed = read_landed(store, contract, day, files)
         except MissingLandingData as exc:
             read.missing[day] = exc
             continue
@@ -203,11 +206,13 @@ def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[
                                              *_row_bounds(lake, contract, day, pending))
         if not landed.ok:
             batch.problems = landed.problems
+            landed.release()
             continue
         typed, structural, batch.inferred = coerce(landed, contract, known, DAY)
         known |= {name: spec.dtype for name, spec in batch.inferred.items()}
         if structural:
             batch.problems = structural
+            landed.release()  # a refused day holds nothing while the others are read
             continue
         typed_days[day] = typed
     if typed_days:

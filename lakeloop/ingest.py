@@ -159,10 +159,12 @@ def landing_files(store: ObjectStore, contract: Contract, day: dt.date) -> list[
             if not f.rsplit("/", 1)[-1].startswith((".", "_"))]
 
 
-def read_landed(store: ObjectStore, contract: Contract, day: dt.date) -> Landed:
+def read_landed(store: ObjectStore, contract: Contract, day: dt.date,
+                files: list[str] | None = None) -> Landed:
     """Read every file of ``contract``'s dataset for ``day`` (raises ``MissingLandingData``);
-    a ``manifest.json`` among them is the sender's row count, checked, not data."""
-    found = landing_files(store, contract, day)
+    a ``manifest.json`` among them is the sender's row count, checked, not data. ``files``:
+    the day's ``landing_files``, when the caller has listed them already."""
+    found = landing_files(store, contract, day) if files is None else files
     manifests = [f for f in found if f.rsplit("/", 1)[-1].lower() == MANIFEST]
     files = [f for f in found if f not in manifests]
     if not files:
@@ -324,7 +326,8 @@ def coerce(landed: Landed, contract: Contract, known_types: dict[str, str] | Non
     try:
         for text in landed.blocks():
             missing = [c for c in landed.kept_columns if c not in text.columns]
-            text = text.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+            text = text.with_columns(pl.repeat(None, text.height, dtype=pl.String,
+                                               eager=True).alias(c) for c in missing)
             typed, listed = _typed(text.select(ROW_NUMBER, SOURCE_FILE, *declared,
                                                *landed.kept_columns), declared, unparsed)
             if day_column:  # values, not a literal (Polars keeps a literal as one value,

@@ -238,12 +238,12 @@ def _read_csv(name: str, data: bytes, notes: list[str]) -> ReadFile:
     ends_with_newline = data[-1:] in (b"\n", b"\r")
     try:
         header = next(reader)
-        width = len(header)
+        width, ended = len(header), reader.line_num  # the line the last record ended on
         for record in reader:
+            line, ended = ended + 1, reader.line_num  # a record starts where the last ended
             if not record:  # a blank line (a trailing one, typically) holds no record
                 blank += 1
                 continue
-            line = reader.line_num - sum(_line_breaks(f) for f in record)
             lines.append(line)
             if len(record) != width:
                 ragged.append((line, len(record)))
@@ -275,12 +275,6 @@ def _read_csv(name: str, data: bytes, notes: list[str]) -> ReadFile:
         return ReadFile(problem=f"{name}: unreadable CSV ({_first_line(exc)})")
     return ReadFile(CsvRows(name, data, sep, head, starts, record_lines, [*columns, LINE],
                             bool(blank)), notes=tuple(notes))
-
-
-def _line_breaks(text: str) -> int:
-    """Line breaks in a value as the scan counts lines: ``\\n``, ``\\r\\n`` or a lone
-    ``\\r`` (a record's first line, and so where its bytes start, depends on it)."""
-    return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
 def _digest(data: bytes) -> bytes:
