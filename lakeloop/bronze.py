@@ -201,7 +201,8 @@ def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[
         except MissingLandingData as exc:
             read.missing[day] = exc
             continue
-        pending = {d: b.landed.rows for d, b in read.batches.items() if b.landed.rows}
+        pending = {d: b.landed.rows for d, b in read.batches.items()  # refused: not history
+                   if b.landed.rows and not b.problems}
         batch = read.batches[day] = DayBatch(contract, day, landed,
                                              *_row_bounds(lake, contract, day, pending))
         if not landed.ok:
@@ -261,7 +262,8 @@ def _split(batch: DayBatch, typed: pl.DataFrame, validation: ValidationResult) -
         column = columns.pop(name)
         kept.append(column if good is None else column.filter(good))
         del column
-    batch.bronze = pl.DataFrame(kept).with_columns(pl.lit(batch.day).alias(PARTITION_COLUMN))
+    batch.bronze = pl.select(kept).with_columns(  # (a DataFrame of Series renames "")
+        pl.lit(batch.day).alias(PARTITION_COLUMN))
 
 
 def write_day(lake: Lake, batch: DayBatch) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -79,17 +79,26 @@ class Landed:
                             pl.repeat(name, frame.height, eager=True).alias(SOURCE_FILE),
                             pl.all().cast(pl.String))  # the line number too: raw text
 
-    def blocks(self, block_rows: int | None = None) -> Iterator[pl.DataFrame]:
+    def blocks(self, block_rows: int | None = None,
+               on_error: Callable[[UnreadableRows], None] | None = None
+               ) -> Iterator[pl.DataFrame]:
         """The day's rows as text, ``block_rows`` (default ``BLOCK_ROWS``) at a time, in
-        ``_row`` order (raises ``UnreadableRows``)."""
+        ``_row`` order. A block Polars cannot read raises ``UnreadableRows``; with
+        ``on_error``, it is handed there and the file's other blocks are skipped, so every
+        unreadable file of the day is named."""
         block_rows = block_rows or BLOCK_ROWS
         offset = 0
         for name, rows in self.sources:
-            for first in range(0, max(rows.height, 1), block_rows):  # an empty file: one
-                stop = min(first + block_rows, rows.height)
-                yield self._text(name, rows.block(first, stop),
-                                 pl.int_range(offset + first, offset + stop, dtype=pl.UInt32,
-                                              eager=True))
+            try:
+                for first in range(0, max(rows.height, 1), block_rows):  # an empty file: one
+                    stop = min(first + block_rows, rows.height)
+                    yield self._text(name, rows.block(first, stop),
+                                     pl.int_range(offset + first, offset + stop,
+                                                  dtype=pl.UInt32, eager=True))
+            except UnreadableRows as exc:
+                if on_error is None:
+                    raise
+                on_error(exc)
             offset += rows.height
 
     def raw_rows(self, row_numbers: pl.Series) -> pl.DataFrame:
@@ -204,6 +213,12 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date,
             landed.problems.append(f"{name}: required columns missing: {', '.join(sources)} "
                                    f"(schema change? the contract {contract.name}.yaml expects "
                                    "them)")
+    for name, rows in landed.sources:  # the names lakeloop gives its own bookkeeping
+        for clash in sorted({rename.get(c, c) for c in rows.columns} & {ROW_NUMBER, SOURCE_FILE}):
+            landed.problems.append(
+                f"{name}: a column named {clash}, the name lakeloop gives its own "
+                "bookkeeping; rename it in the file, or map it to another name in the "
+                f"contract {contract.name}.yaml (a column's `source:`)")
     if landed.problems:
         return landed
 
@@ -301,8 +316,8 @@ def _typed(text: pl.DataFrame, specs: dict[str, ColumnSpec], unparsed: dict[str,
             parsed[name].is_null()
         unparsed.setdefault(name, _Unparsed()).add(text[name], failed)
         errors.append(pl.when(failed).then(pl.lit(f"{name}: not a {spec.dtype}")))
-    listed = parsed.select(pl.concat_list(errors).list.drop_nulls() if errors else
-                           pl.lit([], dtype=pl.List(pl.String))).to_series()
+    listed = parsed.select(pl.concat_list(errors).list.drop_nulls()).to_series() if errors \
+        else pl.Series([[]] * text.height, dtype=pl.List(pl.String))
     return parsed, listed.alias(PARSE_ERRORS)
 
 
@@ -322,9 +337,9 @@ def coerce(landed: Landed, contract: Contract, known_types: dict[str, str] | Non
     """
     declared = contract.columns
     unparsed: dict[str, _Unparsed] = {}
-    blocks, errors = [], []
-    try:
-        for text in landed.blocks():
+    blocks, errors, unreadable = [], [], []
+    for text in landed.blocks(on_error=lambda exc: unreadable.append(str(exc))):
+        if not unreadable:  # (once a file is unreadable, the others are only checked)
             missing = [c for c in landed.kept_columns if c not in text.columns]
             text = text.with_columns(pl.repeat(None, text.height, dtype=pl.String,
                                                eager=True).alias(c) for c in missing)
@@ -336,17 +351,21 @@ def coerce(landed: Landed, contract: Contract, known_types: dict[str, str] | Non
             blocks.append(typed.rechunk())  # one chunk a column a block: see ``day_column``
             errors.append(listed)
             del text
-    except UnreadableRows as exc:
-        return pl.DataFrame(), [str(exc)], {}
+    if unreadable:
+        return pl.DataFrame(), unreadable, {}
     landed.let_go_bytes()
     parsed = pl.concat(blocks, rechunk=False)
     error_lists = [pl.concat(errors, rechunk=False)]
     del blocks, errors
     inferred = infer_specs(parsed, landed.kept_columns, known_types)
     if landed.kept_columns:  # kept columns are typed once the whole day tells their type
-        kept, kept_errors = _typed(parsed.select(landed.kept_columns), inferred, unparsed)
-        parsed = parsed.drop(landed.kept_columns).hstack(kept.select(list(inferred)))
-        error_lists.append(kept_errors.alias("kept"))
+        text = parsed.select(list(inferred))  # (one with no value yet is left out)
+        parsed = parsed.drop(landed.kept_columns)
+        if inferred:
+            kept, kept_errors = _typed(text, inferred, unparsed)
+            parsed = parsed.hstack(kept)
+            error_lists.append(kept_errors.alias("kept"))
+        del text
     derived = _event_time(contract)
     if derived is not None:
         parsed = parsed.with_columns(derived.alias(EVENT_TIME))

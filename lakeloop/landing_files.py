@@ -157,6 +157,8 @@ def read_file(name: str, data: bytes, declared: str = "auto") -> ReadFile:
             frame = pl.read_parquet(io.BytesIO(data))
         except Exception as exc:  # polars raises several types; all mean "unreadable"
             return ReadFile(problem=f"{name}: unreadable Parquet ({_first_line(exc)})")
+        if LINE in frame.columns:
+            return ReadFile(problem=_reserved(name))
         return ReadFile(ParquetRows(frame.with_row_index(LINE, offset=1)), notes=tuple(notes))
     return _read_csv(name, data, notes)
 
@@ -184,6 +186,11 @@ def decoded(name: str, data: bytes, declared: str = "auto", notes: list[str] | N
         return fmt, data, None
     utf8, problem = _as_utf8(name, data, notes)
     return fmt, utf8, problem
+
+
+def _reserved(name: str) -> str:
+    return (f"{name}: a column named {LINE}, the name lakeloop gives each record's line in "
+            "its file; rename it in the file")
 
 
 def _first_line(exc: Exception) -> str:
@@ -273,6 +280,8 @@ def _read_csv(name: str, data: bytes, notes: list[str]) -> ReadFile:
                               n_rows=0).columns
     except Exception as exc:  # polars raises several types; all mean "unreadable"
         return ReadFile(problem=f"{name}: unreadable CSV ({_first_line(exc)})")
+    if LINE in columns:
+        return ReadFile(problem=_reserved(name))
     return ReadFile(CsvRows(name, data, sep, head, starts, record_lines, [*columns, LINE],
                             bool(blank)), notes=tuple(notes))
 

@@ -169,6 +169,12 @@ CASES = [
          "refused", "unreadable Parquet"),
     Case("a README beside the data", lambda f, t: (f / "README.txt").write_text(
         "exported by the nightly job\n"), "refused", "README.txt: required columns missing"),
+    Case("a column named _source_file", lambda f, t: _write(f, "part-0.csv", "\n".join(
+        f"{line},{'_source_file' if i == 0 else 'mine'}" for i, line in enumerate(_rows(t)))
+        + "\n"), "refused", "part-0.csv: a column named _source_file, the name lakeloop"),
+    Case("a column named _line", lambda f, t: _write(f, "part-0.csv", "\n".join(
+        f"{line},{'_line' if i == 0 else '7'}" for i, line in enumerate(_rows(t))) + "\n"),
+         "refused", "part-0.csv: a column named _line"),
     Case("a 100x spike", lambda f, t: _write(f, "part-0.csv", "\n".join(
         [_rows(t)[0], *(line.replace(",", f"-{k},", 1) for k in range(100)
                         for line in _rows(t)[1:])]) + "\n"), "refused", "row count above"),
@@ -315,3 +321,19 @@ def test_a_file_changed_after_it_was_read_is_refused(landing_copy: Path, tmp_pat
     with pytest.raises(ValueError, match="refusing to write"):
         write_days(lake, CONTRACT, read, day(1), day(1))
     assert lake.version(bronze_table("transactions")) is None
+
+
+def test_every_file_polars_cannot_read_is_named(landing_copy: Path, tmp_path: Path) -> None:
+    """A quote in the middle of a value: the csv scan reads it, Polars does not. Each file of
+    the day that has one is named, not only the first."""
+    folder = landing_copy / FOLDER
+    text = (folder / "part-0.csv").read_text()
+    rows = _rows(_replace_field(text, 3, "device", '"mobile"x'))
+    _write(folder, "a.csv", "\n".join(rows[:300]) + "\n")
+    (folder / "b.csv").write_text("\n".join([rows[0], *rows[300:]]) + "\n")
+    (folder / "c.csv").write_text("\n".join([rows[0], *rows[3:300]]) + "\n")
+    store, lake = ObjectStore(str(landing_copy)), Lake(str(tmp_path / "lake"))
+    batch = process_days(store, lake, CONTRACT, [day(1)]).batches[day(1)]
+    assert not batch.passed
+    assert "a.csv: " in batch.message and "c.csv: " in batch.message, batch.message
+    assert "b.csv" not in batch.message

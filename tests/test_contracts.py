@@ -211,6 +211,25 @@ def test_kept_columns_land_with_inferred_types_that_stay_stable(tmp_path: Path) 
     assert bronze.filter(pl.col("date") == DAY + dt.timedelta(days=3))["V2"].null_count() == 6
 
 
+def test_a_first_day_whose_kept_columns_are_all_empty_lands_without_them(tmp_path: Path
+                                                                         ) -> None:
+    """No value, no type: a kept column joins bronze on the first day it has a value."""
+    lake, store = Lake(str(tmp_path / "lake")), ObjectStore(str(tmp_path / "landing"))
+    c = Contract.model_validate(contract())
+    land(tmp_path / "landing", "events", DAY, events(DAY).with_columns(
+        pl.lit(None, dtype=pl.String).alias("V1"), pl.lit(None, dtype=pl.String).alias("V2")))
+    first = process_day(store, lake, c, DAY)
+    assert first.passed, first.message
+    assert first.inferred == {} and first.bronze is not None
+    assert "V1" not in first.bronze.columns and first.bronze.height == 6
+    write_day(lake, first)
+    nxt = DAY + dt.timedelta(days=1)
+    land(tmp_path / "landing", "events", nxt, events(nxt))
+    second = process_day(store, lake, c, nxt)
+    write_day(lake, second)
+    assert lake.scan(bronze_table("events")).collect().schema["V1"] == pl.Float64
+
+
 # -- features and training from roles -------------------------------------------------------
 
 def test_composite_entity_and_label_column_maturity(tmp_path: Path) -> None:
