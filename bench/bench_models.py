@@ -61,6 +61,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--devices", default="auto", help="auto (cpu + cuda if present) | "
                         "comma-separated list, e.g. cuda")
+    parser.add_argument("--demand-workers", type=int, default=DemandConfig.num_workers,
+                        help="processes that build the demand windows (DemandConfig.num_workers)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args()
     devices = (["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -71,7 +73,8 @@ def main() -> None:
     train, val, test = g.part("train"), g.part("validation"), g.part("test")
     series, days = (20, 200) if args.quick else (100, 660)
     pdf = to_pandas(panel(series, days), KNOWN)
-    dcfg = DemandConfig(max_epochs=args.epochs, patience=args.epochs)
+    dcfg = DemandConfig(max_epochs=args.epochs, patience=args.epochs,
+                        num_workers=args.demand_workers)
     val_from = int(pdf["time_idx"].max()) - dcfg.horizon + 1
     info = machine()
     print(f"machine: {info['cpus']} CPUs, torch {info['torch']} ({info['torch_threads']} "
@@ -79,9 +82,10 @@ def main() -> None:
           f"{time.perf_counter() - started:.0f}s")
     print(f"fraud: {shape.name}, {train.height:,} training rows x {shape.features} columns; "
           f"demand: {series} series x {days} days, N-HiTS encoder {dcfg.encoder_length} "
-          f"horizon {dcfg.horizon} batch {dcfg.batch_size}; {args.epochs} epochs each")
+          f"horizon {dcfg.horizon} batch {dcfg.batch_size}, windows built by "
+          f"{dcfg.num_workers or 'the main'} process(es); {args.epochs} epochs each")
     print(f"{'device':>28s} | {'fraud samples/s':>15s} | {'fraud s':>7s} | {'score s':>7s} | "
-          f"{'demand windows/s':>16s} | {'demand epoch s':>14s}")
+          f"{'demand windows/s':>16s} | {'demand epoch s':>14s} | {'window build s':>14s}")
     rows: dict[str, dict[str, float]] = {}
     for name in devices:
         c = compute(name)
@@ -100,15 +104,18 @@ def main() -> None:
                       "demand_epochs": d.epochs, "demand_train_windows": d.train_samples,
                       "demand_window_build_s": d.window_build_seconds}
         print(f"{c.describe():>28s} | {r.samples_per_s:15,.0f} | {r.seconds:7.1f} | "
-              f"{score_s:7.2f} | {windows_per_s:16,.0f} | {epoch_s:14.2f}")
+              f"{score_s:7.2f} | {windows_per_s:16,.0f} | {epoch_s:14.2f} | "
+              f"{d.window_build_seconds:14.1f}")
     if "cpu" in rows and "cuda" in rows:
         cpu, gpu = rows["cpu"], rows["cuda"]
         print(f"GPU / CPU: fraud x{gpu['fraud_samples_per_s'] / cpu['fraud_samples_per_s']:.1f}"
               f", demand x{gpu['demand_windows_per_s'] / cpu['demand_windows_per_s']:.1f}, "
               f"scoring x{cpu['score_s'] / gpu['score_s']:.1f}")
-    key = "gpu" if "cuda" in rows else "cpu"
-    save(args.json, key + ("-quick" if args.quick else ""),
+    key = ("gpu" if "cuda" in rows else "cpu") + ("-quick" if args.quick else "") + (
+        f"-{args.demand_workers}-workers" if args.demand_workers else "")
+    save(args.json, key,
          {"machine": info, "command": " ".join(sys.argv), "epochs": args.epochs,
+          "demand_workers": args.demand_workers,
           "fraud_shape": dataclasses.asdict(shape), "demand_panel": [series, days],
           "devices": rows})
 

@@ -350,3 +350,18 @@ def test_cached_windows_are_pytorch_forecastings_own_batches(pdf: pd.DataFrame) 
     assert not torch.equal(epochs[0][0][1][0], epochs[1][0][1][0])  # reshuffled
     full = list(cached_loader(ds, batch_size=len(ds), seed=1))
     torch.testing.assert_close(windows(full), windows(plain))
+
+
+def test_windows_built_by_worker_processes_are_the_same(pdf: pd.DataFrame) -> None:
+    """``num_workers`` (a GPU machine's spare cores) changes who builds the windows, not
+    which windows: the same tensors, window for window."""
+    from lakeloop.models.demand import _with_target, known_reals_of, make_dataset, series_scales
+    from lakeloop.models.window_cache import cached_loader
+
+    ds = make_dataset(_with_target(pdf, series_scales(pdf)), CFG, known_reals_of(pdf))
+    (x, (y, _w)), = list(cached_loader(ds, batch_size=len(ds), seed=1))
+    (xw, (yw, _ww)), = list(cached_loader(ds, batch_size=len(ds), seed=1, num_workers=2))
+    torch.testing.assert_close(yw, y)
+    for key, value in x.items():
+        if isinstance(value, torch.Tensor):
+            torch.testing.assert_close(xw[key], value)
