@@ -217,15 +217,17 @@ def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[
             continue
         typed_days[day] = typed
     if typed_days:
-        frames = list(typed_days.values())  # (one day: as it is; a relaxed concat copies)
-        validated = validate_days(frames[0] if len(frames) == 1 else
-                                  pl.concat(frames, how="diagonal_relaxed"),
-                                  contract, {d: read.batches[d].min_rows for d in typed_days},
+        validated = validate_days(_together(list(typed_days.values())), contract,
+                                  {d: read.batches[d].min_rows for d in typed_days},
                                   {d: read.batches[d].max_rows for d in typed_days})
-        del frames  # each day's frame goes with its split
         for day in list(typed_days):  # each day's typed frame goes once it is split
             _split(read.batches[day], typed_days.pop(day), validated[day])
     return read
+
+
+def _together(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Days' frames as one: a single day as it is (a relaxed concat copies every column)."""
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
 
 def _split(batch: DayBatch, typed: pl.DataFrame, validation: ValidationResult) -> None:
@@ -261,7 +263,6 @@ def _split(batch: DayBatch, typed: pl.DataFrame, validation: ValidationResult) -
     for name in [*names, SOURCE_FILE]:
         column = columns.pop(name)
         kept.append(column if good is None else column.filter(good))
-        del column
     batch.bronze = pl.select(kept).with_columns(  # (a DataFrame of Series renames "")
         pl.lit(batch.day).alias(PARTITION_COLUMN))
 
@@ -304,9 +305,7 @@ def write_days(lake: Lake, contract: Contract, read: DaysRead, start: dt.date, e
         if not frames and not lake.exists(table):
             versions.append(None)
             continue
-        frame = frames[0] if len(frames) == 1 else \
-            pl.concat(frames, how="diagonal_relaxed") if frames else \
-            lake.scan(table).head(0).collect()  # (one day: as it is; a relaxed concat copies)
+        frame = _together(frames) if frames else lake.scan(table).head(0).collect()
         versions.append(lake.overwrite_days(table, frame, start, end, evolve=evolve,
                                             commit_metadata=commit))
     return versions[1], versions[0]
