@@ -253,26 +253,6 @@ def _parse(expr: pl.Expr, spec: ColumnSpec) -> pl.Expr:
     raise AssertionError(spec.dtype)
 
 
-def infer_specs(raw: pl.DataFrame, columns: list[str], known: dict[str, str] | None = None
-                ) -> dict[str, ColumnSpec]:
-    """Types of kept undeclared columns: the type bronze already has for them (so a day whose
-    column happens to be empty cannot change the table's schema), else float64 when every
-    non-empty value parses as a number, else string. A new column with no value yet is left
-    out that day (typing it by nothing would fix a wrong type for good)."""
-    out = {}
-    for name in columns:
-        if known and name in known:
-            out[name] = ColumnSpec(dtype=known[name])  # type: ignore[arg-type]
-            continue
-        text = raw[name].str.strip_chars()
-        present = text.filter(text.is_not_null() & (text != ""))
-        if present.is_empty():  # no value to type it by: it joins bronze once it has one
-            continue
-        numeric = present.cast(pl.Float64, strict=False).null_count() == 0
-        out[name] = ColumnSpec(dtype="float64" if numeric else "string")
-    return out
-
-
 def _event_time(contract: Contract) -> pl.Expr | None:
     """The derived event time (epoch / offset clock, or date + time columns), or None."""
     et = contract.roles.event_time
@@ -321,70 +301,118 @@ def _typed(text: pl.DataFrame, specs: dict[str, ColumnSpec], unparsed: dict[str,
     return parsed, listed.alias(PARSE_ERRORS)
 
 
-def coerce(landed: Landed, contract: Contract, known_types: dict[str, str] | None = None,
-           day_column: str | None = None
-           ) -> tuple[pl.DataFrame, list[str], dict[str, ColumnSpec]]:
-    """Typed frame with the contract's columns, the kept undeclared columns (types inferred,
-    see ``infer_specs``), the derived event time if any, plus ``_row``, ``_source_file``,
-    ``_parse_errors``.
+@dataclass
+class _Inferred:
+    """What a kept undeclared column's values say of its type, over the day's blocks:
+    float64 when every non-empty value parses as a number, else string; a column with no
+    value yet is left out that day (typing it by nothing would fix a wrong type for good).
+    A column bronze already has keeps bronze's type (a day whose column happens to be empty
+    cannot change the table's schema)."""
 
-    Returns the frame, structural problems (columns that are mostly unparseable, a block of
-    records Polars cannot read) and the inferred specs of the kept columns (reported in the
-    check metadata). The files are parsed and typed a block of rows at a time, so the day is
-    never held as one frame of text. ``day_column``: a column of the landed day under that
-    name, made with each block (a column added to the whole frame afterwards would not be
-    chunked like the others, and Polars would then copy the whole frame to align them).
-    """
-    declared = contract.columns
-    unparsed: dict[str, _Unparsed] = {}
-    blocks, errors, unreadable = [], [], []
-    for text in landed.blocks(on_error=lambda exc: unreadable.append(str(exc))):
-        if not unreadable:  # (once a file is unreadable, the others are only checked)
+    present: bool = False  # a non-empty value seen
+    numeric: bool = True  # every non-empty value parses as a number
+
+    def add(self, raw: pl.Series) -> None:
+        text = raw.str.strip_chars()
+        values = text.filter(text.is_not_null() & (text != ""))
+        if values.len():
+            self.present = True
+            self.numeric = self.numeric and \
+                values.cast(pl.Float64, strict=False).null_count() == 0
+
+
+class TypedBlocks:
+    """A landed day typed a block of records at a time (iterate once): each block holds
+    ``_row``, ``_source_file``, the contract's columns typed, the kept undeclared columns,
+    the derived event time if any, ``_parse_errors`` and (``day_column``) the day.
+
+    A kept column whose type bronze already has is typed in the block; one new to bronze is
+    kept as text until the whole day tells its type (``_Inferred``, over every
+    block): ``finish`` types it. Once the blocks are through, ``problems`` holds the day's
+    structural problems (a block Polars cannot read, a column mostly unparseable) and
+    ``inferred`` the kept columns' types."""
+
+    def __init__(self, landed: Landed, contract: Contract,
+                 known_types: dict[str, str] | None = None, day_column: str | None = None
+                 ) -> None:
+        self.landed, self.contract, self.day_column = landed, contract, day_column
+        known = known_types or {}
+        self.known = {c: ColumnSpec(dtype=known[c]) for c in landed.kept_columns  # type: ignore[arg-type]
+                      if c in known}
+        self.new = {c: _Inferred() for c in landed.kept_columns if c not in known}
+        self.problems: list[str] = []
+        self.unreadable = False  # a file Polars cannot read: the day's blocks stopped
+        self.inferred: dict[str, ColumnSpec] = {}
+        self._unparsed: dict[str, _Unparsed] = {}
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        landed, declared = self.landed, self.contract.columns
+        unreadable: list[str] = []
+        for text in landed.blocks(on_error=lambda exc: unreadable.append(str(exc))):
+            if unreadable:  # (once a file is unreadable, the others are only checked)
+                continue
             missing = [c for c in landed.kept_columns if c not in text.columns]
             text = text.with_columns(pl.repeat(None, text.height, dtype=pl.String,
                                                eager=True).alias(c) for c in missing)
+            for name, inferred in self.new.items():
+                inferred.add(text[name])
             typed, listed = _typed(text.select(ROW_NUMBER, SOURCE_FILE, *declared,
-                                               *landed.kept_columns), declared, unparsed)
-            if day_column:  # values, not a literal (Polars keeps a literal as one value,
-                typed = typed.with_columns(  # out of step with the other columns' chunks)
-                    pl.repeat(landed.day, typed.height, eager=True).alias(day_column))
-            blocks.append(typed.rechunk())  # one chunk a column a block: see ``day_column``
-            errors.append(listed)
+                                               *landed.kept_columns),
+                                   {**declared, **self.known}, self._unparsed)
             del text
-    if unreadable:
-        return pl.DataFrame(), unreadable, {}
-    landed.let_go_bytes()
-    parsed = pl.concat(blocks, rechunk=False)
-    error_lists = [pl.concat(errors, rechunk=False)]
-    del blocks, errors
-    inferred = infer_specs(parsed, landed.kept_columns, known_types)
-    if landed.kept_columns:  # kept columns are typed once the whole day tells their type
-        text = parsed.select(list(inferred))  # (one with no value yet is left out)
-        parsed = parsed.drop(landed.kept_columns)
-        if inferred:
-            kept, kept_errors = _typed(text, inferred, unparsed)
-            parsed = parsed.hstack(kept)
-            error_lists.append(kept_errors.alias("kept"))
-        del text
-    derived = _event_time(contract)
-    if derived is not None:
-        parsed = parsed.with_columns(derived.alias(EVENT_TIME))
-        sources = contract.roles.event_time.sources  # type: ignore[union-attr]
-        failed = parsed.select(pl.col(EVENT_TIME).is_null() & pl.all_horizontal(
-            [pl.col(c).is_not_null() for c in sources])).to_series()
-        if failed.any():  # first: the other errors say why it could not be derived
-            error_lists.insert(0, pl.select(pl.concat_list(pl.when(failed).then(pl.lit(
-                f"{EVENT_TIME}: cannot derive from {', '.join(sources)}")))).to_series()
-                .alias("event_time"))
-    problems = []
-    limit = contract.batch.max_unparseable_fraction
-    for name, spec in {**declared, **inferred}.items():
-        u = unparsed.get(name)
-        if u and u.failed and u.failed / max(u.present, 1) > limit:
-            problems.append(
-                f"column {contract.source_name(name)}: {u.failed} of {u.present} values are "
-                f"not {spec.dtype} (e.g. {u.examples}); wrong type or wrong column?"
-            )
-    listed = error_lists[0] if len(error_lists) == 1 else pl.DataFrame(error_lists).select(
-        pl.concat_list(pl.all()).list.drop_nulls()).to_series()
-    return parsed.with_columns(listed.alias(PARSE_ERRORS)), problems, inferred
+            yield self._derived(typed, listed).rechunk()  # one chunk a column a block
+        if unreadable:
+            self.problems, self.unreadable = unreadable, True
+            return
+        landed.let_go_bytes()
+        self.inferred = {c: self.known.get(c) or ColumnSpec(
+            dtype="float64" if self.new[c].numeric else "string")  # type: ignore[misc]
+            for c in landed.kept_columns if c in self.known or self.new[c].present}
+        limit = self.contract.batch.max_unparseable_fraction
+        for name, spec in {**declared, **self.inferred}.items():
+            u = self._unparsed.get(name)
+            if u and u.failed and u.failed / max(u.present, 1) > limit:
+                self.problems.append(
+                    f"column {self.contract.source_name(name)}: {u.failed} of {u.present} "
+                    f"values are not {spec.dtype} (e.g. {u.examples}); wrong type or wrong "
+                    "column?")
+
+    def _derived(self, typed: pl.DataFrame, listed: pl.Series) -> pl.DataFrame:
+        """The block with its derived event time, parse errors and day."""
+        derived = _event_time(self.contract)
+        if derived is not None:
+            typed = typed.with_columns(derived.alias(EVENT_TIME))
+            sources = self.contract.roles.event_time.sources  # type: ignore[union-attr]
+            failed = typed.select(pl.col(EVENT_TIME).is_null() & pl.all_horizontal(
+                [pl.col(c).is_not_null() for c in sources])).to_series()
+            if failed.any():  # first: the other errors say why it could not be derived
+                listed = pl.select(pl.concat_list(
+                    pl.when(failed).then(pl.lit(
+                        f"{EVENT_TIME}: cannot derive from {', '.join(sources)}")),
+                    listed).list.drop_nulls()).to_series()
+        typed = typed.with_columns(listed.alias(PARSE_ERRORS))
+        if self.day_column:  # values, not a literal (Polars keeps a literal as one value,
+            typed = typed.with_columns(  # out of step with the other columns' chunks)
+                pl.repeat(self.landed.day, typed.height, eager=True).alias(self.day_column))
+        return typed
+
+    def finish(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Rows of this day's blocks with the kept columns new to bronze typed as the day
+        said (every value parses: the type was inferred from them), and a kept column with
+        no value that day left out."""
+        new = [c for c in self.new if c in frame.columns]
+        return frame.with_columns(_parse(pl.col(c), self.inferred[c]).alias(c)
+                                  for c in new if c in self.inferred
+                                  ).drop(c for c in new if c not in self.inferred)
+
+
+def coerce(landed: Landed, contract: Contract, known_types: dict[str, str] | None = None,
+           day_column: str | None = None
+           ) -> tuple[pl.DataFrame, list[str], dict[str, ColumnSpec]]:
+    """The day's ``TypedBlocks`` as one frame: returns the frame, the structural problems
+    and the kept columns' inferred specs (an unreadable day: an empty frame)."""
+    typing = TypedBlocks(landed, contract, known_types, day_column)
+    blocks = list(typing)
+    if typing.unreadable:
+        return pl.DataFrame(), typing.problems, {}
+    return typing.finish(pl.concat(blocks, rechunk=False)), typing.problems, typing.inferred

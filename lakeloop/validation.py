@@ -83,10 +83,10 @@ def _meta(level: str, reason: str, **extra: Any) -> dict:
     return {"meta": {"level": level, "reason": reason, **extra}}
 
 
-def _row_expectations(contract: Contract, days: int) -> list[Any]:
-    """The row rules of ``contract``, the same for every day: they run once over a frame of
-    ``days`` days (a backfill validates many days in one pass). A reason may name ``{day}``,
-    filled in with each offending row's partition day."""
+def _row_rules(contract: Contract) -> list[Any]:
+    """The rules a single row breaks on its own, the same for every day: they run over any
+    chunk of rows, of one day or many (a backfill). A reason may name ``{day}``, filled in
+    with each offending row's partition day."""
     import great_expectations as gx
 
     ex = gx.expectations
@@ -103,16 +103,22 @@ def _row_expectations(contract: Contract, days: int) -> list[Any]:
             suite.append(ex.ExpectColumnValuesToBeBetween(
                 column=name, min_value=spec.min, max_value=spec.max,
                 **_meta("row", f"{name} outside [{spec.min}, {spec.max}]")))
-    suite += _event_time_rules(contract)
-    key = [*contract.key, DAY] if days > 1 else list(contract.key)  # unique within a day
+    return suite + _event_time_rules(contract)
+
+
+def _key_rule(contract: Contract, days: int) -> Any:  # noqa: ANN401 - a GX expectation
+    """The key is unique within a day: judged once every row of the days is seen (a copy of
+    a key may be in any block of the day)."""
+    import great_expectations as gx
+
+    ex = gx.expectations
+    key = [*contract.key, DAY] if days > 1 else list(contract.key)
     shown = ", ".join(contract.key)
     if len(key) == 1:
-        suite.append(ex.ExpectColumnValuesToBeUnique(
-            column=key[0], **_meta("row", f"duplicate {shown}")))
-    else:
-        suite.append(ex.ExpectCompoundColumnsToBeUnique(
-            column_list=key, **_meta("row", f"duplicate key ({shown})")))
-    return suite
+        return ex.ExpectColumnValuesToBeUnique(
+            column=key[0], **_meta("row", f"duplicate {shown}"))
+    return ex.ExpectCompoundColumnsToBeUnique(
+        column_list=key, **_meta("row", f"duplicate key ({shown})"))
 
 
 def _batch_expectations(contract: Contract) -> list[Any]:
@@ -297,63 +303,162 @@ def _day_summary(frame: pl.DataFrame, bad: pl.DataFrame, contract: Contract,
                                 (pl.col(ROWS) - pl.col(MAX_ROWS)).alias(ROW_EXCESS)).sort(DAY)
 
 
+class RowChecks:
+    """Validation fed a block of typed rows at a time (a day's blocks, or many small days'),
+    so no day is held whole: the rules a row breaks alone run on chunks of about
+    ``GX_CHUNK_ROWS`` rows as blocks arrive; the rules that need every row of a day (the
+    key's uniqueness, the batch rules) run in ``finish`` on what each block leaves behind,
+    a narrow frame of each row's day, number, key and batch-rule columns (~0.2x the typed
+    rows, where the typed day was ~2.4x the file)."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.rules = _row_rules(contract)
+        self.kept = list(dict.fromkeys([DAY, ROW_NUMBER, *contract.key,
+                                        *contract.batch.mean_between]))
+        self.read = list(dict.fromkeys(c for rule in self.rules
+                                       for c in [*_columns(rule), *_shown(rule)]))
+        self.narrow: list[pl.DataFrame] = []
+        self.flagged: list[pl.DataFrame] = []  # (day, row, reason)
+        self.hits: list[list[pl.DataFrame]] = [[] for _ in self.rules]  # (day, row) a rule
+        self.samples: list[dict[dt.date, list[Any]]] = [{} for _ in self.rules]
+        self.pending: list[pl.DataFrame] = []  # rows the row rules have not seen yet
+
+    def add(self, block: pl.DataFrame) -> None:
+        """Typed rows (``_day``, ``_row``, ``_parse_errors`` and the contract's columns; see
+        ``lakeloop.ingest.TypedBlocks``): checked once enough rows are pending."""
+        block = _with_helpers(block, self.contract)
+        # unparseable values first: "amount: not a float64" explains the "amount is null"
+        self.flagged.append(block.select(DAY, ROW_NUMBER, pl.col(PARSE_ERRORS).alias(REASON))
+                            .explode(REASON).drop_nulls(REASON))
+        self.narrow.append(block.select(self.kept))
+        self.pending.append(block.select(DAY, ROW_NUMBER, *self.read))
+        if sum(p.height for p in self.pending) >= GX_CHUNK_ROWS:
+            self._check_pending()
+
+    def forget(self, day: dt.date) -> None:
+        """Drop a day refused before validation (a column mostly unparseable, an unreadable
+        file found after its first blocks were added)."""
+        def without(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
+            return [f.filter(pl.col(DAY) != day) for f in frames]
+
+        self.narrow, self.flagged, self.pending = (
+            without(self.narrow), without(self.flagged), without(self.pending))
+        self.hits = [without(h) for h in self.hits]
+        for samples in self.samples:
+            samples.pop(day, None)
+
+    def _check_pending(self) -> None:
+        if not self.pending:
+            return
+        frame = pl.concat(self.pending, how="diagonal_relaxed") if len(self.pending) > 1 \
+            else self.pending[0]
+        self.pending = []
+        if not frame.height:
+            return
+        rows = frame.select(DAY, ROW_NUMBER)
+        for i, r in enumerate(_run_gx(frame, self.contract.name, self.rules)):
+            idx = (r.result.get("unexpected_index_list") or []) if not r.success else []
+            if not idx:
+                continue
+            hit = rows.with_row_index("_i").filter(pl.col("_i").is_in(idx)).drop("_i")
+            self.hits[i].append(hit)
+            self.flagged.append(_reasons(hit, (r.expectation_config.meta or {})["reason"]))
+            _sample(self.samples[i], frame.select(DAY, ROW_NUMBER, *_shown(self.rules[i]))
+                    .join(hit, on=[DAY, ROW_NUMBER], how="semi"))
+
+    def finish(self, min_rows: dict[dt.date, int],
+               max_rows: dict[dt.date, int | None] | None = None
+               ) -> dict[dt.date, ValidationResult]:
+        """Every day's result: the row rules' (checked as blocks came), the key's, and the
+        batch rules' on the per-day summary of the rows that passed. ``min_rows``: each
+        day's row-count floor (every day to judge); ``max_rows``: its ceiling, if any."""
+        self._check_pending()
+        narrow = pl.concat(self.narrow, how="diagonal_relaxed") if self.narrow else \
+            pl.DataFrame(schema={DAY: pl.Date, ROW_NUMBER: pl.UInt32})
+        self.narrow = []
+        contract = self.contract
+        key_rule = _key_rule(contract, max(narrow[DAY].n_unique(), 1) if narrow.height else 1)
+        [key_result] = _run_gx(narrow, f"{contract.name}_key", [key_rule]) if narrow.height \
+            else [None]
+        key_hits = narrow.select(DAY, ROW_NUMBER).with_row_index("_i").filter(
+            pl.col("_i").is_in(key_result.result.get("unexpected_index_list") or [])).drop(
+            "_i") if key_result is not None and not key_result.success else \
+            narrow.select(DAY, ROW_NUMBER).head(0)
+        key_samples: dict[dt.date, list[Any]] = {}
+        _sample(key_samples, narrow.select(DAY, ROW_NUMBER, *_shown(key_rule))
+                .join(key_hits, on=[DAY, ROW_NUMBER], how="semi"))
+        # Duplicates: GX flags every copy; keep the first occurrence, quarantine the others.
+        key = [*contract.key, DAY]
+        # (found among the rows whose key hash repeats: hashing strings once costs far less
+        # memory than a distinct over them, and every copy of a key shares its hash)
+        repeated = narrow.select(*dict.fromkeys([*key, ROW_NUMBER])).filter(
+            pl.struct(key).hash(seed=0).is_duplicated()) if narrow.height else narrow
+        dup = repeated.filter(~pl.struct(key).is_first_distinct()).select(DAY, ROW_NUMBER) \
+            if repeated.height else narrow.select(DAY, ROW_NUMBER).head(0)
+        flagged = self.flagged
+        if dup.height:
+            flagged.append(_reasons(dup, f"duplicate {', '.join(contract.key)}"))
+        bad = (pl.concat(flagged).unique(maintain_order=True)
+               .group_by(DAY, ROW_NUMBER, maintain_order=True).agg(pl.col(REASON).str.join("; "))
+               .sort(DAY, ROW_NUMBER)) if flagged else \
+            pl.DataFrame(schema={DAY: pl.Date, ROW_NUMBER: pl.UInt32, REASON: pl.String})
+        self.flagged = []
+        summary = _day_summary(narrow, bad, contract, min_rows, max_rows or {})
+        del narrow
+        batch_result = _run_gx(summary, f"{contract.name}_days", _batch_expectations(contract))
+
+        rules = [*self.rules, key_rule]
+        hits = [pl.concat(h) if h else key_hits.head(0) for h in self.hits] + [key_hits]
+        samples = [*self.samples, key_samples]
+        results = {}
+        heights = dict(zip(summary[DAY], summary[ROWS], strict=True))
+        for i, day in enumerate(summary[DAY].to_list()):
+            height = heights.get(day, 0)
+            outcomes = [_row_outcome(rule, hit.filter(pl.col(DAY) == day),
+                                     sample.get(day, []), height, day)
+                        for rule, hit, sample in zip(rules, hits, samples, strict=True)]
+            outcomes += [_batch_outcome(r, summary.row(i, named=True), i)
+                         for r in batch_result]
+            day_bad = bad.filter(pl.col(DAY) == day).drop(DAY)
+            problems = [f"{o.reason} (observed {o.observed})" for o in outcomes
+                        if o.level == "batch" and not o.success]
+            limit = contract.batch.max_bad_row_fraction
+            if height and day_bad.height / height > limit:
+                problems.append(f"{day_bad.height} of {height} rows broke row rules "
+                                f"({day_bad.height / height:.1%} > {limit:.0%}): "
+                                "a batch problem")
+            results[day] = ValidationResult(height, outcomes, day_bad, problems)
+        return results
+
+
 def validate_days(frame: pl.DataFrame, contract: Contract, min_rows: dict[dt.date, int],
                   max_rows: dict[dt.date, int | None] | None = None
                   ) -> dict[dt.date, ValidationResult]:
-    """Validate typed rows of one or many days (``_day``: each row's partition day; see
-    ``lakeloop.ingest.coerce``) against the contract's suite, in two GX runs whatever the
-    number of days: row rules over every row, then batch rules over the per-day summary of
-    the rows that passed. ``min_rows``: each day's row-count floor (every day to judge);
-    ``max_rows``: its ceiling, if any (a null ceiling checks nothing)."""
-    frame = _with_helpers(frame, contract)
-    rows = frame.select(DAY, ROW_NUMBER)
-    n_days = frame[DAY].n_unique()
-    row_result = _run_gx(frame, contract.name, _row_expectations(contract, max(n_days, 1)))
-    # unparseable values first: "amount: not a float64" explains the "amount is null" after it
-    flagged: list[pl.DataFrame] = [
-        frame.select(DAY, ROW_NUMBER, pl.col(PARSE_ERRORS).alias(REASON)).explode(REASON)
-        .drop_nulls(REASON)]
-    row_outcomes: list[tuple[Any, pl.DataFrame]] = []  # (GX result, its offending rows)
-    for r in row_result:
-        cfg, meta = r.expectation_config, r.expectation_config.meta or {}
-        idx = (r.result.get("unexpected_index_list") or []) if not r.success else []
-        hit = rows.with_row_index("_i").filter(pl.col("_i").is_in(idx)).drop("_i")
-        row_outcomes.append((r, hit))
-        if "unique" not in cfg.type.lower() and hit.height:
-            flagged.append(_reasons(hit, meta["reason"]))
-    # Duplicates: GX flags every copy; keep the first occurrence, quarantine the others.
-    key = [*contract.key, DAY]
-    # (found among the rows whose key hash repeats: hashing strings once costs far less
-    # memory than a distinct over them, and every copy of a key shares its hash)
-    repeated = frame.select(*dict.fromkeys([*key, ROW_NUMBER])).filter(
-        pl.struct(key).hash(seed=0).is_duplicated())
-    dup = repeated.filter(~pl.struct(key).is_first_distinct()).select(DAY, ROW_NUMBER)
-    if dup.height:
-        flagged.append(_reasons(dup, f"duplicate {', '.join(contract.key)}"))
-    bad = (pl.concat(flagged).unique(maintain_order=True)
-           .group_by(DAY, ROW_NUMBER, maintain_order=True).agg(pl.col(REASON).str.join("; "))
-           .sort(DAY, ROW_NUMBER))
-    summary = _day_summary(frame, bad, contract, min_rows, max_rows or {})
-    batch_result = _run_gx(summary, f"{contract.name}_days", _batch_expectations(contract))
+    """Validate typed rows of one or many days held as one frame (``_day``: each row's
+    partition day; see ``lakeloop.ingest.coerce``): ``RowChecks`` fed the frame at once."""
+    checks = RowChecks(contract)
+    checks.add(frame)
+    return checks.finish(min_rows, max_rows)
 
-    results = {}
-    heights = dict(zip(summary[DAY], summary[ROWS], strict=True))
-    for i, day in enumerate(summary[DAY].to_list()):
-        height = heights.get(day, 0)
-        outcomes = [_row_outcome(r, hit.filter(pl.col(DAY) == day), frame, height, day)
-                    for r, hit in row_outcomes]
-        outcomes += [_batch_outcome(r, summary.row(i, named=True), i)
-                     for r in batch_result]
-        day_bad = bad.filter(pl.col(DAY) == day).drop(DAY)
-        problems = [f"{o.reason} (observed {o.observed})" for o in outcomes
-                    if o.level == "batch" and not o.success]
-        limit = contract.batch.max_bad_row_fraction
-        if height and day_bad.height / height > limit:
-            problems.append(f"{day_bad.height} of {height} rows broke row rules "
-                            f"({day_bad.height / height:.1%} > {limit:.0%}): "
-                            "a batch problem")
-        results[day] = ValidationResult(height, outcomes, day_bad, problems)
-    return results
+
+def _shown(rule: Any) -> list[str]:  # noqa: ANN401 - a GX expectation
+    """The columns whose values a rule's sample shows: the contract's column it is about
+    (the event time for an offset rule), without the day."""
+    meta = rule.meta or {}
+    column = meta.get("column") or getattr(rule, "column", None)
+    return [column] if column else [c for c in getattr(rule, "column_list", None) or []
+                                    if c != DAY]
+
+
+def _sample(samples: dict[dt.date, list[Any]], hit: pl.DataFrame) -> None:
+    """Add the values of offending rows (``hit``: day, row, the shown columns) to each day's
+    sample, up to ``SAMPLE_SIZE`` a day, in row order."""
+    shown = [c for c in hit.columns if c not in (DAY, ROW_NUMBER)]
+    for (day,), rows in hit.sort(DAY, ROW_NUMBER).group_by(DAY, maintain_order=True):
+        got = samples.setdefault(day, [])
+        for v in rows.select(shown).head(SAMPLE_SIZE - len(got)).iter_rows():
+            got.append(_plain(v[0] if len(v) == 1 else ", ".join(map(str, v))))
 
 
 def _reasons(hit: pl.DataFrame, reason: str) -> pl.DataFrame:
@@ -363,22 +468,15 @@ def _reasons(hit: pl.DataFrame, reason: str) -> pl.DataFrame:
     return hit.select(DAY, ROW_NUMBER, text.cast(pl.String).alias(REASON))
 
 
-def _row_outcome(r: Any, hit: pl.DataFrame, frame: pl.DataFrame, height: int, day: dt.date
-                 ) -> ExpectationOutcome:
+def _row_outcome(rule: Any, hit: pl.DataFrame, sample: list[Any], height: int,  # noqa: ANN401
+                 day: dt.date) -> ExpectationOutcome:
     """A row rule's outcome on one day (``height`` rows): its offending rows that day
-    (``hit``), and a sample of their values from ``frame``."""
-    cfg, meta = r.expectation_config, r.expectation_config.meta or {}
-    column = meta.get("column") or cfg.kwargs.get("column") or ",".join(
-        c for c in cfg.kwargs.get("column_list") or [] if c != DAY) or None
-    sample: list[Any] = []
-    if hit.height:
-        shown = [c for c in (column or "").split(",") if c in frame.columns]
-        values = frame.select(DAY, ROW_NUMBER, *shown).join(
-            hit.head(SAMPLE_SIZE), on=[DAY, ROW_NUMBER], how="semi").select(shown)
-        sample = [_plain(v[0] if len(v) == 1 else ", ".join(map(str, v)))
-                  for v in values.head(SAMPLE_SIZE).iter_rows()]
+    (``hit``), with a sample of their values."""
+    meta = rule.meta or {}
+    column = ",".join(_shown(rule)) or None
     return ExpectationOutcome(
-        expectation=cfg.type, column=column, level="row",
+        expectation=rule.expectation_type,
+        column=column, level="row",
         reason=meta["reason"].replace("{day}", day.isoformat()), success=not hit.height,
         unexpected_count=hit.height,
         unexpected_percent=round(100 * hit.height / max(height, 1), 4),
