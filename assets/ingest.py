@@ -5,12 +5,13 @@ reasons and fails the step: nothing is written and downstream assets of that day
 """
 
 
+import datetime as dt
 from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 
-from assets.metadata import preview, refused, table_metadata
+from assets.metadata import PREVIEW_ROWS, preview, refused, table_metadata
 from assets.partitions import backfill_policy, partition_days
 from lakeloop.bronze import (
     DayBatch,
@@ -23,6 +24,7 @@ from lakeloop.bronze import (
 )
 from lakeloop.contracts import CalendarSpec, Contract
 from lakeloop.domains import Domain, ingest_asset
+from lakeloop.storage import Lake
 from resources import ContractsResource, LakeResource, LandingResource
 
 
@@ -69,7 +71,7 @@ def _days_metadata(read: DaysRead) -> dict[str, object]:
     for day, b in read.batches.items():
         landed = b.landed.rows
         status = "ok" if b.passed else "**refused**: " + "; ".join(b.problems)
-        accepted = "" if b.bronze is None else b.bronze.height
+        accepted = "" if b.accepted is None else b.accepted
         rows[day] = f"| {day} | {landed} | {accepted} | {b.quarantined} | {status} |"
     meta: dict[str, object] = {
         "days": len(rows), "days_open": len(read.batches), "days_closed": len(read.closed),
@@ -119,6 +121,15 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
         days, storage = partition_days(context), lake.lake()
         read = process_days(landing.store(), storage, contracts.get(dataset), days,
                             domain_calendar)
+        try:  # the staged rows go once written, or refused
+            yield from _checked_and_written(context, read, storage, days)
+        finally:
+            read.discard()
+
+    def _checked_and_written(context: dg.AssetExecutionContext, read: DaysRead,
+                             storage: Lake, days: list[dt.date]
+                             ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult
+                                           | dg.AssetObservation]:
         for day, reason in read.closed.items():  # each closed day says why, in the UI
             context.log.info(f"{dataset} {day} skipped: {reason}")
             yield dg.AssetObservation(asset_key=name, partition=day.isoformat(),
@@ -148,19 +159,18 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
             context.log.warning(f"{dataset}: quarantine holds rows of {unpaired} that bronze "
                                 f"never committed (a run stopped between the two commits): "
                                 f"re-run {name} for those days")
-        bronze = pl.concat([b.bronze for b in read.batches.values() if b.bronze is not None],
-                           how="diagonal_relaxed")
         quarantine = pl.concat([b.quarantine for b in read.batches.values()
                                 if b.quarantine is not None], how="diagonal_relaxed")
         summary = single.message if single else \
-            f"{dataset} {days[0]}..{days[-1]}: {bronze.height} rows accepted, " \
+            f"{dataset} {days[0]}..{days[-1]}: {read.accepted} rows accepted, " \
             f"{quarantine.height} quarantined, {len(read.batches)} open days"
         context.log.info(summary)
         assert bronze_version is not None
         yield dg.MaterializeResult(
             metadata={
-                **table_metadata(storage.uri(bronze_table(dataset)), bronze_version, bronze,
-                                 contract.column_docs()),
+                **table_metadata(storage.uri(bronze_table(dataset)), bronze_version,
+                                 read.bronze_preview(PREVIEW_ROWS), contract.column_docs(),
+                                 rows=read.accepted),
                 "rows_quarantined": quarantine.height,
                 "unpaired_ingests": dg.MetadataValue.json(unpaired),
                 "quarantine_delta_version": quarantine_version,

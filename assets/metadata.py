@@ -45,10 +45,13 @@ def column_schema(frame: pl.DataFrame, docs: dict[str, str] | None = None) -> dg
 
 
 def table_metadata(uri: str, version: int, frame: pl.DataFrame,
-                   docs: dict[str, str] | None = None) -> dict[str, object]:
-    """Row count, where the table lives, the Delta version written, schema and a preview."""
+                   docs: dict[str, str] | None = None, rows: int | None = None
+                   ) -> dict[str, object]:
+    """Row count, where the table lives, the Delta version written, schema and a preview.
+    ``rows``: the rows written, where ``frame`` is only their first rows (rows streamed
+    from staged files are never one frame)."""
     return {
-        "dagster/row_count": frame.height,
+        "dagster/row_count": frame.height if rows is None else rows,
         "dagster/uri": uri,
         "dagster/column_schema": column_schema(frame, docs),
         "delta_version": version,

@@ -1,7 +1,9 @@
 """One day of a dataset from landing files to bronze rows and quarantined rows.
 
 ``process_day`` decides; ``write_day`` commits. Nothing is written unless the batch passes,
-so a refused day leaves both tables exactly as they were.
+so a refused day leaves both tables exactly as they were. A day is read, typed, checked and
+staged a block of records at a time (``lakeloop.staging``): no day is held whole, so an
+ingest's memory is bounded by its largest file, not its days' typed rows.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from lakeloop.ingest import (
     SOURCE_FILE,
     Landed,
     MissingLandingData,
-    coerce,
+    TypedBlocks,
     landing_files,
     read_landed,
 )
 from lakeloop.landing_files import UnreadableRows
+from lakeloop.staging import StagedDay, Staging, bronze_stream
 from lakeloop.storage import Lake, ObjectStore
-from lakeloop.storage.lake import PARTITION_COLUMN
-from lakeloop.validation import DAY, REASON, ValidationResult, validate_days
+from lakeloop.storage.lake import PARTITION_COLUMN, FrameStream
+from lakeloop.validation import DAY, REASON, RowChecks, ValidationResult
 
 
 def bronze_table(dataset: str) -> str:
@@ -49,7 +52,7 @@ class DayBatch:
     max_rows: int | None = None  # no ceiling before there is a history to compare with
     problems: list[str] = field(default_factory=list)
     validation: ValidationResult | None = None
-    bronze: pl.DataFrame | None = None
+    staged: StagedDay | None = None  # bronze's rows, staged on disk (a passed day)
     quarantine: pl.DataFrame | None = None
     inferred: dict[str, ColumnSpec] = field(default_factory=dict)  # kept undeclared columns
 
@@ -58,10 +61,19 @@ class DayBatch:
         return not self.problems
 
     @property
+    def bronze(self) -> pl.DataFrame | None:
+        """The day's bronze rows as one frame, read back from the staged blocks (what a
+        test or a small day looks at; the write streams them)."""
+        return None if self.staged is None else self.staged.frame()
+
+    @property
+    def accepted(self) -> int | None:
+        return None if self.staged is None else self.staged.accepted
+
+    @property
     def message(self) -> str:
         if self.passed:
-            accepted = 0 if self.bronze is None else self.bronze.height
-            return (f"{self.contract.name} {self.day}: {accepted} rows accepted, "
+            return (f"{self.contract.name} {self.day}: {self.accepted or 0} rows accepted, "
                     f"{self.quarantined} quarantined")
         return f"{self.contract.name} {self.day} refused: " + "; ".join(self.problems)
 
@@ -169,11 +181,13 @@ def process_day(store: ObjectStore, lake: Lake, contract: Contract, day: dt.date
 @dataclass
 class DaysRead:
     """What became of a range of days: a batch per open day, the closed days with their
-    reasons, and the open days without any landing file."""
+    reasons, and the open days without any landing file. The passed days' rows are staged
+    in ``staging`` until written (``discard`` removes them)."""
 
     batches: dict[dt.date, DayBatch] = field(default_factory=dict)
     closed: dict[dt.date, str] = field(default_factory=dict)
     missing: dict[dt.date, MissingLandingData] = field(default_factory=dict)
+    staging: Staging = field(default_factory=Staging)
 
     @property
     def refused(self) -> list[str]:
@@ -181,16 +195,36 @@ class DaysRead:
         return [*(b.message for b in self.batches.values() if not b.passed),
                 *(str(e) for e in self.missing.values())]
 
+    @property
+    def accepted(self) -> int:
+        return sum(b.accepted or 0 for b in self.batches.values())
+
+    def bronze_rows(self) -> FrameStream:
+        """The passed days' bronze rows, day after day, a staged block at a time."""
+        return bronze_stream([b.staged for b in self.batches.values() if b.staged])
+
+    def bronze_preview(self, rows: int) -> pl.DataFrame:
+        """The first accepted rows (a preview with bronze's columns)."""
+        stream = self.bronze_rows()
+        return next((f.head(rows) for f in stream.frames() if f.height), stream.schema)
+
+    def discard(self) -> None:
+        """Remove the staged rows (once written, or when the read is refused)."""
+        self.staging.discard()
+
 
 def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[dt.date],
                  domain_calendar: CalendarSpec | None = None) -> DaysRead:
-    """Read, type and validate many days in one pass (a backfill, or one night's day): each
-    day's files are read and typed on their own, then every day's rows are validated together
-    (``validate_days``: two GX runs, not two per day). Kept undeclared columns get one type for
-    the whole range (the first day that has a value decides, as bronze's schema would)."""
+    """Read, type, validate and stage many days in one pass (a backfill, or one night's
+    day). Each day's files are read a block of records at a time; each block is typed,
+    handed to the row rules (``RowChecks``: a GX run per ~``GX_CHUNK_ROWS`` rows, whatever
+    the number of days) and staged; then the rules that need every row of a day run for
+    all days at once. Kept undeclared columns get one type for the whole range (the first
+    day that has a value decides, as bronze's schema would)."""
     read = DaysRead()
     known = _bronze_types(lake, contract)
-    typed_days: dict[dt.date, pl.DataFrame] = {}
+    checks = RowChecks(contract)
+    checked: list[dt.date] = []
     for day in sorted(days):
         files = landing_files(store, contract, day)  # listed once a day
         if (reason := closed_reason(store, contract, day, domain_calendar, files)) is not None:
@@ -209,42 +243,42 @@ def process_days(store: ObjectStore, lake: Lake, contract: Contract, days: list[
             batch.problems = landed.problems
             landed.release()
             continue
-        typed, structural, batch.inferred = coerce(landed, contract, known, DAY)
+        typing, staged = TypedBlocks(landed, contract, known, DAY), read.staging.day(day)
+        for block in typing:
+            checks.add(block)
+            staged.add(block.drop(PARSE_ERRORS, DAY))
+            del block
+        batch.inferred = typing.inferred
         known |= {name: spec.dtype for name, spec in batch.inferred.items()}
-        if structural:
-            batch.problems = structural
+        if typing.problems:
+            batch.problems = typing.problems
+            checks.forget(day)
             landed.release()  # a refused day holds nothing while the others are read
             continue
-        typed_days[day] = typed
-    if typed_days:
-        validated = validate_days(_together(list(typed_days.values())), contract,
-                                  {d: read.batches[d].min_rows for d in typed_days},
-                                  {d: read.batches[d].max_rows for d in typed_days})
-        for day in list(typed_days):  # each day's typed frame goes once it is split
-            _split(read.batches[day], typed_days.pop(day), validated[day])
+        staged.finish, batch.staged = typing.finish, staged
+        checked.append(day)
+    if checked:
+        validated = checks.finish({d: read.batches[d].min_rows for d in checked},
+                                  {d: read.batches[d].max_rows for d in checked})
+        for day in checked:
+            _split(read.batches[day], validated[day])
     return read
 
 
-def _together(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """Days' frames as one: a single day as it is (a relaxed concat copies every column)."""
-    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
-
-
-def _split(batch: DayBatch, typed: pl.DataFrame, validation: ValidationResult) -> None:
+def _split(batch: DayBatch, validation: ValidationResult) -> None:
     """A validated day's rows: quarantine (the bad rows' exact text, with reasons; then the
-    files' bytes go) and bronze (typed, the good rows; filtered a column at a time, each
-    typed column let go once filtered, so the day is not held twice)."""
+    files' bytes go) and bronze (the staged rows, less the quarantined ones)."""
     batch.validation = validation
     landed = batch.landed
     if not validation.passed:
-        batch.problems = validation.problems
+        batch.problems, batch.staged = validation.problems, None
         landed.release()
         return
     bad = validation.bad_rows
     try:
         raw = landed.raw_rows(bad[ROW_NUMBER])
     except UnreadableRows as exc:  # a file changed (or went) since it was read
-        batch.problems = [str(exc)]
+        batch.problems, batch.staged = [str(exc)], None
         landed.release()
         return
     raw_columns = [c for c in raw.columns if c not in (ROW_NUMBER, SOURCE_FILE)]
@@ -254,17 +288,13 @@ def _split(batch: DayBatch, typed: pl.DataFrame, validation: ValidationResult) -
                         .with_columns(pl.lit(batch.contract.name).alias("dataset"),
                                       pl.lit(batch.day).alias(PARTITION_COLUMN)))
     landed.release()  # the day's raw text is in quarantine where it is needed
-    good = ~typed[ROW_NUMBER].is_in(bad[ROW_NUMBER].implode()) if bad.height else None
-    names = [c for c in typed.columns
-             if c not in (PARTITION_COLUMN, SOURCE_FILE, ROW_NUMBER, PARSE_ERRORS, DAY)]
-    columns = {n: typed.get_column(n) for n in [*names, SOURCE_FILE]}
-    del typed
-    kept = []
-    for name in [*names, SOURCE_FILE]:
-        column = columns.pop(name)
-        kept.append(column if good is None else column.filter(good))
-    batch.bronze = pl.select(kept).with_columns(  # (a DataFrame of Series renames "")
-        pl.lit(batch.day).alias(PARTITION_COLUMN))
+    assert batch.staged is not None
+    batch.staged.left_out = bad[ROW_NUMBER]
+
+
+def _together(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Days' frames as one: a single day as it is (a relaxed concat copies every column)."""
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
 
 def write_day(lake: Lake, batch: DayBatch) -> tuple[int, int]:
@@ -273,12 +303,12 @@ def write_day(lake: Lake, batch: DayBatch) -> tuple[int, int]:
     Both replace the day's partition, so a re-run after a crash between the two commits
     converges to the same state. Returns (bronze version, quarantine version).
     """
-    if not batch.passed or batch.bronze is None or batch.quarantine is None:
+    if not batch.passed or batch.staged is None or batch.quarantine is None:
         raise ValueError(f"refusing to write a batch that did not pass: {batch.message}")
     q_version = lake.overwrite_partition(quarantine_table(batch.contract.name),
                                          batch.quarantine, batch.day)
-    b_version = lake.overwrite_partition(bronze_table(batch.contract.name), batch.bronze,
-                                         batch.day,
+    b_version = lake.overwrite_partition(bronze_table(batch.contract.name),
+                                         bronze_stream([batch.staged]), batch.day,
                                          evolve=bool(batch.contract.extra_columns.keep))
     return b_version, q_version
 
@@ -292,22 +322,24 @@ def write_days(lake: Lake, contract: Contract, read: DaysRead, start: dt.date, e
     if read.refused:
         raise ValueError(f"refusing to write {contract.name} {start}..{end}: "
                          + "; ".join(read.refused))
-    batches = [b for b in read.batches.values() if b.bronze is not None]
+    batches = [b for b in read.batches.values() if b.staged is not None]
     # both commits carry one batch id: a run killed between them leaves a quarantine commit
     # with no bronze twin, which ``unpaired_ingests`` names until the days are re-run
     commit = {"ingest": {"batch": uuid.uuid4().hex, "days": [start.isoformat(),
                                                            end.isoformat()]}}
+    quarantine = [b.quarantine for b in batches if b.quarantine is not None]
     versions: list[int | None] = []
-    for table, frames, evolve in (
-            (quarantine_table(contract.name), [b.quarantine for b in batches], False),
-            (bronze_table(contract.name), [b.bronze for b in batches],
+    for table, rows, evolve in (
+            (quarantine_table(contract.name), _together(quarantine) if quarantine else None,
+             False),
+            (bronze_table(contract.name), read.bronze_rows() if batches else None,
              bool(contract.extra_columns.keep))):
-        if not frames and not lake.exists(table):
+        if rows is None and not lake.exists(table):
             versions.append(None)
             continue
-        frame = _together(frames) if frames else lake.scan(table).head(0).collect()
-        versions.append(lake.overwrite_days(table, frame, start, end, evolve=evolve,
-                                            commit_metadata=commit))
+        versions.append(lake.overwrite_days(
+            table, lake.scan(table).head(0).collect() if rows is None else rows, start, end,
+            evolve=evolve, commit_metadata=commit))
     return versions[1], versions[0]
 
 

@@ -196,6 +196,7 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date,
             assert read.rows is not None
             if isinstance(read.rows, CsvRows):  # its bytes can go once typed: read again
                 read.rows.reread = partial(_reread, store, uri, name, contract.format)
+                read.rows.spill()
             landed.sources.append((name, read.rows))
             landed.notes += [f"{name}: {n}" for n in read.notes]
     for uri in manifests:

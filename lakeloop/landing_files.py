@@ -20,6 +20,8 @@ import csv
 import gzip
 import hashlib
 import io
+import mmap
+import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ csv.field_size_limit(1 << 24)  # a long free-text field is data, not an error
 
 
 BLOCK_ROWS = 250_000  # records parsed and typed at a time (bounds a day's working memory)
+SPILL_BYTES = 1 << 23  # a CSV larger than this is parsed from a temporary file, not memory
 
 
 class UnreadableRows(ValueError):
@@ -70,7 +73,7 @@ class CsvRows:
     again from its bytes (``take``)."""
 
     name: str
-    data: bytes | None  # UTF-8; None once let go (``let_go``), read again when needed
+    data: bytes | mmap.mmap | None  # UTF-8; None once let go (``let_go``), read again
     separator: str
     header: bytes  # everything before the first record
     starts: np.ndarray  # each record's first byte, then len(data): records + 1 offsets
@@ -84,14 +87,38 @@ class CsvRows:
     def height(self) -> int:
         return len(self.lines)
 
+    def spill(self) -> None:
+        """Move a large file's bytes to a temporary file, mapped (``mmap``): a block's
+        records are paged in while it is parsed and let go after (``MADV_DONTNEED``), so
+        the day's blocks are read with about a block of the file in memory, not all of it.
+        Only with ``reread`` (the digest proves a later read is the same file)."""
+        if self.reread is None or not isinstance(self.data, bytes) or \
+                len(self.data) <= SPILL_BYTES:
+            return
+        self.digest = _digest(self.data)
+        with tempfile.TemporaryFile(prefix="lakeloop-landed-") as spilled:
+            spilled.write(self.data)
+            spilled.flush()
+            self.data = mmap.mmap(spilled.fileno(), 0, access=mmap.ACCESS_READ)
+        # (the mapping keeps the unlinked file until it is closed)
+
     def let_go(self) -> None:
         """Drop the bytes (the typed rows hold the day now); ``reread`` gives them back for
         the few records quarantine needs, checked against the digest. Without ``reread``
         the bytes stay."""
         if self.reread is not None and self.data is not None:
-            self.digest, self.data = _digest(self.data), None
+            if isinstance(self.data, mmap.mmap):
+                self.data.close()
+            else:
+                self.digest = _digest(self.data)
+            self.data = None
 
-    def _data(self) -> bytes:
+    def _paged_out(self) -> None:
+        """A mapped file's pages read so far leave the process (the file stays)."""
+        if isinstance(self.data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            self.data.madvise(mmap.MADV_DONTNEED)
+
+    def _data(self) -> bytes | mmap.mmap:
         if self.data is not None:
             return self.data
         assert self.reread is not None
@@ -121,6 +148,7 @@ class CsvRows:
             return pl.DataFrame(schema={c: pl.Int64 if c == LINE else pl.String
                                         for c in self.columns})
         body = self._data()[self.starts[first]:self.starts[stop]]
+        self._paged_out()
         return self._parse(body if body.endswith(b"\n") else body + b"\n",
                            self.lines[first:stop])
 

@@ -18,6 +18,7 @@ run in an ephemeral context, no project folder.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -237,7 +238,7 @@ def _run_gx(frame: pl.DataFrame, name: str, suite: list[Any]) -> list[RuleResult
         rules = [suite[i] for i in indices]
         gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{part}_suite"))
         for expectation in rules:
-            gx_suite.add_expectation(expectation)
+            gx_suite.add_expectation(expectation.copy(update={"id": None}))  # (run again)
         validation = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{part}_validation", data=batch_def, suite=gx_suite))
         columns = list(dict.fromkeys(c for e in rules for c in _columns(e)))
@@ -251,6 +252,9 @@ def _run_gx(frame: pl.DataFrame, name: str, suite: list[Any]) -> list[RuleResult
                 got.success = got.success and bool(r.success)
                 got.result["unexpected_index_list"] += list(
                     r.result.get("unexpected_index_list") or [])
+    del context, batch_def
+    if frame.height >= GX_CHUNK_ROWS // 4:  # (a small run leaves little behind)
+        gc.collect()  # GX's objects hold each chunk's pandas copy in reference cycles
     return [merged[i] for i in sorted(merged)]
 
 
@@ -351,7 +355,7 @@ class RowChecks:
     def _check_pending(self) -> None:
         if not self.pending:
             return
-        frame = pl.concat(self.pending, how="diagonal_relaxed") if len(self.pending) > 1 \
+        frame = pl.concat(self.pending, rechunk=False) if len(self.pending) > 1 \
             else self.pending[0]
         self.pending = []
         if not frame.height:
@@ -374,7 +378,7 @@ class RowChecks:
         batch rules' on the per-day summary of the rows that passed. ``min_rows``: each
         day's row-count floor (every day to judge); ``max_rows``: its ceiling, if any."""
         self._check_pending()
-        narrow = pl.concat(self.narrow, how="diagonal_relaxed") if self.narrow else \
+        narrow = pl.concat(self.narrow, rechunk=False) if self.narrow else \
             pl.DataFrame(schema={DAY: pl.Date, ROW_NUMBER: pl.UInt32})
         self.narrow = []
         contract = self.contract

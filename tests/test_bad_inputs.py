@@ -306,13 +306,13 @@ def test_a_file_changed_after_it_was_read_is_refused(landing_copy: Path, tmp_pat
     folder = landing_copy / FOLDER
     text = (folder / "part-0.csv").read_text()
     _write(folder, "part-0.csv", _replace_field(text, 3, "currency", "XXX"))
-    validate = lakeloop.bronze.validate_days
+    finish = lakeloop.bronze.RowChecks.finish
 
     def then_overwrite(*args: object, **kwargs: object) -> object:
         (folder / "part-0.csv").write_text(text)  # the sender writes the file again
-        return validate(*args, **kwargs)
+        return finish(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(lakeloop.bronze, "validate_days", then_overwrite)
+    monkeypatch.setattr(lakeloop.bronze.RowChecks, "finish", then_overwrite)
     store, lake = ObjectStore(str(landing_copy)), Lake(str(tmp_path / "lake"))
     read = process_days(store, lake, CONTRACT, [day(1)])
     batch = read.batches[day(1)]
