@@ -9,6 +9,7 @@ import codecs
 import gzip
 import io
 import json
+import mmap
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pytest
 
 from lakeloop.bronze import bronze_table, process_days, quarantine_table, write_days
 from lakeloop.contracts import load_contract
+from lakeloop.ingest import read_landed
 from lakeloop.storage import Lake, ObjectStore
 from tests.conftest import day
 
@@ -281,7 +283,10 @@ def test_small_blocks_give_the_same_day(landing_copy: Path, tmp_path: Path,
     store, lake = ObjectStore(str(landing_copy)), Lake(str(tmp_path / "lake"))
     whole = process_days(store, lake, CONTRACT, [day(1)]).batches[day(1)]
     monkeypatch.setattr("lakeloop.ingest.BLOCK_ROWS", 7)
-    blocks = process_days(store, lake, CONTRACT, [day(1)]).batches[day(1)]
+    monkeypatch.setattr("lakeloop.landing_files.SPILL_BYTES", 0)  # parsed from a mapped file
+    read = process_days(store, lake, CONTRACT, [day(1)])
+    blocks = read.batches[day(1)]
+    assert blocks.staged is not None and len(blocks.staged.paths) > 3  # staged block by block
     assert whole.passed and blocks.passed, (whole.problems, blocks.problems)
     assert whole.landed.rows == blocks.landed.rows == len(_rows(text))  # + 1 repeat, - header
     assert blocks.quarantined >= 3  # the currency, the amount, the repeated key
@@ -295,6 +300,12 @@ def test_small_blocks_give_the_same_day(landing_copy: Path, tmp_path: Path,
     assert "amount: not a float64" in reasons
     records = [json.loads(r) for r in blocks.quarantine["record"]]
     assert any(r["currency"] == "XXX" and r["_line"] == "14" for r in records), records
+    mapped = read_landed(store, CONTRACT, day(1))  # (what was parsed: a mapped file)
+    assert all(isinstance(rows.data, mmap.mmap) for _, rows in mapped.sources)
+    staged = read.staging.path
+    assert sorted(p.name for p in staged.iterdir()) == [p.name for p in blocks.staged.paths]
+    read.discard()  # what the ingest asset does once the rows are written (or refused)
+    assert not staged.exists()
 
 
 def test_a_file_changed_after_it_was_read_is_refused(landing_copy: Path, tmp_path: Path,

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from lakeloop.storage import Lake
+from lakeloop.storage.lake import FrameStream
 
 DAY = dt.date(2026, 1, 5)
 
@@ -19,14 +20,22 @@ def _frame(writer: int, rows: int = 50) -> pl.DataFrame:
                          "date": [DAY] * rows})
 
 
-def test_writers_racing_on_one_day_leave_exactly_one_copy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("streamed", [False, True])
+def test_writers_racing_on_one_day_leave_exactly_one_copy(tmp_path: Path, streamed: bool
+                                                          ) -> None:
     """Two runs of one day at once (a retry beside a stuck run, a backfill beside the nightly
     run): every writer's commit lands - the losers of a commit race redo their write on the
-    new snapshot - and the day holds one writer's rows, never two."""
+    new snapshot - and the day holds one writer's rows, never two. ``streamed``: rows given
+    as a stream (bronze's staged blocks: files, then a commit of add actions)."""
     lake = Lake(str(tmp_path / "lake"))
-    lake.overwrite_partition("silver/t", _frame(0), DAY)
+
+    def rows(writer: int) -> pl.DataFrame | FrameStream:
+        frame = _frame(writer)
+        return FrameStream(frame.head(0), lambda: iter([frame])) if streamed else frame
+
+    lake.overwrite_partition("silver/t", rows(0), DAY)
     with ThreadPoolExecutor(6) as pool:
-        list(pool.map(lambda w: lake.overwrite_partition("silver/t", _frame(w), DAY),
+        list(pool.map(lambda w: lake.overwrite_partition("silver/t", rows(w), DAY),
                       range(1, 7)))
     assert lake.version("silver/t") == 6  # six more commits, none lost to a conflict
     day = lake.scan("silver/t").collect()

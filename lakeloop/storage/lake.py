@@ -95,8 +95,11 @@ def _merged(table: str, current: DeltaSchema, written: DeltaSchema, evolve: bool
     days). A column whose type would change is refused, as delta-rs refuses it."""
     old = {f.name: f for f in current.fields}
     new = {f.name: f for f in written.fields}
-    changed = [f"{n} ({old[n].type} in the table, {f.type} written)" for n, f in new.items()
-               if n in old and str(old[n].type) != str(f.type)]
+    def named(field: Any) -> str:  # noqa: ANN401 - a Delta field; "string", not PrimitiveType(...)
+        return str(getattr(field.type, "type", field.type))
+
+    changed = [f"{n} ({named(old[n])} in the table, {named(f)} written)"
+               for n, f in new.items() if n in old and str(old[n].type) != str(f.type)]
     if changed or (not evolve and set(old) != set(new)):
         differ = changed or sorted(set(old) ^ set(new))
         raise ValueError(f"{table}: the rows' columns do not match the table's: "
