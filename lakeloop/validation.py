@@ -360,16 +360,13 @@ class RowChecks:
         self.pending = []
         if not frame.height:
             return
-        rows = frame.select(DAY, ROW_NUMBER)
         for i, r in enumerate(_run_gx(frame, self.contract.name, self.rules)):
-            idx = (r.result.get("unexpected_index_list") or []) if not r.success else []
-            if not idx:
+            hit = _hits(frame, r)
+            if not hit.height:
                 continue
-            hit = rows.with_row_index("_i").filter(pl.col("_i").is_in(idx)).drop("_i")
             self.hits[i].append(hit)
             self.flagged.append(_reasons(hit, (r.expectation_config.meta or {})["reason"]))
-            _sample(self.samples[i], frame.select(DAY, ROW_NUMBER, *_shown(self.rules[i]))
-                    .join(hit, on=[DAY, ROW_NUMBER], how="semi"))
+            _sample(self.samples[i], frame, hit, self.rules[i])
 
     def finish(self, min_rows: dict[dt.date, int],
                max_rows: dict[dt.date, int | None] | None = None
@@ -385,13 +382,9 @@ class RowChecks:
         key_rule = _key_rule(contract, max(narrow[DAY].n_unique(), 1) if narrow.height else 1)
         [key_result] = _run_gx(narrow, f"{contract.name}_key", [key_rule]) if narrow.height \
             else [None]
-        key_hits = narrow.select(DAY, ROW_NUMBER).with_row_index("_i").filter(
-            pl.col("_i").is_in(key_result.result.get("unexpected_index_list") or [])).drop(
-            "_i") if key_result is not None and not key_result.success else \
-            narrow.select(DAY, ROW_NUMBER).head(0)
+        key_hits = _hits(narrow, key_result)
         key_samples: dict[dt.date, list[Any]] = {}
-        _sample(key_samples, narrow.select(DAY, ROW_NUMBER, *_shown(key_rule))
-                .join(key_hits, on=[DAY, ROW_NUMBER], how="semi"))
+        _sample(key_samples, narrow, key_hits, key_rule)
         # Duplicates: GX flags every copy; keep the first occurrence, quarantine the others.
         key = [*contract.key, DAY]
         # (found among the rows whose key hash repeats: hashing strings once costs far less
@@ -455,11 +448,24 @@ def _shown(rule: Any) -> list[str]:  # noqa: ANN401 - a GX expectation
                                     if c != DAY]
 
 
-def _sample(samples: dict[dt.date, list[Any]], hit: pl.DataFrame) -> None:
-    """Add the values of offending rows (``hit``: day, row, the shown columns) to each day's
-    sample, up to ``SAMPLE_SIZE`` a day, in row order."""
-    shown = [c for c in hit.columns if c not in (DAY, ROW_NUMBER)]
-    for (day,), rows in hit.sort(DAY, ROW_NUMBER).group_by(DAY, maintain_order=True):
+def _hits(frame: pl.DataFrame, result: RuleResult | None) -> pl.DataFrame:
+    """The (day, row) of the rows of ``frame`` a rule's result flags (GX gives their
+    positions in the frame); none when the rule passed or did not run."""
+    idx = [] if result is None or result.success else \
+        result.result.get("unexpected_index_list") or []
+    return frame.select(DAY, ROW_NUMBER).with_row_index("_i").filter(
+        pl.col("_i").is_in(idx)).drop("_i")
+
+
+def _sample(samples: dict[dt.date, list[Any]], frame: pl.DataFrame, hit: pl.DataFrame,
+            rule: Any) -> None:  # noqa: ANN401 - a GX expectation
+    """Add the values ``rule`` shows of the offending rows (``hit``: day, row) of ``frame``
+    to each day's sample, up to ``SAMPLE_SIZE`` a day, in row order."""
+    if not hit.height:
+        return
+    shown = _shown(rule)
+    values = frame.select(DAY, ROW_NUMBER, *shown).join(hit, on=[DAY, ROW_NUMBER], how="semi")
+    for (day,), rows in values.sort(DAY, ROW_NUMBER).group_by(DAY, maintain_order=True):
         got = samples.setdefault(day, [])
         for v in rows.select(shown).head(SAMPLE_SIZE - len(got)).iter_rows():
             got.append(_plain(v[0] if len(v) == 1 else ", ".join(map(str, v))))

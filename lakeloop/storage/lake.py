@@ -27,7 +27,7 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from lakeloop.settings import S3Settings
-from lakeloop.storage.objects import is_s3, join
+from lakeloop.storage.objects import ObjectStore, is_s3, join
 
 PARTITION_COLUMN = "date"
 COMMIT_ATTEMPTS = 6  # a write that loses a commit race is redone on the new snapshot
@@ -113,6 +113,7 @@ class Lake:
     def __init__(self, root: str, s3: S3Settings | None = None) -> None:
         self.root = root.rstrip("/") if is_s3(root) else str(Path(root).resolve())
         self.s3 = s3 or S3Settings()
+        self._objects = ObjectStore(self.root, self.s3)  # (its S3 client made once, if used)
 
     def uri(self, table: str) -> str:
         return join(self.root, table)
@@ -213,13 +214,11 @@ class Lake:
     def _write_file(self, table: str, day: dt.date, rows: pl.DataFrame) -> AddAction:
         path = f"{PARTITION_COLUMN}={day.isoformat()}/part-{uuid.uuid4().hex}.zstd.parquet"
         if is_s3(self.root):  # (written locally first: its size is what the log records)
-            from lakeloop.storage.objects import ObjectStore
-
             with tempfile.TemporaryDirectory(prefix="lakeloop-write-") as folder:
                 local = Path(folder) / "part.parquet"
                 rows.write_parquet(local)
                 size = local.stat().st_size
-                ObjectStore(self.root, self.s3).write_bytes(local.read_bytes(), table, path)
+                self._objects.write_bytes(local.read_bytes(), table, path)
         else:
             local = Path(self.uri(table)) / path
             local.parent.mkdir(parents=True, exist_ok=True)
