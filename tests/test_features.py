@@ -147,6 +147,27 @@ def test_windows_count_only_strictly_earlier_transactions() -> None:
     assert out["card_same_merchant_as_prev"].to_list() == [False, True, False, False]
 
 
+def test_a_row_without_a_time_is_in_no_window_and_a_null_amount_in_no_statistic() -> None:
+    """A nullable event time: its row counts in no other row's window and has none of its
+    own (counts 0, statistics null); a row without an amount counts as an event but adds
+    nothing to the amount statistics."""
+    ts = [None, dt.datetime(2026, 1, 8, 10, 0), dt.datetime(2026, 1, 8, 10, 30),
+          dt.datetime(2026, 1, 8, 10, 45)]
+    frame = pl.LazyFrame({
+        "transaction_id": ["a", "b", "c", "d"], "ts": ts, "card_id": ["k"] * 4,
+        "merchant_id": ["m1"] * 4, "date": [dt.date(2026, 1, 8)] * 4,
+        "amount": [99.0, 10.0, None, 5.0], **{c: ["x"] * 4 for c in CATEGORICAL},
+    })
+    out = _tx_features(frame, None, dt.date(2026, 1, 8))
+    assert out["transaction_id"].to_list() == ["a", "b", "c", "d"]
+    assert out["card_count_1h"].to_list() == [0, 0, 1, 2]
+    assert out["merchant_count_7d"].to_list() == [0, 0, 1, 2]
+    assert out["card_amount_sum_1h"].to_list() == [None, 0.0, 10.0, 10.0]
+    assert out["card_amount_mean_24h"].to_list() == [None, None, 10.0, 10.0]
+    assert out["card_amount_max_24h"].to_list() == [None, None, 10.0, 10.0]
+    assert out["card_seconds_since_prev"].to_list()[2:] == [1800, 900]
+
+
 def test_a_range_sees_only_what_each_day_sees_at_night() -> None:
     """A card's previous event 9 days back is out of its night's 7-day look-back: in a
     backfill's range (which holds it) the card is still first seen in 7 days, as at night."""

@@ -26,6 +26,7 @@ LABEL_LOOKBACK_DAYS = 30  # label-history window
 WEEK_SECONDS = 7 * 24 * 3600
 KNOWN_ON = "_known_on"  # the day a positive label became known
 GROUP = "_group"  # a working column: the run of one entity's rows, ordered by entity
+TIMED_RUN, STAND_IN_TIME = "_run", "_at"  # the windows' runs and clock when a time is missing
 COUNT_WINDOWS = ("1h", "24h", "7d")
 AMOUNT_STATS = (("1h", "sum"), ("24h", "sum"), ("24h", "mean"), ("24h", "max"),
                 ("7d", "mean"), ("7d", "std"))
@@ -90,26 +91,26 @@ def event_schema(contract: Contract, schema: Mapping[str, pl.DataType]) -> Event
     return EventSchema(keys, categorical, numeric)
 
 
-def _windows(name: str, group: pl.Expr, present: pl.Expr | None, time: str,
-             amount: str | None) -> list[pl.Expr]:
-    """Counts, amount statistics and seconds since the previous event, per ``group`` (the
-    entity's run in a frame ordered by entity, then event time); rows where ``present`` is
-    false (a key column is null) share no history (``None``: every row has its key)."""
-    def roll(expr: pl.Expr, fn: str, period: str) -> pl.Expr:
-        return getattr(expr, f"rolling_{fn}_by")(time, window_size=period, closed="left")
-
-    def known(expr: pl.Expr) -> pl.Expr:
-        return expr if present is None else pl.when(present).then(expr)
-
-    out = [known(roll(pl.col(time).is_not_null().cast(pl.Int32), "sum", p).over(group)
-                 .fill_null(0)).alias(f"{name}_count_{p}") for p in COUNT_WINDOWS]
-    if amount is not None:
-        out += [known(roll(pl.col(amount).cast(pl.Float64), stat, p).over(group))
-                .alias(f"{name}_amount_{stat}_{p}") for p, stat in AMOUNT_STATS]
-    out.append(known(pl.when(_previous_visible(group)).then(
-        (pl.col(time) - _previous(pl.col(time), group)).dt.total_seconds()))
-        .alias(f"{name}_seconds_since_prev"))
-    return out
+def _rolling(ordered: pl.DataFrame, name: str, at: str, run: str, amount: str | None
+             ) -> dict[str, pl.Series]:
+    """Event counts and amount statistics over each of ``COUNT_WINDOWS`` before every row
+    (``closed="left"``: events strictly earlier), within its ``run`` of ``ordered`` (one
+    entity's rows, ordered by ``at``). One ``DataFrame.rolling`` per window length computes
+    all of its statistics from one set of window bounds: about twice as fast as one
+    ``rolling_*_by(...).over(run)`` per statistic, which gave the same values."""
+    out: dict[str, pl.Series] = {}
+    for period in COUNT_WINDOWS:
+        stats = [pl.len().cast(pl.Int32).alias(f"{name}_count_{period}")]
+        if amount is not None:
+            stats += [getattr(pl.col(amount), stat)().alias(f"{name}_amount_{stat}_{period}")
+                      for p, stat in AMOUNT_STATS if p == period]
+        done = ordered.rolling(at, period=period, closed="left", group_by=run).agg(stats)
+        if not done[run].equals(ordered[run]):  # rows come back in runs, as given
+            raise AssertionError(f"{name}: rolling windows came back in another row order")
+        out.update((c, done[c]) for c in done.columns if c not in (run, at))
+    names = [f"{name}_count_{p}" for p in COUNT_WINDOWS] + (
+        [f"{name}_amount_{stat}_{p}" for p, stat in AMOUNT_STATS] if amount else [])
+    return {c: out[c] for c in names}
 
 
 def _previous(expr: pl.Expr, group: pl.Expr) -> pl.Expr:
@@ -120,14 +121,15 @@ def _previous(expr: pl.Expr, group: pl.Expr) -> pl.Expr:
 
 def _entity_windows(events: pl.DataFrame, name: str, cols: list[str], time: str,
                     amount: str | None, hops: Mapping[str, list[str]]) -> pl.DataFrame:
-    """``_windows`` of one entity (and whether it hops between the ``hops`` entities), one
-    row per row of ``events`` (in event order), in its order.
+    """Counts, amount statistics and seconds since the previous event of one entity (and
+    whether it hops between the ``hops`` entities), one row per row of ``events`` (in event
+    order), in its order. Rows whose key has a null share no history (no entity features);
+    a row without an event time is in no window and counts none.
 
-    Why the detour through the entity's order: ``over`` on contiguous groups works on slices,
-    where scattered groups are gathered by every expression again. The rows are ordered by a
-    hash of the key (a sort of integers, stable so event order holds within an entity), the
-    groups are runs of equal keys; two keys with one hash would split into more runs than
-    keys, and are then ordered by the key itself."""
+    Why the detour through the entity's order: windows then work on contiguous runs of rows.
+    The rows are ordered by a hash of the key (a sort of integers, stable so event order
+    holds within an entity), the groups are runs of equal keys; two keys with one hash would
+    split into more runs than keys, and are then ordered by the key itself."""
     key = _entity_value(cols)
     rows = events.select(*dict.fromkeys([
         time, PARTITION_COLUMN, *cols, *(c for other in hops.values() for c in other),
@@ -140,15 +142,46 @@ def _entity_windows(events: pl.DataFrame, name: str, cols: list[str], time: str,
         ordered = rows[order]
     del rows
     group, present = pl.col(GROUP), _entity_key(cols).is_not_null()
+    timed = pl.col(time).is_not_null()
+    all_present, all_timed = ordered.select(present.all(), timed.all()).row(0)
+    # the windows' runs and clock: rows without a time make runs of their own (sorted
+    # before the entity's timed rows), on a stand-in time, and their results are dropped
+    run, at = (GROUP, time) if all_timed else (TIMED_RUN, STAND_IN_TIME)
+    ordered = ordered.with_columns(
+        key.rle_id().set_sorted().alias(GROUP),
+        *([] if all_timed else [pl.struct(key, timed).rle_id().alias(run),
+                                pl.col(time).fill_null(pl.col(time).min()).alias(at)]),
+        *([pl.col(amount).cast(pl.Float64)] if amount else []))
     hop = [(present & _previous_visible(group)  # an unknown card hops nowhere
             & (_previous(_entity_key(other), group) == _entity_key(other)))
            .fill_null(False).alias(f"{name}_same_{o}_as_prev") for o, other in hops.items()]
-    windows = _windows(name, group, None if ordered.select(present.all()).item() else present,
-                       time, amount)
-    out = (ordered.with_columns(key.rle_id().set_sorted().alias(GROUP)).lazy()
-           .select(*windows, *hop).collect(engine="in-memory"))
+    since = pl.when(_previous_visible(group)).then(
+        (pl.col(time) - _previous(pl.col(time), group)).dt.total_seconds())
+    per_row = ordered.select(present.alias("_present"), (present & timed).alias("_timed"),
+                             since.alias(f"{name}_seconds_since_prev"), *hop)
+    ordered = ordered.select(*dict.fromkeys([run, at, *([amount] if amount else [])]))
+    windows = _rolling(ordered, name, at, run, amount)  # (the keys' text let go of first)
     del ordered
-    return out[order.arg_sort()]  # back in event order
+    keyed, timed_rows = per_row["_present"], per_row["_timed"]
+
+    def seen(values: pl.Series, mask: pl.Series) -> pl.Series:
+        """``values``, null where ``mask`` is false (the row has no history)."""
+        if all_present and all_timed:
+            return values
+        return pl.select(pl.when(mask).then(values)).to_series().alias(values.name)
+
+    columns = [*(seen(s, keyed if c.startswith(f"{name}_count_") else timed_rows)
+                 for c, s in windows.items()),
+               seen(per_row[f"{name}_seconds_since_prev"], keyed),
+               *(per_row[f"{name}_same_{o}_as_prev"] for o in hops)]
+    del windows, per_row, keyed, timed_rows
+    # back in event order, as many columns at a time as Polars has threads (not two frames)
+    back, restored, step = order.arg_sort(), [], pl.thread_pool_size()
+    while columns:
+        batch, columns = pl.DataFrame(columns[:step]), columns[step:]
+        restored += batch[back].get_columns()
+        del batch
+    return pl.DataFrame(restored)
 
 
 def one_run_per_entity(frame: pl.DataFrame, cols: list[str]) -> bool:
@@ -261,13 +294,19 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
         {o: oc for o, oc in r.entities.items() if name == first and o != first})
         for name, cols in r.entities.items()], how="horizontal") if r.entities else None
     del read
+    in_range = tx.select(pl.col(PARTITION_COLUMN).is_between(day, until)).to_series()
+    if not in_range.all():  # a look-back to drop (a filter copies)
+        tx = tx.filter(in_range)
+        windows = None if windows is None else windows.filter(in_range)
+    # Generated columns are kept apart from the history's own and put beside them at the
+    # end: the two have different chunk layouts (the history's are its files'), and Polars
+    # aligns the layouts of a whole frame -- a copy of every column -- for any select,
+    # with_columns or drop on a frame that mixes them.
+    new: dict[str, pl.Series] = {}
     if windows is not None:  # the hops after every entity's windows (the table's order)
         hops = [f"{first}_same_{o}_as_prev" for o in r.entities if o != first]
-        tx = _beside(tx, windows.select(pl.exclude(hops), *hops), contract)
-    in_range = pl.col(PARTITION_COLUMN).is_between(day, until)
-    if not tx.select(in_range.all()).item():  # a look-back to drop (a filter copies)
-        tx = tx.filter(in_range)
-
+        new.update((c, windows[c]) for c in [*(c for c in windows.columns if c not in hops),
+                                               *hops])
     derived: list[pl.Expr] = []
     for name, cols in r.entities.items():
         derived += [
@@ -279,28 +318,37 @@ def event_features(history: pl.LazyFrame, known: pl.LazyFrame | None, day: dt.da
             derived.append(pl.when(mean > 0).then(pl.col(amount) / mean).otherwise(1.0)
                            .alias(f"{name}_amount_vs_mean_7d"))  # $0 history: never inf
         if name in label_entities:
-            tx = _beside(tx, _label_history(tx.select(*cols, PARTITION_COLUMN), known, name,
-                                            cols), contract)
+            history_of = _label_history(_frame(tx, [*cols, PARTITION_COLUMN]), known, name, cols)
+            new.update((c, history_of[c]) for c in history_of.columns)
     if amount is not None:
         derived.append(pl.col(amount).cast(pl.Float64).clip(lower_bound=0).log1p()
                        .alias("log_amount"))
     derived += [pl.col(time).dt.hour().alias("hour"), pl.col(time).dt.weekday().alias("weekday"),
                 (pl.col(time).dt.hour() < 6).alias("is_night")]
-    out = tx.with_columns(derived)
-    generated = [c for c in out.columns if c not in original]
-    return (out.select(*keys, *raw_amount, *passthrough, *generated)
-            .drop(*([label_col] if label_col else []), strict=False).lazy())
+    _refuse_clashes(tx, new, contract)
+    read_by_derived = [time, *([amount] if amount else [])]  # (one chunk, like ``new``)
+    inputs = pl.DataFrame([*(tx[c].rechunk() for c in read_by_derived), *new.values()])
+    new.update((s.name, s) for s in inputs.select(derived).get_columns())
+    columns = {c: tx[c] for c in [*keys, *raw_amount, *passthrough]}
+    columns.update(new)  # a derived column named like a data column replaces it, in place
+    if label_col:
+        columns.pop(label_col, None)
+    return pl.DataFrame(list(columns.values())).lazy()
 
 
-def _beside(tx: pl.DataFrame, features: pl.DataFrame, contract: Contract) -> pl.DataFrame:
-    """``features`` as new columns of ``tx`` (same rows, same order); a data column that
-    has a generated feature's name is refused by name, never overwritten."""
-    clash = sorted(set(tx.columns) & set(features.columns))
+def _frame(tx: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    """Some columns of ``tx`` as a frame of their own, without copying them."""
+    return pl.DataFrame([tx[c] for c in cols])
+
+
+def _refuse_clashes(tx: pl.DataFrame, new: Mapping[str, pl.Series], contract: Contract) -> None:
+    """A data column that has a generated feature's name is refused by name, never
+    overwritten."""
+    clash = sorted(set(tx.columns) & set(new))
     if clash:
         raise ValueError(f"{contract.name}: column(s) {clash} have the names of features "
                          "lakeloop generates; rename them (a column's `source:` in the "
                          "contract) or leave them out (`extra_columns`)")
-    return tx.hstack(features.get_columns())
 
 
 def contract_columns(frame: pl.LazyFrame) -> list[str]:
@@ -321,15 +369,24 @@ def _label_history(rows: pl.DataFrame, known: pl.LazyFrame | None, name: str,
     positives = known.select(*cols, KNOWN_ON).collect(engine="in-memory")
     entity = _entity_value(cols)
     labelled = positives.select(entity).to_series().unique().implode()
-    per_day = (rows.lazy()  # rows of entities with a known positive first: a few of many
-               .filter(entity.is_in(labelled)).unique()
+    # only the rows of entities with a known positive are looked up (a few of many), then
+    # set in place among the "none seen" values: a join of every row costs ~100 MB a 1M rows
+    hit = rows.select(entity.is_in(labelled).fill_null(False)).to_series()
+    looked_up = rows.filter(hit)
+    per_day = (looked_up.lazy().unique()
                .join(positives.lazy(), on=cols, how="inner", nulls_equal=False)
                .filter((pl.col(KNOWN_ON) < day)
                        & (pl.col(KNOWN_ON) >= day - pl.duration(days=LABEL_LOOKBACK_DAYS)))
                .group_by(*cols, PARTITION_COLUMN)
                .agg(pl.len().alias(labels), (day.first() - pl.col(KNOWN_ON).max()).dt.total_days()
                     .alias(since)))
-    return rows.lazy().join(per_day, on=[*cols, PARTITION_COLUMN], how="left",
-                            nulls_equal=False, maintain_order="left").select(
+    found = looked_up.lazy().join(per_day, on=[*cols, PARTITION_COLUMN], how="left",
+                                  nulls_equal=False, maintain_order="left").select(
         pl.col(labels).fill_null(0), pl.col(since).fill_null(LABEL_LOOKBACK_DAYS + 1),
     ).collect(engine="in-memory")
+    where, n = hit.arg_true(), rows.height
+    return pl.DataFrame([
+        pl.repeat(0, n, dtype=pl.UInt32, eager=True).alias(labels)
+        .scatter(where, found[labels]),
+        pl.repeat(LABEL_LOOKBACK_DAYS + 1, n, dtype=pl.Int64, eager=True).alias(since)
+        .scatter(where, found[since])])
