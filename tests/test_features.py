@@ -87,16 +87,17 @@ def test_rows_in_any_order_and_chunking_give_the_same_features(bronze: Lake) -> 
     assert_frame_equal(_tx_features(parts.lazy(), labels, d), in_order)
 
 
-def test_entity_runs_tell_a_split_entity() -> None:
-    """The check that guards the hash ordering of the windows: an entity whose rows are not
-    contiguous (two keys interleaved, as a hash collision would leave them) is caught."""
+def test_entity_runs_tell_a_hash_collision() -> None:
+    """The check that guards the hash ordering of the windows: rows ordered by the key's
+    hash hold each entity in one run, unless two keys share a hash -- caught whether their
+    rows interleave or not (``shared``: a hash where a and b collide)."""
     contiguous = pl.DataFrame({"card": ["a", "a", "b", "b", "c"], "zip": [1, 1, 1, 2, 2]})
+    shared = pl.when(pl.col("card") == "c").then(9).otherwise(7)
     assert one_run_per_entity(contiguous, ["card"])
+    assert one_run_per_entity(contiguous, ["zip", "card"])  # composite keys: 4 runs, 4 hashes
+    assert not one_run_per_entity(contiguous, ["card"], hashed=shared)
     assert not one_run_per_entity(contiguous.with_columns(pl.Series(
-        "card", ["a", "b", "a", "b", "c"])), ["card"])
-    assert one_run_per_entity(contiguous, ["zip", "card"])  # composite keys: 4 runs, 4 keys
-    assert not one_run_per_entity(pl.DataFrame({"card": ["a", "a", "a"], "zip": [1, 2, 1]}),
-                                  ["card", "zip"])
+        "card", ["a", "b", "a", "b", "c"])), ["card"], hashed=shared)
     assert one_run_per_entity(contiguous.clear(), ["card"])
 
 
@@ -107,7 +108,7 @@ def test_windows_ordered_by_the_key_itself_are_the_same(bronze: Lake,
     d = day(7)
     history = bronze.scan(bronze_table("transactions"), d - dt.timedelta(days=7), d)
     hashed = _tx_features(history, None, d)
-    monkeypatch.setattr(events, "one_run_per_entity", lambda frame, cols: False)
+    monkeypatch.setattr(events, "one_run_per_entity", lambda *_: False)
     assert_frame_equal(_tx_features(history, None, d), hashed)
 
 
