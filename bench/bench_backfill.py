@@ -1,7 +1,8 @@
 """Loading history: a single-run backfill of one domain's ingest + features (what the backfill
 daemon launches under ``BackfillPolicy.single_run``, and what
 ``dagster asset materialize --partition-range`` runs) vs the same days as nightly runs, one day
-at a time. Prints a table and writes ``bench/results/backfill.json``; asserts nothing.
+at a time. Prints a table (the backfill's steps too, from its event log) and writes
+``bench/results/backfill.json``; asserts nothing.
 
     .venv/bin/python bench/bench_backfill.py [--domain fraud] [--days 730] [--nightly-days 10]
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import dagster as dg
 import results_file  # bench/, on the path when a bench is run as a script
+from bench_nightly import step_seconds
 
 from lakeloop.settings import Settings
 from lakeloop.simulate import SimConfig, simulate
@@ -68,6 +70,7 @@ def main() -> None:
                   "dagster/asset_partition_range_end": last.isoformat()})
         backfill_s = time.perf_counter() - t0
         assert result.success
+        steps = step_seconds(instance, result.run_id)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         job = defs.resolve_job_def(f"nightly_{args.domain}")
         t0 = time.perf_counter()
@@ -82,7 +85,10 @@ def main() -> None:
                       f"silver/{args.domain}_features")}
     out = {
         "domain": args.domain, "days": args.days, "scale": args.scale, "rows": rows,
-        "backfill_s": round(backfill_s, 1), "nightly_s_per_day": round(nightly_s, 2),
+        "backfill_s": round(backfill_s, 1),
+        "backfill_steps_s": {k: round(v, 1) for k, v in sorted(steps.items(),
+                                                               key=lambda kv: -kv[1])},
+        "nightly_s_per_day": round(nightly_s, 2),
         "day_by_day_s": round(nightly_s * args.days, 1),
         "speedup": round(nightly_s * args.days / backfill_s, 1),
         "peak_rss_mb": round(peak_mb), "simulate_s": round(simulated, 1),
@@ -92,6 +98,8 @@ def main() -> None:
     }
     print(f"\n{'':24s} {'seconds':>9s}")
     print(f"{'single-run backfill':24s} {backfill_s:9.1f}   ({args.days} days, {rows})")
+    for step, took in out["backfill_steps_s"].items():
+        print(f"  {step:22s} {took:9.1f}")
     print(f"{'day by day (nightly)':24s} {nightly_s * args.days:9.1f}   "
           f"({nightly_s:.2f} s a day x {args.days})")
     print(f"speed-up {out['speedup']}x, peak RSS {out['peak_rss_mb']} MB; goal: two years "
