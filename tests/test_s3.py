@@ -147,6 +147,7 @@ class Outage:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.stopped = False
+        self.timers: list[threading.Timer] = []  # the ends of the outages started
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -196,10 +197,17 @@ class Outage:
                 s.shutdown(socket.SHUT_RDWR)
                 s.close()
         self.open.clear()
-        threading.Timer(seconds, self.down.clear).start()
+        # (a daemon, cancelled on close: a long outage's timer kept pytest from exiting for
+        # its 900 s after the last test)
+        ends = threading.Timer(seconds, self.down.clear)
+        ends.daemon = True
+        ends.start()
+        self.timers.append(ends)
 
     def close(self) -> None:
         self.stopped = True
+        for ends in self.timers:
+            ends.cancel()
         self.listener.close()
 
 
