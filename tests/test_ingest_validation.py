@@ -12,6 +12,7 @@ from lakeloop.bronze import process_day
 from lakeloop.contracts import load_contract, load_contract_file
 from lakeloop.ingest import MissingLandingData
 from lakeloop.storage import Lake, ObjectStore
+from lakeloop.validation import _repeats
 from tests.conftest import day
 
 TX = "transactions/date=2026-01-02/part-0.csv"
@@ -158,3 +159,11 @@ def test_another_teams_data_is_a_contract_edit(landing_copy: Path, tmp_path: Pat
     assert batch.bronze.height == theirs.height
     assert set(batch.bronze.columns) >= {"transaction_id", "amount", "ts"}
     assert batch.bronze["amount"].sum() == pytest.approx(theirs["amt_eur"].sum())
+
+
+def test_repeated_key_hashes_are_every_copy_and_nothing_else() -> None:
+    """The key rule is judged on the rows whose key hash repeats: every copy of a repeated
+    value (first one included) is found, a value seen once is not, wherever they stand."""
+    values = pl.Series([3, 1, 3, 2, 1, 5, 3], dtype=pl.UInt64)
+    assert _repeats(values).to_list() == [True, True, True, False, True, False, True]
+    assert _repeats(values.head(0)).to_list() == []
