@@ -92,8 +92,8 @@ def event_schema(contract: Contract, schema: Mapping[str, pl.DataType]) -> Event
 
 
 def _rolling(ordered: pl.DataFrame, name: str, at: str, run: str, amount: str | None
-             ) -> dict[str, pl.Series]:
-    """Event counts and amount statistics over each of ``COUNT_WINDOWS`` before every row
+             ) -> tuple[list[pl.Series], list[pl.Series]]:
+    """Event counts, and amount statistics, over each of ``COUNT_WINDOWS`` before every row
     (``closed="left"``: events strictly earlier), within its ``run`` of ``ordered`` (one
     entity's rows, ordered by ``at``). One ``DataFrame.rolling`` per window length computes
     all of its statistics from one set of window bounds: about twice as fast as one
@@ -108,9 +108,8 @@ def _rolling(ordered: pl.DataFrame, name: str, at: str, run: str, amount: str | 
         if not done[run].equals(ordered[run]):  # rows come back in runs, as given
             raise AssertionError(f"{name}: rolling windows came back in another row order")
         out.update((c, done[c]) for c in done.columns if c not in (run, at))
-    names = [f"{name}_count_{p}" for p in COUNT_WINDOWS] + (
-        [f"{name}_amount_{stat}_{p}" for p, stat in AMOUNT_STATS] if amount else [])
-    return {c: out[c] for c in names}
+    statistics = [f"{name}_amount_{stat}_{p}" for p, stat in AMOUNT_STATS] if amount else []
+    return [out[f"{name}_count_{p}"] for p in COUNT_WINDOWS], [out[c] for c in statistics]
 
 
 def _previous(expr: pl.Expr, group: pl.Expr) -> pl.Expr:
@@ -160,7 +159,7 @@ def _entity_windows(events: pl.DataFrame, name: str, cols: list[str], time: str,
     per_row = ordered.select(present.alias("_present"), (present & timed).alias("_timed"),
                              since.alias(f"{name}_seconds_since_prev"), *hop)
     ordered = ordered.select(*dict.fromkeys([run, at, *([amount] if amount else [])]))
-    windows = _rolling(ordered, name, at, run, amount)  # (the keys' text let go of first)
+    counts, statistics = _rolling(ordered, name, at, run, amount)  # (keys' text let go of)
     del ordered
     keyed, timed_rows = per_row["_present"], per_row["_timed"]
 
@@ -170,11 +169,10 @@ def _entity_windows(events: pl.DataFrame, name: str, cols: list[str], time: str,
             return values
         return pl.select(pl.when(mask).then(values)).to_series().alias(values.name)
 
-    columns = [*(seen(s, keyed if c.startswith(f"{name}_count_") else timed_rows)
-                 for c, s in windows.items()),
+    columns = [*(seen(s, keyed) for s in counts), *(seen(s, timed_rows) for s in statistics),
                seen(per_row[f"{name}_seconds_since_prev"], keyed),
                *(per_row[f"{name}_same_{o}_as_prev"] for o in hops)]
-    del windows, per_row, keyed, timed_rows
+    del counts, statistics, per_row, keyed, timed_rows
     # back in event order, as many columns at a time as Polars has threads (not two frames)
     back, restored, step = order.arg_sort(), [], pl.thread_pool_size()
     while columns:
