@@ -28,6 +28,16 @@ def _interval(iv: dict[str, float] | None) -> str:
     return f"[{iv['low']:.4f}, {iv['high']:.4f}] ({iv['level']:.0%} bootstrap)"
 
 
+def top_inputs(values: dict[str, float], n: int = 10) -> dg.MarkdownMetadataValue:
+    """The ``n`` inputs the model relies on most, as a markdown table (weights sum to 1 over
+    every input): what the drift monitor weights a column's drift by."""
+    from lakeloop.models.importance import top
+
+    lines = ["| input | weight |", "|---|---|"]
+    lines += [f"| {c} | {w:.4f} |" for c, w in top(values, n)]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
 def training_table(domain: Domain) -> str:
     return f"training/{domain.name}"
 
@@ -167,6 +177,7 @@ def classification_training_assets(domain: Domain, default_label_window: int
         m, d = run.test_metrics, run.decision
         serving = reg.champion(domain.name)
         window = run.version.meta["test_window"]
+        importance = run.version.meta["feature_importance"]
         return dg.MaterializeResult(metadata={
             "model_version": run.version.version,
             "family": run.challenger.family,
@@ -189,6 +200,8 @@ def classification_training_assets(domain: Domain, default_label_window: int
             }),
             "inputs": dg.MetadataValue.json({"categorical": schema.categorical,
                                              "numeric": schema.numeric}),
+            "importance_method": importance["method"],
+            "top_inputs": top_inputs(importance["values"]),
             "epochs": run.result.epochs,
             "train_seconds": round(run.result.seconds, 1),
             "train_samples_per_s": round(run.result.samples_per_s, 1),

@@ -25,7 +25,9 @@ TIMEOUT_S = 10
 class Alert:
     """What happened, how much, where to look, what was done."""
 
-    kind: str  # drift_open | drift_resolved | performance_decay | run_failure
+    # drift_open | drift_resolved | drift_persisting (an episode still open after
+    # ``RetrainPolicy.persist_days``: once per episode) | performance_decay | run_failure
+    kind: str
     domain: str  # fraud | demand | pipeline
     episode: str  # dedup key: one episode, one alert per kind
     title: str

@@ -1,4 +1,5 @@
-"""The ``lakeloop`` command: ``simulate`` a landing zone, run the ``demo``, manage ``models``.
+"""The ``lakeloop`` command: ``simulate`` a landing zone, run the ``demo``, manage ``models``,
+re-baseline drift ``monitoring``.
 
 Dagster is imported only by the commands that run it, so ``lakeloop simulate`` starts fast.
 """
@@ -155,8 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     from lakeloop.models_cli import add_models_parser
+    from lakeloop.monitoring_cli import add_monitoring_parser
 
     add_models_parser(sub)
+    add_monitoring_parser(sub)
     return parser
 
 

@@ -27,11 +27,16 @@ input of any team's schema, so it cannot rely on a hand-picked list of well-beha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    from lakeloop.drift_calibration import Calibration, DayScore
 
 DEFAULT_SAMPLE = 5_000
 OTHER = "__other__"  # the bucket of a high-cardinality column's values outside the top k
@@ -69,6 +74,18 @@ class DriftConfig:
     # else Jensen-Shannon distance
     categorical_method: str | None = None
     categorical_threshold: float | None = None  # None: ``column_threshold``
+    # each column measured by its nature (see ``_plan_column``): a numeric column with at most
+    # ``max_categories`` distinct reference values is compared value by value; a many-valued one,
+    # when ``method`` takes categories (PSI does), on ``numeric_bins`` reference-quantile bins
+    # with point masses (a share of at least 1/bins, e.g. a sparse column's zeros) as their own
+    # bins. False: the settings before issue 25 (numbers by ``method`` on Evidently's bins).
+    column_nature: bool = True
+    numeric_bins: int = 10
+    # thresholds learnt from the champion's own history (``lakeloop.drift_calibration``) to
+    # this false-alarm budget; False: the fixed thresholds above decide
+    calibrate: bool = True
+    false_episodes: float = 1.0  # expected false drift episodes ...
+    budget_days: int = 60  # ... per this many quiet days
 
 
 @dataclass
@@ -89,6 +106,7 @@ class DriftResult:
     column_methods: dict[str, str] = field(default_factory=dict)  # how each column was measured
     missing_drift: dict[str, float] = field(default_factory=dict)  # |null share cur - ref|
     skipped: dict[str, str] = field(default_factory=dict)  # column -> why it was not compared
+    score: DayScore | None = None  # the calibrated verdict (``lakeloop.drift_calibration``)
 
     def figures(self) -> dict[str, Any]:
         """Plain numbers for asset metadata (Dagster plots numeric metadata over time)."""
@@ -103,6 +121,9 @@ class DriftResult:
             "skipped_columns": len(self.skipped),
             "missing_drifted": sum(c.endswith(MISSING) for c in self.drifted_columns),
         }
+        if self.score is not None:
+            out["drift_score"] = round(self.score.value, 4)
+            out["drift_score_threshold"] = round(self.score.threshold, 4)
         if self.prediction_drift_score is not None:
             out["prediction_drift_score"] = round(self.prediction_drift_score, 4)
             out["prediction_drift"] = bool(self.prediction_drift)
@@ -191,6 +212,74 @@ def top_k_buckets(reference: pl.Series, current: pl.Series, k: int
     return bucket(reference), bucket(current)
 
 
+def _as_text(s: pl.Series) -> pl.Series:
+    return s if s.dtype == pl.String else s.cast(pl.String)
+
+
+def _takes_categories(method: str) -> bool:
+    from evidently.legacy.calculations.stattests.registry import (
+        StatTestInvalidFeatureTypeError,
+        StatTestNotFoundError,
+        get_registered_stattest,
+    )
+    from evidently.legacy.core import ColumnType
+
+    try:
+        get_registered_stattest(method, ColumnType.Categorical)
+    except (StatTestInvalidFeatureTypeError, StatTestNotFoundError):
+        return False
+    return True
+
+
+def quantile_buckets(reference: pl.Series, current: pl.Series, bins: int
+                     ) -> tuple[pl.Series, pl.Series]:
+    """Both sides of a many-valued number mapped onto bins of the *reference*: each value that
+    holds at least 1/``bins`` of it (a point mass: a sparse column's zeros, a default) is a bin
+    of its own, the rest is cut at the reference's quantiles (equal-frequency bins, the
+    binning of PSI in credit scoring, Siddiqi 2006). Nulls stay null (missingness is its own
+    signal).
+
+    Why not Evidently's own bins for numbers (Sturges' equal-width bins over both sides): on a
+    heavy-tailed or sparse column nearly every row falls in one bin and the edges move with
+    each day's outliers, so a quiet day scores like a shift (issue 25: PSI 5-9 on quiet days)."""
+    ref = reference.drop_nulls().cast(pl.Float64)
+    counts = ref.value_counts(name="__n__")
+    masses = counts.filter(pl.col("__n__") >= ref.len() / bins)[ref.name].sort()
+    rest = ref.filter(~ref.is_in(masses.implode())).to_numpy()
+    edges = np.unique(np.quantile(rest, np.arange(1, bins) / bins)) if rest.size else \
+        np.array([])
+    mass_values = masses.to_numpy()
+
+    def bucket(s: pl.Series) -> pl.Series:
+        x = s.cast(pl.Float64).to_numpy()
+        names = np.array([f"q{i:02d}" for i in range(edges.size + 1)], dtype=object)
+        out = names[np.searchsorted(edges, x, side="right")]
+        for v in mass_values:
+            out[x == v] = f"={v:g}"
+        out[np.isnan(x)] = None
+        return pl.Series(s.name, out, dtype=pl.String)
+
+    return bucket(reference), bucket(current)
+
+
+def column_statistics(plan: _Plan) -> dict[str, float]:
+    """Each planned column's distance, by the same Evidently stat test the report runs on it
+    (``evidently.legacy`` stat tests on the non-null values, as ``ValueDrift`` calls them):
+    calibration measures dozens of days with it without building a report for each."""
+    from evidently.legacy.calculations.stattests.registry import get_stattest
+    from evidently.legacy.core import ColumnType
+
+    out = {}
+    for name, method in plan.methods.items():
+        ftype = ColumnType.Numerical if plan.kinds[name] == "numeric" \
+            else ColumnType.Categorical
+        ref = plan.reference[name].drop_nulls().to_pandas()
+        cur = plan.current[name].drop_nulls().to_pandas()
+        test = get_stattest(ref, cur, ftype, method)
+        out[name] = float(test(ref, cur, ftype, None).drift_score)
+    return out
+
+
 def _missing_count(s: pl.Series) -> int:
     return s.null_count() + (int(s.is_nan().sum()) if s.dtype.is_float() else 0)
 
@@ -205,6 +294,7 @@ class _Plan:
     methods: dict[str, str] = field(default_factory=dict)  # Evidently method names
     labels: dict[str, str] = field(default_factory=dict)  # how measured, for people
     missing: dict[str, float] = field(default_factory=dict)
+    shares: dict[str, tuple[float, float]] = field(default_factory=dict)  # missing: ref, cur
     skipped: dict[str, str] = field(default_factory=dict)
     compared: list[str] = field(default_factory=list)  # columns measured on some signal
 
@@ -227,8 +317,10 @@ def _plan_column(plan: _Plan, name: str, reference: pl.DataFrame, current: pl.Da
     plan.compared.append(name)
     also = ""
     if missingness:
-        plan.missing[name] = abs(_missing_count(current[name]) / current.height
-                                 - _missing_count(reference[name]) / reference.height)
+        shares = (_missing_count(reference[name]) / reference.height,
+                  _missing_count(current[name]) / current.height)
+        plan.shares[name] = shares
+        plan.missing[name] = abs(shares[1] - shares[0])
         also = " (missingness still measured)"
 
     dtypes = {ref[name].dtype, cur[name].dtype} - {pl.Null}  # all-null: type from the other
@@ -256,12 +348,23 @@ def _plan_column(plan: _Plan, name: str, reference: pl.DataFrame, current: pl.Da
     if values.len() == 1:
         plan.skipped[name] = f"constant on both sides ({values[0]!r}){also}"
         return
-    if kind == "numeric":
+    distinct = r.n_unique() - (1 if r.null_count() else 0)
+    if kind == "numeric" and cfg.column_nature and distinct <= cfg.max_categories:
+        kind = "categorical"  # few-valued: its values are the categories (new ones: other)
+        r, c = top_k_buckets(_as_text(r), _as_text(c), cfg.max_categories)
+        method = categorical_method(cfg)
+        plan.methods[name], plan.labels[name] = method, f"{method} on values (few-valued)"
+    elif kind == "numeric" and cfg.column_nature and _takes_categories(cfg.method):
+        kind = "categorical"
+        r, c = quantile_buckets(r, c, cfg.numeric_bins)
+        plan.methods[name] = cfg.method
+        plan.labels[name] = f"{cfg.method} on reference {cfg.numeric_bins}-quantile bins"
+    elif kind == "numeric":
         plan.methods[name] = plan.labels[name] = cfg.method
     else:
         method = categorical_method(cfg)
         plan.methods[name] = method
-        if r.n_unique() - (1 if r.null_count() else 0) > cfg.max_categories:
+        if distinct > cfg.max_categories:
             r, c = top_k_buckets(r, c, cfg.max_categories)
             plan.labels[name] = f"{method} on top-{cfg.max_categories} + other"
         else:
@@ -276,34 +379,41 @@ def _finite(frame: pl.DataFrame) -> pl.DataFrame:
         [pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in floats])
 
 
-def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[str],
-                  cfg: DriftConfig, prediction: str | None = None,
-                  categorical: set[str] | None = None) -> DriftResult:
-    """Drift of ``current`` vs ``reference`` on ``columns`` (+ the ``prediction`` column).
+@dataclass
+class Measured:
+    """One day's statistics before any verdict: what calibration collects day after day and
+    the daily monitor scores (``column_drift``: each column's distance; ``missing_effect``:
+    Cohen's h of its missing share, ``2 asin sqrt p``, whose sampling noise does not depend on
+    p, so a column that is never missing and one that often is are judged alike)."""
 
-    Two signals per column: its distribution (``column_drift``, on fixed-size seeded samples,
-    method by type and cardinality, see the module docstring; ``column_methods`` says which)
-    and its share of missing values (``missing_drift``, on the whole frames). ``categorical``
-    names numeric columns that are codes, not quantities (ids, zip codes, ...).
+    plan: _Plan
+    column_drift: dict[str, float]
+    missing_effect: dict[str, float]
+    reference_rows: int
+    current_rows: int
+    current_total: int  # rows of the current side before sampling
 
-    Why a column counts once in ``drift_share``, drifted on either signal (listed as
-    ``"<col>"`` and/or ``"<col> (missing)"`` in ``drifted_columns``): the share stays a share of
-    *columns* within [0, 1], so drift_share thresholds tuned on distribution drift alone keep
-    their meaning (counting two signals per column in the denominator would halve it).
-    Columns absent from a side, or without enough rows, are in neither numerator nor
-    denominator; they and every other column whose distribution is not compared are in
-    ``skipped`` with the reason."""
-    from evidently import Report
-    from evidently.metrics import ValueDrift
-    from evidently.presets import DataDriftPreset
 
+def cohens_h(p_reference: float, p_current: float) -> float:
+    """|2 asin sqrt(p1) - 2 asin sqrt(p2)| (Cohen 1988): an effect size for two shares whose
+    variance under binomial noise is ~1/n1 + 1/n2 whatever the shares."""
+    return abs(2 * math.asin(math.sqrt(p_current)) - 2 * math.asin(math.sqrt(p_reference)))
+
+
+def measure(reference: pl.DataFrame, current: pl.DataFrame, columns: list[str],
+            cfg: DriftConfig, categorical: Collection[str] | None = None,
+            prediction: str | None = None, current_rows: int | None = None) -> Measured:
+    """Plan every column (see ``_plan_column``) and compute its statistics, without a report.
+    ``current_rows``: the current side's fixed sample size (a calibration's; default
+    ``cfg.sample_size``): a distance on a fixed-size sample has a quiet level that does not
+    move with the day's volume."""
     if prediction is not None and prediction in columns:
         raise ValueError(f"{prediction!r} is the prediction: leave it out of the columns")
     categorical = categorical or set()
     # an infinite value has no bin: it counts as missing (the missingness signal sees it)
     reference, current = _finite(reference), _finite(current)
     ref = sample(reference, cfg.sample_size, cfg.seed)
-    cur = sample(current, cfg.sample_size, cfg.seed)
+    cur = sample(current, current_rows or cfg.sample_size, cfg.seed)
     plan = _Plan()
     for name in dict.fromkeys(columns):
         _plan_column(plan, name, reference, current, ref, cur, cfg, categorical)
@@ -312,57 +422,104 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
                      missingness=False)
         if prediction in plan.compared:  # a prediction has its own verdict, not in the share
             plan.compared.remove(prediction)
+    return Measured(plan, column_statistics(plan),
+                    {c: cohens_h(*shares) for c, shares in plan.shares.items()},
+                    ref.height, cur.height, current.height)
+
+
+def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[str],
+                  cfg: DriftConfig, prediction: str | None = None,
+                  categorical: set[str] | None = None,
+                  calibration: Calibration | None = None) -> DriftResult:
+    """Drift of ``current`` vs ``reference`` on ``columns`` (+ the ``prediction`` column).
+
+    Two signals per column: its distribution (``column_drift``, on fixed-size seeded samples,
+    method by type and cardinality, see the module docstring; ``column_methods`` says which)
+    and its share of missing values (``missing_drift``, on the whole frames). ``categorical``
+    names numeric columns that are codes, not quantities (ids, zip codes, ...).
+
+    With a ``calibration`` (``lakeloop.drift_calibration``: learnt from the champion's own
+    history), each statistic is judged against its own quiet-day variation and the day
+    against the importance-weighted score's calibrated threshold; the report shows the
+    calibrated per-column thresholds. Without one, the fixed thresholds of ``cfg``.
+
+    Why a column counts once in ``drift_share``, drifted on either signal (listed as
+    ``"<col>"`` and/or ``"<col> (missing)"`` in ``drifted_columns``): the share stays a share of
+    *columns* within [0, 1]. Columns absent from a side, or without enough rows, are in neither
+    numerator nor denominator; they and every other column whose distribution is not compared
+    are in ``skipped`` with the reason."""
+    m = measure(reference, current, columns, cfg, categorical, prediction,
+                calibration.current_rows if calibration else None)
+    plan = m.plan
     pred = [prediction] if prediction and prediction in plan.methods else []
     cols = [c for c in plan.methods if c not in pred]
-
+    column_drift = {c: v for c, v in m.column_drift.items() if c not in pred}
+    prediction_drift_score = m.column_drift[pred[0]] if pred else None
     cat_threshold = (cfg.column_threshold if cfg.categorical_threshold is None
                      else cfg.categorical_threshold)
 
-    def threshold(c: str) -> float:
+    def fixed(c: str) -> float:
         return cat_threshold if plan.kinds[c] == "categorical" else cfg.column_threshold
 
-    metrics: list[Any] = []
-    if cols:
-        metrics.append(DataDriftPreset(
-            columns=cols, per_column_method={c: plan.methods[c] for c in cols},
-            per_column_threshold={c: threshold(c) for c in cols}, drift_share=cfg.drift_share))
-    if pred:
-        metrics.append(ValueDrift(column=pred[0], method=plan.methods[pred[0]],
-                                  threshold=cfg.prediction_threshold))
-    column_drift: dict[str, float] = {}
-    snapshot, json = None, ""
-    if metrics:
-        snapshot = Report(metrics).run(current_data=_dataset(plan.current, plan),
-                                       reference_data=_dataset(plan.reference, plan))
-        for metric in snapshot.dict()["metrics"]:
-            config = metric["config"]
-            if config["type"].endswith("ValueDrift"):
-                column_drift[config["column"]] = float(metric["value"])
-        json = snapshot.json()
-    prediction_drift_score = column_drift.pop(pred[0], None) if pred else None
-    by_distribution = {c for c, v in column_drift.items() if v >= threshold(c)}
-    by_missingness = {c for c, v in plan.missing.items() if v >= cfg.missing_threshold}
+    thresholds = {c: fixed(c) for c in cols}
+    score = None
+    if calibration is not None:
+        score = calibration.score(column_drift, m.missing_effect)
+        thresholds.update({c: t for c, t in score.thresholds.items() if c in thresholds})
+        by_distribution = set(score.drifted)
+        by_missingness = set(score.missing_drifted)
+    else:
+        by_distribution = {c for c, v in column_drift.items() if v >= thresholds[c]}
+        by_missingness = {c for c, v in plan.missing.items() if v >= cfg.missing_threshold}
+    snapshot, json = _report(plan, cols, pred, thresholds, cfg)
     drifted = sorted([*by_distribution, *(c + MISSING for c in by_missingness)])
     share = (len(by_distribution | by_missingness) / len(plan.compared)
              if plan.compared else 0.0)
-    return DriftResult(
-        dataset_drift=share >= cfg.drift_share or (
+    if score is not None:
+        dataset_drift = score.drifted_day
+    else:
+        dataset_drift = share >= cfg.drift_share or (
             cfg.min_drifted_columns is not None
-            and len(by_distribution | by_missingness) >= cfg.min_drifted_columns),
+            and len(by_distribution | by_missingness) >= cfg.min_drifted_columns)
+    return DriftResult(
+        dataset_drift=dataset_drift,
         drift_share=share,
         drifted_columns=drifted,
         column_drift=column_drift,
         prediction_drift_score=prediction_drift_score,
         prediction_drift=None if prediction_drift_score is None
         else prediction_drift_score >= cfg.prediction_threshold,
-        reference_rows=ref.height,
-        current_rows=cur.height,
+        reference_rows=m.reference_rows,
+        current_rows=m.current_rows,
         snapshot=snapshot,
         json=json,
         column_methods={c: plan.labels[c] for c in plan.methods},
         missing_drift=plan.missing,
         skipped=plan.skipped,
+        score=score,
     )
+
+
+def _report(plan: _Plan, cols: list[str], pred: list[str], thresholds: dict[str, float],
+            cfg: DriftConfig) -> tuple[Any, str]:
+    """The Evidently report of the day (what people open), with the thresholds in force."""
+    from evidently import Report
+    from evidently.metrics import ValueDrift
+    from evidently.presets import DataDriftPreset
+
+    metrics: list[Any] = []
+    if cols:
+        metrics.append(DataDriftPreset(
+            columns=cols, per_column_method={c: plan.methods[c] for c in cols},
+            per_column_threshold={c: thresholds[c] for c in cols}, drift_share=cfg.drift_share))
+    if pred:
+        metrics.append(ValueDrift(column=pred[0], method=plan.methods[pred[0]],
+                                  threshold=cfg.prediction_threshold))
+    if not metrics:
+        return None, ""
+    snapshot = Report(metrics).run(current_data=_dataset(plan.current, plan),
+                                   reference_data=_dataset(plan.reference, plan))
+    return snapshot, snapshot.json()
 
 
 def _dataset(series: dict[str, pl.Series], plan: _Plan) -> Any:

@@ -5,6 +5,7 @@ Plain functions over the lake and registry; the Dagster assets only call these a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,14 @@ import polars as pl
 
 from lakeloop.domains import Domain
 from lakeloop.drift import DriftConfig, DriftResult, compute_drift
+from lakeloop.drift_calibration import (
+    Budget,
+    Calibration,
+    calibrate,
+    fixed_current_rows,
+    pooled_chunks,
+    prediction_null,
+)
 from lakeloop.registry import ModelRegistry, ModelVersion
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.storage.objects import is_s3, split_s3
@@ -94,6 +103,10 @@ class DayDrift:
     day: dt.date
     champion: str
     result: DriftResult
+    # what the day was measured against: the champion version, or its re-baseline
+    # ("v0002+baseline:2026-03-01"); a change of it ends an open episode (``lakeloop.policy``)
+    reference: str | None = None
+    calibration: Calibration | None = None
 
     def row(self) -> pl.DataFrame:
         """One row for the drift history table the sensors read."""
@@ -105,7 +118,11 @@ class DayDrift:
             "max_column_drift": [f["max_column_drift"]],
             "prediction_drift_score": [f.get("prediction_drift_score")],
             "prediction_drift": [f.get("prediction_drift")],
-        }, schema_overrides={"prediction_drift_score": pl.Float64, "prediction_drift": pl.Boolean})
+            "reference": [self.reference or self.champion],
+            "drift_score": [f.get("drift_score")],
+            "drift_score_threshold": [f.get("drift_score_threshold")],
+        }, schema_overrides={"prediction_drift_score": pl.Float64, "prediction_drift": pl.Boolean,
+                             "drift_score": pl.Float64, "drift_score_threshold": pl.Float64})
 
 
 def as_of(champion: ModelVersion) -> dt.date:
@@ -139,13 +156,138 @@ class Realised:
     rows: pl.DataFrame
 
 
-def event_reference(lake: Lake, domain: Domain, champion: ModelVersion, cfg: DriftConfig
-                    ) -> pl.DataFrame:
-    """The features of the champion's reference days, read at the Delta version its training
-    set recorded (time travel): what the model saw, even if a partition was re-run since."""
+@dataclass(frozen=True)
+class Reference:
+    """What a day is measured against: the reference days (read at ``version`` when the
+    champion's training set recorded one: time travel), the day after which the champion's
+    first week of predictions starts, and the id the drift rows carry."""
+
+    first: dt.date
+    last: dt.date
+    version: int | None
+    predictions_after: dt.date
+    id: str
+
+
+def reference_for(registry: ModelRegistry, domain: Domain, champion: ModelVersion,
+                  cfg: DriftConfig, table_version: int | None) -> Reference:
+    """The champion's newest training week, or - after ``lakeloop monitoring accept`` - the
+    ``reference_days`` from the re-baseline's first day (read at the lake's newest version:
+    the team accepted the data as it is now), with the prediction reference moved with it."""
+    from lakeloop.rebaseline import active_baseline
+
+    baseline = active_baseline(registry, domain.name)
+    if baseline is not None and baseline.champion == champion.version:
+        last = baseline.start + dt.timedelta(days=cfg.reference_days - 1)
+        return Reference(baseline.start, last, None, last, baseline.reference_id)
     first, last = reference_window(champion, cfg.reference_days)
-    version = champion.meta["training_set"]["source_versions"][domain.features_table]
+    return Reference(first, last, table_version, as_of(champion), champion.version)
+
+
+def event_reference(lake: Lake, domain: Domain, champion: ModelVersion, cfg: DriftConfig,
+                    reference: Reference | None = None) -> pl.DataFrame:
+    """The features of the reference days, read at the Delta version the champion's training
+    set recorded (time travel): what the model saw, even if a partition was re-run since."""
+    if reference is None:
+        first, last = reference_window(champion, cfg.reference_days)
+        version = champion.meta["training_set"]["source_versions"][domain.features_table]
+    else:
+        first, last, version = reference.first, reference.last, reference.version
     return lake.scan(domain.features_table, first, last, version=version).collect()
+
+
+def _policy_rule() -> tuple[int, int]:
+    from lakeloop.policy import RetrainPolicy
+
+    policy = RetrainPolicy()
+    return policy.k, policy.n
+
+
+def budget_for(domain: Domain, cfg: DriftConfig) -> Budget:
+    """The contract's ``roles.monitoring.false_alarm_budget``, else the monitor's config."""
+    declared = domain.main.roles.monitoring.false_alarm_budget
+    if declared is not None:
+        return Budget(declared.false_episodes, declared.per_days)
+    return Budget(cfg.false_episodes, cfg.budget_days)
+
+
+def _calibration_file(cfg: DriftConfig, budget: Budget) -> str:
+    import hashlib
+    import json
+
+    key = json.dumps([dataclasses.asdict(cfg), dataclasses.asdict(budget), _policy_rule()],
+                     sort_keys=True, default=str)
+    return f"drift_calibration-{hashlib.sha256(key.encode()).hexdigest()[:10]}.json"
+
+
+def stored_calibration(registry: ModelRegistry, champion: ModelVersion, cfg: DriftConfig,
+                       budget: Budget, learn: Callable[[], Calibration | None]
+                       ) -> Calibration | None:
+    """The champion's calibration, stored beside its version in the registry (JSON), learnt
+    once with ``learn`` on the first day it is needed; a change of config or budget learns
+    anew (the file name carries their fingerprint)."""
+    import json
+
+    parts = ("registry", champion.model, "versions", champion.version,
+             _calibration_file(cfg, budget))
+    uri = registry.store.uri(*parts)
+    try:
+        return Calibration.from_dict(json.loads(registry.store.read_bytes(uri)))
+    except FileNotFoundError:
+        pass
+    calibration = learn()
+    if calibration is not None:
+        registry.store.write_bytes(json.dumps(calibration.to_dict(), indent=1).encode(),
+                                   *parts)
+    return calibration
+
+
+def importance_weights(champion: ModelVersion) -> tuple[dict[str, float] | None, str]:
+    """The champion's feature importance stored at training (``feature_importance``)."""
+    stored = champion.meta.get("feature_importance") or {}
+    return stored.get("values"), stored.get("method", "equal")
+
+
+def event_calibration(lake: Lake, domain: Domain, champion: ModelVersion, cfg: DriftConfig,
+                      reference: pl.DataFrame, columns: list[str], categorical: set[str]
+                      ) -> Calibration | None:
+    """Null days: the champion's training days before its reference week, read at the
+    version its training set recorded, pooled like a thin production day."""
+    lineage = champion.meta["training_set"]
+    if "window" not in lineage:
+        return None
+    from lakeloop.training_sets import SplitWindow
+
+    window_first, _ = SplitWindow(**lineage["window"]).dates(as_of(champion))
+    ref_first, _ = reference_window(champion, cfg.reference_days)
+    version = lineage["source_versions"][domain.features_table]
+    history = lake.scan(domain.features_table, window_first,
+                        ref_first - dt.timedelta(days=1), version=version).collect()
+    weights, method = importance_weights(champion)
+    return _calibrate_days(history, reference, columns, categorical, cfg,
+                           budget_for(domain, cfg), weights, method)
+
+
+def _calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list[str],
+                    categorical: set[str], cfg: DriftConfig, budget: Budget,
+                    weights: dict[str, float] | None, method: str) -> Calibration | None:
+    if history.is_empty():
+        return None
+    counts = dict(history.group_by("date").agg(pl.len()).iter_rows())
+    rows = fixed_current_rows(list(counts.values()), cfg)
+    chunks = pooled_chunks(counts, rows, cfg.max_current_days)
+    null = {f"{c[0]}..{c[-1]}": history.filter(pl.col("date").is_between(c[0], c[-1]))
+            for c in chunks}
+    k, n = _policy_rule()
+    return calibrate(reference, null, columns, cfg, categorical, weights, method, budget, k, n,
+                     signals=2, current_rows=rows)
+
+
+def calibrated(cfg: DriftConfig, calibration: Calibration | None) -> DriftConfig:
+    """``cfg`` with the current side pooled to the calibration's fixed sample size."""
+    if calibration is None:
+        return cfg
+    return dataclasses.replace(cfg, min_current_rows=calibration.current_rows)
 
 
 def current_since(lake: Lake, table: str, day: dt.date, cfg: DriftConfig, after: dt.date,
@@ -169,9 +311,24 @@ def current_since(lake: Lake, table: str, day: dt.date, cfg: DriftConfig, after:
     return first
 
 
+@dataclass
+class FirstWeek:
+    """The champion's first week of predictions, by day, and the current side's."""
+
+    days: dict[dt.date, pl.Series]
+    current: pl.Series
+
+    @property
+    def reference(self) -> pl.Series:
+        return pl.concat(list(self.days.values()))
+
+    def __iter__(self):  # noqa: ANN204 - unpacks as (reference, current)
+        return iter((self.reference, self.current))
+
+
 def first_week(values: Callable[[dt.date, dt.date], pl.LazyFrame], version: str,
                after: dt.date, day: dt.date, since: dt.date | None = None
-               ) -> tuple[pl.Series, pl.Series] | None:
+               ) -> FirstWeek | None:
     """The champion's first ``FIRST_WEEK_DAYS`` days of predictions after ``after`` (its
     training as-of day) and the day's: ``values(start, end)`` gives ``date``,
     ``model_version`` and the value ``v`` of the days ``start..end``.
@@ -201,43 +358,67 @@ def first_week(values: Callable[[dt.date, dt.date], pl.LazyFrame], version: str,
     current = values(first, day).filter(mine).select("v").collect()["v"]
     if not len(current):
         return None
-    reference = values(days[0], days[-1]).filter(mine & pl.col("date").is_in(days)) \
-        .select("v").collect()["v"]
-    return reference, current
+    week = values(days[0], days[-1]).filter(mine & pl.col("date").is_in(days)) \
+        .select("date", "v").collect()
+    return FirstWeek({d: week.filter(pl.col("date") == d)["v"] for d in days}, current)
 
 
-def _set_prediction_drift(result: DriftResult, predictions: tuple[pl.Series, pl.Series] | None,
-                          cfg: DriftConfig) -> None:
-    """Prediction drift of (first week, day), when the first week is complete."""
+def _set_prediction_drift(result: DriftResult, predictions: FirstWeek | None,
+                          cfg: DriftConfig, calibration: Calibration | None = None) -> None:
+    """Prediction drift of (first week, day), when the first week is complete. Calibrated:
+    the day's distance against the first week's own day-to-day variation (each day of it vs
+    the others, ``drift_calibration.prediction_null``) at the calibration's per-day rate."""
     from lakeloop.drift import prediction_drift_score
 
-    if predictions is not None:
-        result.prediction_drift_score = prediction_drift_score(*predictions, cfg)
-        result.prediction_drift = result.prediction_drift_score >= cfg.prediction_threshold
+    if predictions is None:
+        return
+    score = prediction_drift_score(predictions.reference, predictions.current, cfg)
+    result.prediction_drift_score = score
+    result.prediction_drift = score >= cfg.prediction_threshold
+    if calibration is not None:
+        null = prediction_null(predictions.days, cfg)
+        if null is not None:
+            calibration.prediction = null
+            threshold = calibration.prediction_threshold()
+            result.prediction_drift = threshold is not None and score >= threshold
 
 
 def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt.date,
                     cfg: DriftConfig) -> DayDrift | None:
-    """Drift of the champion's inputs on the day vs its newest training week; prediction
-    drift: the day's scores vs the champion's first week of scores."""
+    """Drift of the champion's inputs on the day vs its newest training week (or its
+    re-baseline), judged against thresholds learnt from its own training days
+    (``lakeloop.drift_calibration``); prediction drift: the day's scores vs the champion's
+    first week of scores."""
     champion = registry.champion(domain.name)
     if champion is None:
         return None
-    reference = event_reference(lake, domain, champion, cfg)
-    since = current_since(lake, domain.features_table, day, cfg,
-                          reference_window(champion, cfg.reference_days)[1])
-    current = lake.scan(domain.features_table, since, day).collect()
+    ref = reference_for(registry, domain, champion, cfg,
+                        champion.meta["training_set"]["source_versions"][domain.features_table])
+    if day <= ref.last:
+        return None
+    reference = event_reference(lake, domain, champion, cfg, ref)
     columns, categorical = monitored_columns(domain, champion)
-    result = compute_drift(reference, current, columns, cfg, categorical=categorical)
+    calibration = None
+    if cfg.calibrate:
+        calibration = stored_calibration(
+            registry, champion, cfg, budget_for(domain, cfg),
+            lambda: event_calibration(lake, domain, champion, cfg,
+                                      event_reference(lake, domain, champion, cfg),
+                                      columns, categorical))
+    since = current_since(lake, domain.features_table, day, calibrated(cfg, calibration),
+                          ref.last)
+    current = lake.scan(domain.features_table, since, day).collect()
+    result = compute_drift(reference, current, columns, cfg, categorical=categorical,
+                           calibration=calibration)
     result.current_days = (day - since).days + 1
     result.skipped = {**unmonitored(domain, champion), **result.skipped}
     table = domain.predictions_table
     scores = first_week(
         lambda start, end: lake.scan(table, start, end)
         .select("date", "model_version", pl.col("score").alias("v")),
-        champion.version, as_of(champion), day, since) if lake.exists(table) else None
-    _set_prediction_drift(result, scores, cfg)
-    return DayDrift(domain.name, day, champion.version, result)
+        champion.version, ref.predictions_after, day, since) if lake.exists(table) else None
+    _set_prediction_drift(result, scores, cfg, calibration)
+    return DayDrift(domain.name, day, champion.version, result, ref.id, calibration)
 
 
 def _regular(frame_columns: list[str]) -> pl.Expr:
@@ -265,34 +446,67 @@ def _indices(frame: pl.DataFrame, levels: pl.DataFrame) -> pl.DataFrame:
         (pl.col("target") / pl.col("_level")).alias("target_index"))
 
 
+def leave_one_out_indices(past: pl.DataFrame) -> pl.DataFrame:
+    """Each past day's target over its series' weekday level computed *without that day*:
+    the null days of demand calibration are then out of sample, as a production day is
+    (a level fitted on the day itself pulls its index towards 1 and the null looks tighter
+    than any new day can be)."""
+    keys = ["series_id", "weekday"]
+    return past.with_columns(
+        pl.col("target").cast(pl.Float64).abs().sum().over(keys).alias("_sum"),
+        pl.len().over(keys).alias("_n"),
+    ).filter(pl.col("_n") > 1).with_columns(
+        ((pl.col("_sum") - pl.col("target").cast(pl.Float64).abs()) / (pl.col("_n") - 1))
+        .clip(lower_bound=1.0).alias("_level"),
+    ).with_columns((pl.col("target") / pl.col("_level")).alias("target_index")) \
+        .drop("_sum", "_n")
+
+
 def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt.date,
                      cfg: DriftConfig) -> DayDrift | None:
-    """Drift of the day's series vs the newest week of the champion's history, both as
-    indices over the series' earlier weekday levels; prediction drift: the day's next-step
-    forecasts vs the champion's first week of them."""
+    """Drift of the day's series vs the newest week of the champion's history (or its
+    re-baseline), both as indices over the series' earlier weekday levels, judged against the
+    indices' own day-to-day variation over that history (leave-one-out levels; calibrated
+    to the budget); prediction drift: the day's next-step forecasts vs the champion's first
+    week of them."""
     champion = registry.champion(domain.name)
     if champion is None:
         return None
     lineage = champion.meta["training_set"]
+    ref = reference_for(registry, domain, champion, cfg, lineage["version"])
+    if day <= ref.last:
+        return None
     first, last = reference_window(champion, cfg.reference_days)
     history = lake.scan(lineage["table"], first - dt.timedelta(days=LEVEL_HISTORY_DAYS), last,
                         version=lineage["version"]).collect()
     history = history.filter(_regular(history.columns))
     levels = demand_levels(history, first)
     reference = _indices(history.filter(pl.col("date").is_between(first, last)), levels)
-    since = current_since(lake, domain.features_table, day, cfg, last,
-                          _regular(history.columns))
+    if ref.id != champion.version:  # re-baselined: the accepted days, on the same levels
+        accepted = lake.scan(domain.features_table, ref.first, ref.last).collect()
+        reference = _indices(accepted.filter(_regular(accepted.columns)), levels)
+    calibration = None
+    if cfg.calibrate:
+        calibration = stored_calibration(
+            registry, champion, cfg, budget_for(domain, cfg),
+            lambda: _calibrate_days(
+                leave_one_out_indices(history.filter(pl.col("date") < first)),
+                _indices(history.filter(pl.col("date").is_between(first, last)), levels),
+                SERIES_MONITORED, set(), cfg, budget_for(domain, cfg), None, "equal"))
+    since = current_since(lake, domain.features_table, day, calibrated(cfg, calibration),
+                          ref.last, _regular(history.columns))
     today = lake.scan(domain.features_table, since, day).collect()
     current = _indices(today.filter(_regular(today.columns)), levels)
-    result = compute_drift(reference, current, SERIES_MONITORED, cfg)
+    result = compute_drift(reference, current, SERIES_MONITORED, cfg, calibration=calibration)
     result.current_days = (day - since).days + 1
-    _forecast_drift(lake, domain, champion.version, last, day, levels, cfg, result, since)
-    return DayDrift(domain.name, day, champion.version, result)
+    _forecast_drift(lake, domain, champion.version, ref.predictions_after, day, levels, cfg,
+                    result, since, calibration)
+    return DayDrift(domain.name, day, champion.version, result, ref.id, calibration)
 
 
 def _forecast_drift(lake: Lake, domain: Domain, version: str, after: dt.date, day: dt.date,
                     levels: pl.DataFrame, cfg: DriftConfig, result: DriftResult,
-                    since: dt.date) -> None:
+                    since: dt.date, calibration: Calibration | None = None) -> None:
     """Prediction drift: today's next-step forecasts vs the champion's first week of them,
     as indices over the series' weekday levels. (Forecasts are smooth and actuals are noisy,
     so actuals are no reference.)"""
@@ -310,7 +524,8 @@ def _forecast_drift(lake: Lake, domain: Domain, version: str, after: dt.date, da
                 .join(levels.lazy(), on=["series_id", "weekday"], how="left")
                 .select("date", "model_version", (pl.col("p50") / pl.col("_level")).alias("v")))
 
-    _set_prediction_drift(result, first_week(index, version, after, day, since), cfg)
+    _set_prediction_drift(result, first_week(index, version, after, day, since), cfg,
+                          calibration)
 
 
 @dataclass(frozen=True)
@@ -357,9 +572,15 @@ def store_report(store: ObjectStore, workspace: MonitoringWorkspace | None, kind
 
 def store_reports(store: ObjectStore, workspace: MonitoringWorkspace | None, drift: DayDrift
                   ) -> StoredReport:
+    tags = {"domain": drift.domain, "champion": drift.champion,
+            "reference": drift.reference or drift.champion}
+    if drift.calibration is not None and drift.result.score is not None:
+        cal, score = drift.calibration, drift.result.score
+        tags.update({"thresholds": f"calibrated: {cal.budget.describe()}, "
+                                   f"{len(cal.null_days)} quiet days",
+                     "drift_score": f"{score.value:.3f} (threshold {score.threshold:.3f})"})
     return store_report(store, workspace, f"{drift.domain}_drift", drift.day,
-                        drift.result.snapshot, drift.result.json,
-                        {"domain": drift.domain, "champion": drift.champion})
+                        drift.result.snapshot, drift.result.json, tags)
 
 
 def history(lake: Lake, table: str, start: dt.date, end: dt.date) -> pl.DataFrame:

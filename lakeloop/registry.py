@@ -11,6 +11,8 @@ Layout under ``<root>/registry/<model>/``::
                                 device, training time, sha256 of every file, decision and reason
     versions/v0001/claim.json   who took the number (written first, by an exclusive create)
     champion.json               {"version": ..., "history": [...]}: one object, replaced whole
+    baseline.json               {"baselines": [...]}: drift re-baselines an operator accepted
+                                (``lakeloop.rebaseline``), appended by compare-and-swap
 
 Why hand-written: MLflow and friends need a tracking server or pickle models; this registry
 is two files per version on the storage the lake already uses. Promotion is one atomic object

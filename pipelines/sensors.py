@@ -19,7 +19,7 @@ import polars as pl
 
 from assets.monitoring import episodes_evaluation
 from lakeloop.domains import Domain
-from lakeloop.policy import EpisodeState, RetrainPolicy, step
+from lakeloop.policy import Action, EpisodeState, RetrainPolicy, step
 from lakeloop.settings import TrainingSettings
 from resources import AlertsResource, LakeResource
 
@@ -52,6 +52,22 @@ def default_policy(spec: Domain, training: TrainingSettings) -> RetrainPolicy:
     return RetrainPolicy(retrain_after_days=training.drift_wait_days(spec))
 
 
+def _resolved_action(reason: str) -> str:
+    """What the reader of a "resolved" alert should know was done."""
+    if reason.startswith("reference moved"):
+        return ("none: the days from now on are measured against the new reference; drift "
+                "against it opens a new episode")
+    return "none"
+
+
+def _persisting_action(domain: str, action: Action) -> str:
+    """The two ways out of an episode that will not end by itself."""
+    opened = action.episode.removeprefix(f"{domain}-")
+    return (f"if the drift is the new normal: `lakeloop monitoring accept {domain} --from "
+            f"{opened}` (the next measurement uses its first days as reference and the "
+            f"episode resolves at the next tick); else retrain and promote a better model")
+
+
 def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                  policy: RetrainPolicy | None = None, interval_s: int = 300
                  ) -> dg.SensorDefinition:
@@ -67,7 +83,9 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
         f"{policy.n} days drifted"
         + (", or the champion's realised PR-AUC decayed" if classification else "")
         + f"), at most once per episode and per {policy.cooldown_days}-day "
-        "cooldown; alerts when an episode opens and when it resolves.",
+        "cooldown; alerts when an episode opens, when it resolves (quiet days, or the "
+        f"reference moved: a promotion or a re-baseline), and once if it is still open after "
+        f"{policy.persist_days} days.",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource,
                 alerts: AlertsResource) -> dg.SensorResult | dg.SkipReason:
@@ -97,7 +115,8 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
             decay = decayed.get(day)
             drifted = bool(row["dataset_drift"]) or bool(row["prediction_drift"]) \
                 or decay is not None
-            actions = step(state, day, drifted, policy, domain)
+            reference = row.get("reference") or row["champion"]
+            actions = step(state, day, drifted, policy, domain, reference=reference)
             kinds = {a.kind: a for a in actions}
             if "retrain" in kinds:
                 a = kinds["retrain"]
@@ -108,7 +127,7 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                           "lakeloop/as_of": day.isoformat(), "lakeloop/reason": a.reason[:200]},
                 ))
             # the day's snapshot in the Evidently UI: a link the reader's browser opens
-            alerting = bool({"open", "resolve"} & kinds.keys())
+            alerting = bool({"open", "resolve", "persisting"} & kinds.keys())
             alerted |= alerting
             stored = workspace.day(f"{domain}_drift", day) if alerting else None
             report = stored.url if stored else None
@@ -116,11 +135,18 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                        "max_column_drift": row["max_column_drift"],
                        "prediction_drift_score": row["prediction_drift_score"],
                        "drifted_columns": row["drifted_columns"] or "none",
-                       "champion": row["champion"]}
+                       "champion": row["champion"], "reference": reference}
             if decay is not None:
                 details["performance"] = (
                     f"PR-AUC {decay['pr_auc_pooled']:.3f} over the {decay['pooled_days']} days "
                     f"to {decay['evaluated_day']} vs {decay['test_pr_auc']:.3f} promised")
+            if "resolve" in kinds:  # before "open": a reference move may end one, open one
+                a = kinds["resolve"]
+                alerts.send(Alert("drift_resolved", domain, a.episode,
+                                  # the day ends the title: the demo report reads it
+                                  f"{domain}: drift episode resolved on {day}",
+                                  a.reason, details, report, _resolved_action(a.reason)),
+                            storage, log=context.log.info)
             if "open" in kinds:
                 a = kinds["open"]
                 if "retrain" in kinds:
@@ -137,11 +163,12 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                 alerts.send(Alert("drift_open", domain, a.episode,
                                   f"{domain}: drift episode opened on {day}", a.reason,
                                   details, report, action), storage, log=context.log.warning)
-            if "resolve" in kinds:
-                a = kinds["resolve"]
-                alerts.send(Alert("drift_resolved", domain, a.episode,
-                                  f"{domain}: drift episode resolved on {day}", a.reason,
-                                  details, report, "none"), storage, log=context.log.info)
+            if "persisting" in kinds:  # once per episode: its key dedups the alert
+                a = kinds["persisting"]
+                alerts.send(Alert("drift_persisting", domain, a.episode,
+                                  f"{domain}: drift episode {a.episode} still open on {day}",
+                                  a.reason, details, report, _persisting_action(domain, a)),
+                            storage, log=context.log.warning)
         # a tick that opened or resolved an episode shows it on the drift asset's alerts check
         events = [episodes_evaluation(domain, storage)] if alerted else []
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(state.to_dict()),

@@ -132,7 +132,10 @@ def test_low_cardinality_bool_and_string_columns_follow_the_domain_method() -> N
                         "jensenshannon on categories")):
         quiet = compute_drift(reference, _frame(4_000, 2), ["amount", "channel", "is_night"],
                               cfg)
-        assert quiet.column_methods == {"amount": cfg.method, "channel": label,
+        # a many-valued number: the method's reference-quantile bins where it takes
+        # categories (PSI), else the method itself (Wasserstein is for numbers)
+        amount = "psi on reference 10-quantile bins" if cfg.method == "psi" else cfg.method
+        assert quiet.column_methods == {"amount": amount, "channel": label,
                                         "is_night": label}
         assert quiet.drifted_columns == []
         drifted = compute_drift(reference, shifted, ["amount", "channel", "is_night"], cfg)
@@ -146,8 +149,13 @@ def test_numeric_codes_named_categorical_are_compared_as_categories() -> None:
     current = pl.DataFrame({"mcc": rng.choice([5411, 5812, 5999, 4111], 3_000),
                             "merchant_id": rng.integers(0, 300, 3_000)})
     wasserstein = DriftConfig(method="wasserstein", column_threshold=0.1)
-    as_numbers = compute_drift(reference, current, ["mcc", "merchant_id"], wasserstein)
+    as_numbers = compute_drift(reference, current, ["mcc", "merchant_id"],
+                               DriftConfig(method="wasserstein", column_nature=False))
     assert as_numbers.column_methods == {"mcc": "wasserstein", "merchant_id": "wasserstein"}
+    # by their nature: four values are categories even unnamed; 300 values are a number
+    by_nature = compute_drift(reference, current, ["mcc", "merchant_id"], wasserstein)
+    assert by_nature.column_methods == {"mcc": "jensenshannon on values (few-valued)",
+                                        "merchant_id": "wasserstein"}
     as_codes = compute_drift(reference, current, ["mcc", "merchant_id"], wasserstein,
                              categorical={"mcc", "merchant_id"})
     assert as_codes.column_methods == {"mcc": "jensenshannon on categories",

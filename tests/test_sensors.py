@@ -73,15 +73,22 @@ def webhook() -> Iterator[str]:
     server.shutdown()
 
 
-def _write_history(lake: Lake, flags: str) -> None:
-    for day, drifted in _days(flags):
+def _write_history(lake: Lake, flags: str, reference: str | None = None, first: int = 0,
+                   champion: str = "v0001") -> None:
+    """Drift rows of the days ``flags`` describes, from day number ``first`` on; with
+    ``reference``, the rows name what they were measured against (rows written before that
+    column existed lack it: the table gains it then)."""
+    for day, drifted in _days(flags)[first:]:
         row = pl.DataFrame({
-            "date": [day], "domain": ["fraud"], "champion": ["v0001"],
+            "date": [day], "domain": ["fraud"], "champion": [champion],
             "dataset_drift": [drifted], "drift_share": [0.5 if drifted else 0.0],
             "drifted_columns": ["device,hour" if drifted else ""],
             "max_column_drift": [0.9 if drifted else 0.05], "prediction_drift_score": [0.01],
             "prediction_drift": [False]})
-        lake.overwrite_partition("monitoring/fraud_drift", row, day)
+        if reference is not None:
+            row = row.with_columns(pl.lit(reference).alias("reference"))
+        lake.overwrite_partition("monitoring/fraud_drift", row, day,
+                                 evolve=reference is not None)
 
 
 def _store_snapshot(lake_root: str, day: dt.date):  # noqa: ANN202 - a StoredSnapshot
@@ -96,9 +103,9 @@ def _store_snapshot(lake_root: str, day: dt.date):  # noqa: ANN202 - a StoredSna
 
 
 def _evaluate(lake_root: str, url: str, cursor: str | None,  # noqa: ANN202
-              in_flight: dt.date | None = None):
+              in_flight: dt.date | None = None, policy: RetrainPolicy | None = None):
     # retrain as soon as the episode opens
-    sensor = drift_sensor(load_domains()["fraud"], policy=RetrainPolicy())
+    sensor = drift_sensor(load_domains()["fraud"], policy=policy or RetrainPolicy())
     with dg.instance_for_test() as instance:
         if in_flight:  # a nightly run of that day still writing its monitoring rows
             instance.add_run(dg.DagsterRun(job_name="nightly_fraud",
@@ -210,3 +217,67 @@ def test_drift_retrain_of_a_classifier_waits_for_matured_labels_and_says_so(
     # the retrain, when due, trains on matured labels: no shortened label window
     config = training.run_config(domain, due, drift=True)["fraud_training_set"]["config"]
     assert config == {"as_of": due, "label_window_days": 14}
+
+
+def test_a_moved_reference_resolves_the_open_episode(tmp_path: Path, webhook: str) -> None:
+    """A re-baseline (``lakeloop monitoring accept``) or a promoted retrain moves what the days
+    are measured against: the episode judged against the old reference ends at once, and only
+    drift against the new one opens the next."""
+    lake = Lake(str(tmp_path / "lake"))
+    _write_history(lake, "...DDD")  # rows from before the "reference" column: the champion
+    opened = _evaluate(lake.root, webhook, None)
+    assert [p["kind"] for p in Recorder.posts] == ["drift_open"]
+    assert Recorder.posts[0]["details"]["reference"] == "v0001"
+
+    rebased = "v0001+baseline:2026-02-07"  # the new normal accepted: quiet against it
+    _write_history(lake, "...DDD" + "..", reference=rebased, first=6)
+    resolved = _evaluate(lake.root, webhook, opened.cursor)
+    assert [p["kind"] for p in Recorder.posts] == ["drift_open", "drift_resolved"]
+    post = Recorder.posts[-1]
+    assert post["episode"] == "fraud-2026-02-05"
+    assert post["title"] == "fraud: drift episode resolved on 2026-02-07"  # at once
+    assert post["summary"] == "reference moved: re-baselined from 2026-02-07 (champion v0001)"
+    assert "measured against the new reference" in post["action"]
+    assert post["details"]["reference"] == rebased
+    assert not resolved.run_requests
+    [view] = resolved.asset_events
+    assert view.passed
+    assert "| fraud-2026-02-05 | resolved (reference moved) |" in view.metadata["episodes"].value
+    assert json.loads(resolved.cursor)["reference"] == rebased
+
+    # drift against the baseline: a new episode, with its own key
+    _write_history(lake, "...DDD" + ".." + "DD", reference=rebased, first=8)
+    again = _evaluate(lake.root, webhook, resolved.cursor)
+    assert [p["kind"] for p in Recorder.posts][-1] == "drift_open"
+    assert Recorder.posts[-1]["episode"] == "fraud-2026-02-10"
+    assert not again.run_requests  # within the cooldown of the retrain of 2026-02-05
+
+    # a promoted retrain: the rows name the new champion; that episode ends too
+    _write_history(lake, "...DDD" + ".." + "DD" + ".", reference="v0002", first=10,
+                   champion="v0002")
+    promoted = _evaluate(lake.root, webhook, again.cursor)
+    assert [p["kind"] for p in Recorder.posts][-1] == "drift_resolved"
+    assert Recorder.posts[-1]["episode"] == "fraud-2026-02-10"
+    assert Recorder.posts[-1]["summary"] == \
+        "reference moved: champion v0002 promoted (was v0001)"
+    assert json.loads(promoted.cursor)["open"] is False
+
+
+def test_an_episode_that_persists_alerts_once(tmp_path: Path, webhook: str) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    policy = RetrainPolicy(persist_days=4)
+    _write_history(lake, "DDDDDDDDD")
+    first = _evaluate(lake.root, webhook, None, policy=policy)
+    assert [p["kind"] for p in Recorder.posts] == ["drift_open", "drift_persisting"]
+    post = Recorder.posts[-1]
+    assert post["episode"] == "fraud-2026-02-02"  # the episode's key: one per episode
+    assert post["title"] == "fraud: drift episode fraud-2026-02-02 still open on 2026-02-06"
+    assert "still open after 4 days with no better model" in post["summary"]
+    assert "`lakeloop monitoring accept fraud --from 2026-02-02`" in post["action"]
+    _evaluate(lake.root, webhook, None, policy=policy)  # a tick retried from the old cursor
+    _evaluate(lake.root, webhook, first.cursor, policy=policy)  # and one with nothing new
+    assert len(Recorder.posts) == 2  # deduplicated by episode and kind
+    [view] = first.asset_events  # still one open episode, not a second one
+    assert view.metadata["open_episodes"].value == 1
+    assert view.metadata["episodes_total"].value == 1
+    assert "**OPEN** (persisted)" in view.metadata["episodes"].value

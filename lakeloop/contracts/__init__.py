@@ -184,7 +184,19 @@ class FeatureSelection(_Strict):
 
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    false_alarm_budget: AlarmBudget | None = Field(
+        None, description="expected false drift episodes on quiet data the calibrated "
+        "thresholds allow (default: the monitor's config, 1 per 60 days)")
+
+
     categorical: list[str] = Field(default_factory=list)
+
+
+class AlarmBudget(_Strict):
+    """At most ``false_episodes`` false drift episodes per ``per_days`` quiet days."""
+
+    false_episodes: float = Field(1.0, gt=0)
+    per_days: int = Field(60, gt=0)
 
 
 class Monitoring(_Strict):
@@ -192,6 +204,11 @@ class Monitoring(_Strict):
 
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    false_alarm_budget: AlarmBudget | None = Field(
+        None, description="expected false drift episodes on quiet data the calibrated "
+        "thresholds allow (default: the monitor's config, 1 per 60 days)")
+
+
 
 
 class Roles(_Strict):

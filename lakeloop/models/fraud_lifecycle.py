@@ -12,14 +12,16 @@ as a reference floor, but never served.
 3. on the test window - matured labels, grown back until it holds ``min_test_positives``
    (``lakeloop.training_sets``) - the challenger is compared with the champion on the same
    rows, with a paired bootstrap interval of the difference (``promotion.decide_paired``);
-4. the challenger is registered with every candidate's metrics, the interval and the window;
-   it serves when the rule says so. With no champion the challenger always serves.
+4. the challenger is registered with every candidate's metrics, the interval, the window and
+   its feature importance (``lakeloop.models.importance``: what drift is weighted by once it
+   serves); it serves when the rule says so. With no champion the challenger always serves.
 
 Plain Python (no Dagster) so the same steps run from an asset, a notebook or a benchmark.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -33,6 +35,7 @@ from lakeloop.models.classifier_config import TabMConfig
 from lakeloop.models.fraud import FraudModel
 from lakeloop.models.fraud_tabm import TabMModel, train_tabm
 from lakeloop.models.fraud_trees import MODEL_FILE, TreeConfig, TreeModel, train_trees
+from lakeloop.models.importance import model_importance, top
 from lakeloop.models.metrics import bootstrap_interval, classification_metrics
 from lakeloop.promotion import Decision, decide_paired, register_and_apply, training_meta
 from lakeloop.registry import ModelRegistry, ModelVersion
@@ -104,6 +107,21 @@ def _val_score(c: Candidate) -> float:
     return float(np.nan_to_num(c.val_metrics[PROMOTION_METRIC], nan=-1.0))
 
 
+def challenger_importance(challenger: Candidate, val: pl.DataFrame, categorical: list[str],
+                          numeric: list[str], compute: Compute,
+                          log: Callable[[str], None] = print) -> dict[str, Any]:
+    """What the challenger relies on, per input column (``lakeloop.models.importance``),
+    measured on the validation split: the drift monitor weights each column's drift by it once
+    this version serves. Only the challenger's: it is the one version registered."""
+    started = time.perf_counter()
+    importance = model_importance(challenger.family, challenger.model, val, categorical,
+                                  numeric, compute)
+    log(f"{challenger.family} feature importance ({importance['method']}, "
+        f"{time.perf_counter() - started:.1f}s): "
+        + ", ".join(f"{c} {w:.3f}" for c, w in top(importance["values"], 5)))
+    return importance
+
+
 def train_and_promote(
     ts: TrainingSet,
     registry: ModelRegistry,
@@ -152,6 +170,7 @@ def train_and_promote(
         None if champion_metrics is None else champion_metrics[PROMOTION_METRIC],
         difference, margin, int(y_test.sum()), min_test_positives)
     model = challenger.model
+    importance = challenger_importance(challenger, val, categorical, numeric, compute, log)
     state = model.state() if challenger.family == "torch" else None
     files = None if challenger.family == "torch" else model.files()
     test_days = test["date"] if "date" in test.columns else None
@@ -173,6 +192,7 @@ def train_and_promote(
         **training_meta(cfg.seed, compute.describe(), challenger.result),
         "champion_metrics_on_test": champion_metrics,
         "champion_family": None if champion is None else champion.family,
+        "feature_importance": importance,
     }, decision, champion, log, files=files)
     return FraudRun(version, decision, challenger, candidates, challenger.test_metrics,
                     baselines, None if champion is None else champion.version,

@@ -1,0 +1,421 @@
+"""Drift thresholds learnt from the domain's own history, to a false-alarm budget.
+
+A team cannot hand-tune a threshold per column, and thresholds set on one feed's quiet days
+alarm every day on another's (issue 25: a real 121-column card table flagged all 31 quiet
+days under the simulator's PSI 0.05). So every threshold is derived from how the champion's
+own history varies when nothing is wrong:
+
+1. **Null days.** Each day (or pooled chunk of days) of the champion's training history
+   before its reference week is measured against that reference week exactly as a
+   production day will be (same columns, same methods, same fixed sample sizes). Their
+   statistics are the null distribution: NannyML's approach of thresholds from the reference
+   period's chunk-to-chunk variation, and SageMaker Model Monitor's baseline constraints
+   from the training data.
+2. **One null model per statistic.** A distance (PSI, Jensen-Shannon, Wasserstein) is
+   positive and right-skewed: ``log(x + floor)`` is fitted by its mean and standard deviation
+   (log-normal; ``floor`` is the distance of two random halves of the reference, the
+   statistic's pure sampling level, so a near-zero distance is not read as a huge log
+   deviation). A missing share's change is Cohen's h, fitted as it is, its spread at least
+   its binomial sampling spread. Each day then has a z per statistic.
+3. **The day's score** is the champion's importance-weighted sum of squared positive z's
+   (``D = sum_c w_c (max(z_c, 0)^2 + max(zmiss_c, 0)^2)``, weights from gain or permutation
+   importance, stored at training): drift in the inputs the model relies on moves it; a
+   column with weight 0 is only reported. Squares make one strongly drifted important column
+   count (a sum of plain z's would average it away among 150 quiet ones).
+4. **Its threshold** comes from ``D`` on the null days with each day's z's computed
+   leave-one-out (so the estimation error of step 2 is in the null, as in cross-validation),
+   fitted by a scaled chi-square with matched mean and variance (Satterthwaite 1946, Box
+   1954: the law of a positive weighted sum of squares), at the per-day rate the budget
+   allows.
+5. **The budget** is false episodes per days (default 1 per 60, issue 25). An episode opens
+   when ``k`` of the last ``n`` days drifted (``lakeloop.policy``); with independent days at
+   a per-day rate ``p`` that happens ``p * C(n-1, k-1) p^(k-1) (1-p)^(n-k)`` of days, solved
+   for ``p`` and split evenly between the day's signals (Bonferroni): the expected run length
+   between false alarms is set by the budget, as alibi-detect's online detectors are
+   configured by their expected run time.
+6. **Per-column thresholds** (what the report and the metadata show as a column "drifted")
+   are each statistic's value at the family-wise z of the same rate over all columns: on a
+   quiet day the expected number of flagged columns stays below the day's rate.
+
+Pure Python over Polars frames: the monitor (``lakeloop.monitoring``) feeds it days from the
+lake; the benchmark (``bench/bench_drift.py``) feeds it generated days.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from lakeloop.drift import DriftConfig, Measured, measure
+
+# A log-distance that barely varied on the null days is still given this spread (a 10 %
+# relative change per standard deviation): a numerical guard against dividing by ~0 when a
+# handful of days happen to agree, not a threshold.
+MIN_LOG_SCALE = 0.1
+MIN_NULL_DAYS = 5  # fewer: the history cannot say what quiet looks like (the fixed config rules)
+MIN_STAT_DAYS = 3  # a statistic measured on fewer null days is reported, not calibrated
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Expected false episodes per days of quiet data (issue 25's default: 1 per 60)."""
+
+    false_episodes: float = 1.0
+    per_days: int = 60
+
+    @property
+    def rate(self) -> float:
+        return self.false_episodes / self.per_days
+
+    def describe(self) -> str:
+        return f"<= {self.false_episodes:g} false episode per {self.per_days} days"
+
+
+def day_rate(budget: Budget, k: int = 2, n: int = 3, signals: int = 1) -> float:
+    """Per-signal, per-day false-alarm probability that keeps ``k``-of-``n`` episodes within
+    ``budget`` (independent days; see the module docstring, step 5)."""
+    def episodes(p: float) -> float:
+        return p * math.comb(n - 1, k - 1) * p ** (k - 1) * (1 - p) ** (n - k)
+
+    lo, hi = 0.0, 1.0 / max(k, 1)
+    if episodes(hi) <= budget.rate:
+        p = hi
+    else:
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if episodes(mid) < budget.rate else (lo, mid)
+        p = lo
+    return p / max(signals, 1)
+
+
+def _norm_ppf(q: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(q))
+
+
+@dataclass(frozen=True)
+class NullModel:
+    """How one statistic varies on quiet days: ``z = (t(x) - center) / scale`` with ``t`` the
+    log of ``x + offset`` (distances) or ``x`` itself (``linear``: Cohen's h)."""
+
+    transform: str  # "log" | "linear"
+    center: float
+    scale: float
+    offset: float = 0.0
+    days: int = 0
+
+    def _t(self, x: float) -> float:
+        return math.log(max(x, 0.0) + self.offset) if self.transform == "log" else x
+
+    def z(self, x: float) -> float:
+        return (self._t(x) - self.center) / self.scale
+
+    def value_at(self, z: float) -> float:
+        y = self.center + z * self.scale
+        return math.exp(y) - self.offset if self.transform == "log" else y
+
+    @classmethod
+    def fit(cls, values: Iterable[float], transform: str, offset: float = 0.0,
+            min_scale: float = MIN_LOG_SCALE) -> NullModel:
+        v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+        t = np.log(np.clip(v, 0, None) + offset) if transform == "log" else v
+        scale = float(t.std(ddof=1)) if t.size > 1 else 0.0
+        return cls(transform, float(t.mean()), max(scale, min_scale), offset, int(t.size))
+
+    def loo_z(self, values: list[float]) -> list[float]:
+        """Each null value's z under the model fitted on the other values (leave-one-out)."""
+        out = []
+        for i, x in enumerate(values):
+            rest = NullModel.fit(values[:i] + values[i + 1:], self.transform, self.offset,
+                                 self._min_scale)
+            out.append(rest.z(x))
+        return out
+
+    @property
+    def _min_scale(self) -> float:
+        # the floor this model was fitted with is its scale when it bound; keep it for LOO
+        return MIN_LOG_SCALE if self.transform == "log" else self.scale_floor
+
+    scale_floor: float = 0.0  # linear models: the statistic's sampling spread
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NullModel:
+        return cls(**d)
+
+
+def _fit_linear(values: list[float], floor: float) -> NullModel:
+    m = NullModel.fit(values, "linear", min_scale=floor)
+    return NullModel(m.transform, m.center, m.scale, 0.0, m.days, scale_floor=floor)
+
+
+@dataclass(frozen=True)
+class DayScore:
+    """A day's calibrated verdict: the weighted score and its threshold, which columns were
+    individually unusual, and each statistic's z (for the metadata)."""
+
+    value: float
+    threshold: float
+    drifted: list[str]
+    missing_drifted: list[str]
+    thresholds: dict[str, float]  # column -> distance at which it counts as drifted
+    z: dict[str, float]
+    contributions: dict[str, float]  # column -> its share of the score (weight x squares)
+
+    @property
+    def drifted_day(self) -> bool:
+        return self.value >= self.threshold
+
+
+def _square(z: float) -> float:
+    return max(z, 0.0) ** 2
+
+
+@dataclass
+class Calibration:
+    """Thresholds of one champion's drift monitor, learnt from its own history (module
+    docstring). JSON round-trips (``to_dict``/``from_dict``): stored beside the model version."""
+
+    budget: Budget
+    k: int
+    n: int
+    signals: int
+    rate: float  # per-signal, per-day false-alarm probability
+    column_z: float  # z at which a single statistic counts as drifted (family-wise)
+    score_threshold: float
+    score_null: dict[str, float]  # mean, var, df, scale of the null score; its days
+    current_rows: int  # fixed current sample size (the daily monitor samples this many)
+    distribution: dict[str, NullModel]
+    missing: dict[str, NullModel]
+    weights: dict[str, float]
+    importance: str  # "gain" | "permutation" | "equal"
+    null_days: list[str]
+    uncalibrated: dict[str, str] = field(default_factory=dict)  # statistic -> why not
+    prediction: NullModel | None = None
+
+    def score(self, column_drift: Mapping[str, float], missing_effect: Mapping[str, float]
+              ) -> DayScore:
+        z = {c: self.distribution[c].z(v) for c, v in column_drift.items()
+             if c in self.distribution}
+        zm = {c: self.missing[c].z(v) for c, v in missing_effect.items() if c in self.missing}
+        parts = {c: self.weights.get(c, 0.0) * (_square(z.get(c, 0.0)) + _square(zm.get(c, 0.0)))
+                 for c in set(z) | set(zm)}
+        return DayScore(
+            value=float(sum(parts.values())), threshold=self.score_threshold,
+            drifted=sorted(c for c, v in z.items() if v >= self.column_z),
+            missing_drifted=sorted(c for c, v in zm.items() if v >= self.column_z),
+            thresholds=self.thresholds(),
+            z={**{c: round(v, 3) for c, v in z.items()},
+               **{f"{c} (missing)": round(v, 3) for c, v in zm.items()}},
+            contributions={c: round(v, 4) for c, v in parts.items() if v > 0})
+
+    def thresholds(self) -> dict[str, float]:
+        return {c: max(m.value_at(self.column_z), 0.0) for c, m in self.distribution.items()}
+
+    def prediction_threshold(self) -> float | None:
+        return None if self.prediction is None else self.prediction.value_at(
+            _norm_ppf(1 - self.rate))
+
+    def summary(self, top: int = 10) -> dict[str, Any]:
+        """What the UI shows: the budget, what it means per day, the score's threshold and
+        the most weighted columns with their learnt thresholds."""
+        t = self.thresholds()
+        heaviest = sorted(self.weights.items(), key=lambda kv: -kv[1])[:top]
+        return {
+            "budget": self.budget.describe(),
+            "rule": f"episode when {self.k} of {self.n} days drift",
+            "per_day_false_alarm_rate": round(self.rate, 5),
+            "null_days": len(self.null_days),
+            "score_threshold": round(self.score_threshold, 4),
+            "column_z": round(self.column_z, 3),
+            "current_rows": self.current_rows,
+            "importance": self.importance,
+            "top_columns": {c: {"weight": round(w, 4),
+                                "threshold": round(t[c], 4) if c in t else None}
+                            for c, w in heaviest},
+            "uncalibrated": len(self.uncalibrated),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "budget": asdict(self.budget), "k": self.k, "n": self.n, "signals": self.signals,
+            "rate": self.rate, "column_z": self.column_z,
+            "score_threshold": self.score_threshold, "score_null": self.score_null,
+            "current_rows": self.current_rows,
+            "distribution": {c: m.to_dict() for c, m in self.distribution.items()},
+            "missing": {c: m.to_dict() for c, m in self.missing.items()},
+            "weights": self.weights, "importance": self.importance,
+            "null_days": self.null_days, "uncalibrated": self.uncalibrated,
+            "prediction": None if self.prediction is None else self.prediction.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Calibration:
+        return cls(
+            budget=Budget(**d["budget"]), k=d["k"], n=d["n"], signals=d["signals"],
+            rate=d["rate"], column_z=d["column_z"], score_threshold=d["score_threshold"],
+            score_null=d["score_null"], current_rows=d["current_rows"],
+            distribution={c: NullModel.from_dict(m) for c, m in d["distribution"].items()},
+            missing={c: NullModel.from_dict(m) for c, m in d["missing"].items()},
+            weights=d["weights"], importance=d["importance"], null_days=d["null_days"],
+            uncalibrated=d.get("uncalibrated", {}),
+            prediction=None if d.get("prediction") is None
+            else NullModel.from_dict(d["prediction"]))
+
+
+def satterthwaite_threshold(null_scores: list[float], rate: float) -> tuple[float, dict]:
+    """The ``1 - rate`` quantile of a scaled chi-square ``g * chi2(h)`` with the null scores'
+    mean and variance (``g = var / (2 mean)``, ``h = 2 mean^2 / var``)."""
+    from scipy.stats import chi2
+
+    s = np.asarray(null_scores, dtype=float)
+    mean, var = float(s.mean()), float(s.var(ddof=1)) if s.size > 1 else 0.0
+    if mean <= 0 or var <= 0:  # every null day scored the same: nothing to extrapolate from
+        spread = max(mean, 1.0)
+        return mean + spread, {"mean": mean, "var": var, "df": float("nan"), "scale": 0.0}
+    g, h = var / (2 * mean), 2 * mean ** 2 / var
+    return float(g * chi2.ppf(1 - rate, h)), {"mean": round(mean, 6), "var": round(var, 6),
+                                               "df": round(h, 4), "scale": round(g, 6)}
+
+
+def fixed_current_rows(rows_per_day: list[int], cfg: DriftConfig) -> int:
+    """The current side's fixed sample size: ``cfg.sample_size``, or fewer when the quiet
+    days are smaller (their lower quartile), never below ``cfg.min_current_rows``: days
+    with fewer rows are pooled until they hold it (``lakeloop.monitoring.current_since``)."""
+    typical = int(np.quantile(rows_per_day, 0.25)) if rows_per_day else cfg.sample_size
+    return max(min(cfg.sample_size, typical), cfg.min_current_rows, cfg.min_rows)
+
+
+def pooled_chunks(days: Mapping[Any, int], min_rows: int, max_days: int) -> list[list[Any]]:
+    """Consecutive days grouped newest first until each group holds ``min_rows`` (at most
+    ``max_days`` days), as the monitor pools a thin production day; a remainder that cannot
+    reach ``min_rows`` is dropped."""
+    chunks, current, total = [], [], 0
+    for day in sorted(days, reverse=True):
+        current.append(day)
+        total += days[day]
+        if total >= min_rows or len(current) >= max_days:
+            if total >= min_rows:
+                chunks.append(sorted(current))
+            current, total = [], 0
+    return chunks
+
+
+def noise_floor(reference: pl.DataFrame, columns: list[str], cfg: DriftConfig,
+                categorical: set[str], rows: int) -> dict[str, float]:
+    """Each column's distance between two random halves of the reference: its level under
+    sampling noise alone (the offset of its log-normal null model)."""
+    shuffled = reference.sample(fraction=1.0, shuffle=True, seed=cfg.seed + 1)
+    half = shuffled.height // 2
+    m = measure(shuffled.head(half), shuffled.tail(shuffled.height - half), columns, cfg,
+                categorical, current_rows=min(rows, shuffled.height - half))
+    return m.column_drift
+
+
+def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
+              columns: list[str], cfg: DriftConfig, categorical: set[str] | None = None,
+              weights: Mapping[str, float] | None = None, importance: str = "equal",
+              budget: Budget | None = None, k: int = 2, n: int = 3, signals: int = 2,
+              current_rows: int | None = None) -> Calibration | None:
+    """Learn the thresholds (module docstring) from ``null_days`` (label -> that day's or
+    chunk's rows, each measured against ``reference``). ``weights``: the champion's
+    importance per column (None: equal). Returns None when fewer than ``MIN_NULL_DAYS``
+    days are given: the history is too short to say what quiet looks like."""
+    if len(null_days) < MIN_NULL_DAYS:
+        return None
+    budget = budget or Budget()
+    categorical = categorical or set()
+    rows = current_rows or fixed_current_rows([f.height for f in null_days.values()], cfg)
+    measured: dict[str, Measured] = {
+        label: measure(reference, frame, columns, cfg, categorical, current_rows=rows)
+        for label, frame in null_days.items()}
+    floor = noise_floor(reference, columns, cfg, categorical, rows)
+    rate = day_rate(budget, k, n, signals)
+    distribution, missing, uncalibrated = {}, {}, {}
+    dist_values: dict[str, list[float]] = {}
+    miss_values: dict[str, list[float]] = {}
+    for c in dict.fromkeys(columns):
+        d = [m.column_drift[c] for m in measured.values() if c in m.column_drift]
+        if len(d) >= MIN_STAT_DAYS:
+            # a column constant in the halves has no noise level: a one-row resolution
+            offset = max(floor.get(c, 0.0), 1.0 / rows)
+            distribution[c] = NullModel.fit(d, "log", offset)
+            dist_values[c] = d
+        elif any(c in m.plan.compared for m in measured.values()):
+            uncalibrated[c] = f"distribution measured on {len(d)} of {len(measured)} null days"
+        h = [m.missing_effect[c] for m in measured.values() if c in m.missing_effect]
+        if len(h) >= MIN_STAT_DAYS:
+            sampling = math.sqrt(1 / reference.height + 1 / max(rows, 1))
+            missing[c] = _fit_linear(h, sampling)
+            miss_values[c] = h
+    used = set(distribution) | set(missing)
+    w = _weights(weights, used)
+    statistics = len(distribution) + len(missing)
+    column_z = _norm_ppf(1 - rate / max(statistics, 1))
+    labels = list(measured)
+    loo_d = {c: distribution[c].loo_z(v) for c, v in dist_values.items()}
+    loo_m = {c: missing[c].loo_z(v) for c, v in miss_values.items()}
+    null_scores = []
+    for i, label in enumerate(labels):
+        total = 0.0
+        for c, zs in loo_d.items():
+            if c in measured[label].column_drift:
+                total += w.get(c, 0.0) * _square(zs[_position(measured, labels, c, i, "d")])
+        for c, zs in loo_m.items():
+            if c in measured[label].missing_effect:
+                total += w.get(c, 0.0) * _square(zs[_position(measured, labels, c, i, "m")])
+        null_scores.append(total)
+    threshold, null = satterthwaite_threshold(null_scores, rate)
+    null["days"] = len(null_scores)
+    null["max"] = round(max(null_scores), 6)
+    return Calibration(budget, k, n, signals, rate, column_z, threshold, null, rows,
+                       distribution, missing, w, importance if weights else "equal",
+                       [str(x) for x in labels], uncalibrated)
+
+
+def _position(measured: Mapping[str, Measured], labels: list[str], column: str, i: int,
+              which: str) -> int:
+    """Index of day ``i``'s value among the days where ``column`` was measured."""
+    def has(label: str) -> bool:
+        m = measured[label]
+        return column in (m.column_drift if which == "d" else m.missing_effect)
+
+    return sum(has(labels[j]) for j in range(i))
+
+
+def _weights(weights: Mapping[str, float] | None, columns: set[str]) -> dict[str, float]:
+    """Importance over the calibrated columns, summing to 1 (negatives count as 0; no
+    importance, or none on these columns: equal weights)."""
+    if weights:
+        w = {c: max(float(weights.get(c, 0.0)), 0.0) for c in columns}
+        total = sum(w.values())
+        if total > 0:
+            return {c: v / total for c, v in sorted(w.items())}
+    return {c: 1.0 / len(columns) for c in sorted(columns)} if columns else {}
+
+
+def prediction_null(days: Mapping[Any, pl.Series], cfg: DriftConfig) -> NullModel | None:
+    """The prediction distance's null from the champion's first production week: each day
+    against the other days of that week (leave-one-day-out), the offset from two random
+    halves of the week. The daily prediction distance compares one day with the whole week."""
+    from lakeloop.drift import prediction_drift_score
+
+    if len(days) < MIN_STAT_DAYS:
+        return None
+    values = []
+    for day, series in days.items():
+        rest = pl.concat([s for d, s in days.items() if d != day])
+        values.append(prediction_drift_score(rest, series, cfg))
+    week = pl.concat(list(days.values())).sample(fraction=1.0, shuffle=True, seed=cfg.seed)
+    half = week.len() // 2
+    offset = max(prediction_drift_score(week.head(half), week.tail(week.len() - half), cfg),
+                 1.0 / max(half, 1))
+    return NullModel.fit(values, "log", offset)
