@@ -111,7 +111,7 @@ def _calibration_metadata(drift) -> dict:  # noqa: ANN001 - a DayDrift
     score's threshold, each column's share of today's score (top 10) and learnt threshold."""
     cal, score = drift.calibration, drift.result.score
     if cal is None or score is None:
-        return {"thresholds": "fixed (no calibration: too little history, or calibrate=false)"}
+        return {"thresholds": f"fixed: not calibrated ({drift.calibration_note})"}
     top = sorted(score.contributions.items(), key=lambda kv: -kv[1])[:10]
     return {
         "thresholds": f"calibrated on {len(cal.null_days)} quiet days, {cal.budget.describe()}",

@@ -257,7 +257,7 @@ def quantile_buckets(reference: pl.Series, current: pl.Series, bins: int
         for v in mass_values:
             out[x == v] = f"={v:g}"
         out[np.isnan(x)] = None
-        return pl.Series(s.name, out, dtype=pl.String)
+        return pl.Series(s.name, out.tolist(), dtype=pl.String)
 
     return bucket(reference), bucket(current)
 

@@ -288,23 +288,24 @@ def satterthwaite_threshold(null_scores: list[float], rate: float) -> tuple[floa
 
 def fixed_current_rows(rows_per_day: list[int], cfg: DriftConfig) -> int:
     """The current side's fixed sample size: ``cfg.sample_size``, or fewer when the quiet
-    days are smaller (their lower quartile), never below ``cfg.min_current_rows``: days
-    with fewer rows are pooled until they hold it (``lakeloop.monitoring.current_since``)."""
-    typical = int(np.quantile(rows_per_day, 0.25)) if rows_per_day else cfg.sample_size
+    days are smaller (their 10th percentile: a rare small day is pooled, the others are
+    not), never below ``cfg.min_current_rows``: days with fewer rows are pooled until they
+    hold it (``lakeloop.monitoring.current_since``)."""
+    typical = int(np.quantile(rows_per_day, 0.1, method="lower")) if rows_per_day \
+        else cfg.sample_size
     return max(min(cfg.sample_size, typical), cfg.min_current_rows, cfg.min_rows)
 
 
 def pooled_chunks(days: Mapping[Any, int], min_rows: int, max_days: int) -> list[list[Any]]:
-    """Consecutive days grouped newest first until each group holds ``min_rows`` (at most
-    ``max_days`` days), as the monitor pools a thin production day; a remainder that cannot
-    reach ``min_rows`` is dropped."""
+    """Consecutive days grouped newest first until each group holds ``min_rows`` or spans
+    ``max_days`` days, as the monitor pools a thin production day (``current_since``); an
+    oldest remainder that reaches neither is dropped."""
     chunks, current, total = [], [], 0
     for day in sorted(days, reverse=True):
         current.append(day)
         total += days[day]
         if total >= min_rows or len(current) >= max_days:
-            if total >= min_rows:
-                chunks.append(sorted(current))
+            chunks.append(sorted(current))
             current, total = [], 0
     return chunks
 

@@ -18,6 +18,7 @@ import polars as pl
 from lakeloop.domains import Domain
 from lakeloop.drift import DriftConfig, DriftResult, compute_drift
 from lakeloop.drift_calibration import (
+    MIN_NULL_DAYS,
     Budget,
     Calibration,
     calibrate,
@@ -107,6 +108,7 @@ class DayDrift:
     # ("v0002+baseline:2026-03-01"); a change of it ends an open episode (``lakeloop.policy``)
     reference: str | None = None
     calibration: Calibration | None = None
+    calibration_note: str = ""  # why the thresholds are fixed, when they are
 
     def row(self) -> pl.DataFrame:
         """One row for the drift history table the sensors read."""
@@ -220,26 +222,32 @@ def _calibration_file(cfg: DriftConfig, budget: Budget) -> str:
     return f"drift_calibration-{hashlib.sha256(key.encode()).hexdigest()[:10]}.json"
 
 
+class NotCalibrated(Exception):
+    """The champion's history cannot say what quiet looks like (the message says why)."""
+
+
 def stored_calibration(registry: ModelRegistry, champion: ModelVersion, cfg: DriftConfig,
-                       budget: Budget, learn: Callable[[], Calibration | None]
-                       ) -> Calibration | None:
+                       budget: Budget, learn: Callable[[], Calibration]
+                       ) -> tuple[Calibration | None, str]:
     """The champion's calibration, stored beside its version in the registry (JSON), learnt
     once with ``learn`` on the first day it is needed; a change of config or budget learns
-    anew (the file name carries their fingerprint)."""
+    anew (the file name carries their fingerprint). None and the reason when it cannot be
+    learnt (``NotCalibrated``): the fixed thresholds decide meanwhile."""
     import json
 
     parts = ("registry", champion.model, "versions", champion.version,
              _calibration_file(cfg, budget))
     uri = registry.store.uri(*parts)
     try:
-        return Calibration.from_dict(json.loads(registry.store.read_bytes(uri)))
+        return Calibration.from_dict(json.loads(registry.store.read_bytes(uri))), ""
     except FileNotFoundError:
         pass
-    calibration = learn()
-    if calibration is not None:
-        registry.store.write_bytes(json.dumps(calibration.to_dict(), indent=1).encode(),
-                                   *parts)
-    return calibration
+    try:
+        calibration = learn()
+    except NotCalibrated as exc:
+        return None, str(exc)
+    registry.store.write_bytes(json.dumps(calibration.to_dict(), indent=1).encode(), *parts)
+    return calibration, ""
 
 
 def importance_weights(champion: ModelVersion) -> tuple[dict[str, float] | None, str]:
@@ -250,12 +258,12 @@ def importance_weights(champion: ModelVersion) -> tuple[dict[str, float] | None,
 
 def event_calibration(lake: Lake, domain: Domain, champion: ModelVersion, cfg: DriftConfig,
                       reference: pl.DataFrame, columns: list[str], categorical: set[str]
-                      ) -> Calibration | None:
+                      ) -> Calibration:
     """Null days: the champion's training days before its reference week, read at the
     version its training set recorded, pooled like a thin production day."""
     lineage = champion.meta["training_set"]
     if "window" not in lineage:
-        return None
+        raise NotCalibrated("the champion's training set recorded no window")
     from lakeloop.training_sets import SplitWindow
 
     window_first, _ = SplitWindow(**lineage["window"]).dates(as_of(champion))
@@ -270,17 +278,22 @@ def event_calibration(lake: Lake, domain: Domain, champion: ModelVersion, cfg: D
 
 def _calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list[str],
                     categorical: set[str], cfg: DriftConfig, budget: Budget,
-                    weights: dict[str, float] | None, method: str) -> Calibration | None:
+                    weights: dict[str, float] | None, method: str) -> Calibration:
     if history.is_empty():
-        return None
+        raise NotCalibrated("no history before the reference week")
     counts = dict(history.group_by("date").agg(pl.len()).iter_rows())
     rows = fixed_current_rows(list(counts.values()), cfg)
     chunks = pooled_chunks(counts, rows, cfg.max_current_days)
     null = {f"{c[0]}..{c[-1]}": history.filter(pl.col("date").is_between(c[0], c[-1]))
             for c in chunks}
     k, n = _policy_rule()
-    return calibrate(reference, null, columns, cfg, categorical, weights, method, budget, k, n,
-                     signals=2, current_rows=rows)
+    calibration = calibrate(reference, null, columns, cfg, categorical, weights, method, budget,
+                            k, n, signals=2, current_rows=rows)
+    if calibration is None:
+        raise NotCalibrated(
+            f"{len(null)} quiet chunks of >= {rows} rows before the reference week "
+            f"({len(counts)} days); at least {MIN_NULL_DAYS} are needed")
+    return calibration
 
 
 def calibrated(cfg: DriftConfig, calibration: Calibration | None) -> DriftConfig:
@@ -398,9 +411,9 @@ def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt
         return None
     reference = event_reference(lake, domain, champion, cfg, ref)
     columns, categorical = monitored_columns(domain, champion)
-    calibration = None
+    calibration, note = None, "calibrate=false"
     if cfg.calibrate:
-        calibration = stored_calibration(
+        calibration, note = stored_calibration(
             registry, champion, cfg, budget_for(domain, cfg),
             lambda: event_calibration(lake, domain, champion, cfg,
                                       event_reference(lake, domain, champion, cfg),
@@ -418,7 +431,7 @@ def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt
         .select("date", "model_version", pl.col("score").alias("v")),
         champion.version, ref.predictions_after, day, since) if lake.exists(table) else None
     _set_prediction_drift(result, scores, cfg, calibration)
-    return DayDrift(domain.name, day, champion.version, result, ref.id, calibration)
+    return DayDrift(domain.name, day, champion.version, result, ref.id, calibration, note)
 
 
 def _regular(frame_columns: list[str]) -> pl.Expr:
@@ -485,9 +498,9 @@ def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: d
     if ref.id != champion.version:  # re-baselined: the accepted days, on the same levels
         accepted = lake.scan(domain.features_table, ref.first, ref.last).collect()
         reference = _indices(accepted.filter(_regular(accepted.columns)), levels)
-    calibration = None
+    calibration, note = None, "calibrate=false"
     if cfg.calibrate:
-        calibration = stored_calibration(
+        calibration, note = stored_calibration(
             registry, champion, cfg, budget_for(domain, cfg),
             lambda: _calibrate_days(
                 leave_one_out_indices(history.filter(pl.col("date") < first)),
@@ -501,7 +514,7 @@ def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: d
     result.current_days = (day - since).days + 1
     _forecast_drift(lake, domain, champion.version, ref.predictions_after, day, levels, cfg,
                     result, since, calibration)
-    return DayDrift(domain.name, day, champion.version, result, ref.id, calibration)
+    return DayDrift(domain.name, day, champion.version, result, ref.id, calibration, note)
 
 
 def _forecast_drift(lake: Lake, domain: Domain, version: str, after: dt.date, day: dt.date,

@@ -94,6 +94,13 @@ def test_retrain_then_score_both_domains(lake_settings: Settings) -> None:
         assert 0 <= accuracy["coverage_p10_p90"].value <= 1 and accuracy["mae"].value >= 0
         drift = fraud_run.asset_materializations_for_node("fraud_drift")[0].metadata
         assert drift["measured"].value and drift["current_sample"].value > 0
+        # the champions saw too few days before their reference weeks to learn thresholds
+        # from (fraud 2-3, demand 12 days of 20 series): the fixed ones decide, and the
+        # metadata says why (tests/test_monitoring_calibration.py: a champion that saw enough)
+        for meta in (drift, demand_run.asset_materializations_for_node("demand_drift")[0]
+                     .metadata):
+            assert meta["thresholds"].value.startswith("fixed: not calibrated (") and \
+                meta["thresholds"].value.endswith("at least 5 are needed)")
         # links that open: the day's snapshot in the Evidently UI, in its domain's project
         workspace = workspace_for(lake_settings.lake_root)
         for meta, kind in ((accuracy, "demand_accuracy"), (drift, "fraud_drift")):

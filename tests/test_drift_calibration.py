@@ -1,0 +1,146 @@
+"""Drift thresholds learnt from a domain's own history (``lakeloop.drift_calibration``), on
+generated days whose quiet variation is *not* i.i.d. sampling noise: each day has its own
+level, missing share and mix (a real feed's day-to-day wobble), so fixed thresholds tuned on
+one feed would be wrong on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from lakeloop.drift import DriftConfig, compute_drift, measure
+from lakeloop.drift_calibration import Budget, Calibration, calibrate, day_rate
+from lakeloop.policy import EpisodeState, RetrainPolicy, step
+
+COLUMNS = ["amount", "few", "sparse", "often_missing", "channel", "unused"]
+CFG = DriftConfig(sample_size=2_000)
+
+
+def _day(seed: int, n: int = 2_000, amount_shift: float = 0.0, unused_shift: float = 0.0,
+         missing: float | None = None) -> pl.DataFrame:
+    """One day: a day-level random effect on every column (quiet days differ by more than
+    sampling noise), a few-valued count, a sparse heavy-tailed column, an often-missing one."""
+    rng = np.random.default_rng(seed)
+    wobble = rng.normal(0, 1, 6)
+    p_missing = missing if missing is not None else float(np.clip(0.3 + 0.06 * wobble[0], 0, 1))
+    often = rng.normal(0.1 * wobble[1], 1, n)
+    often[rng.random(n) < p_missing] = np.nan
+    p_channel = np.clip(np.array([0.6, 0.3, 0.1]) + 0.04 * wobble[2] * np.array([1, -1, 0]),
+                        0.01, None)
+    return pl.DataFrame({
+        "amount": rng.lognormal(3.0 + 0.15 * wobble[3] + amount_shift, 0.8, n),
+        "few": rng.poisson(1.0 + 0.2 * wobble[4], n).clip(0, 5),
+        "sparse": np.where(rng.random(n) < 0.85, 0.0, rng.pareto(2.5, n) * 10),
+        "often_missing": often,
+        "channel": rng.choice(["pos", "ecom", "moto"], n, p=p_channel / p_channel.sum()),
+        "unused": rng.normal(0.1 * wobble[5] + unused_shift, 1, n),
+    })
+
+
+def _reference() -> pl.DataFrame:
+    return pl.concat([_day(seed) for seed in range(7)])
+
+
+def _calibrated(weights: dict[str, float] | None = None, days: int = 28) -> Calibration:
+    null = {f"day{i}": _day(1_000 + i) for i in range(days)}
+    cal = calibrate(_reference(), null, COLUMNS, CFG, weights=weights, importance="gain")
+    assert cal is not None
+    return cal
+
+
+def _verdict(cal: Calibration, day: pl.DataFrame) -> bool:
+    m = measure(_reference(), day, COLUMNS, CFG, current_rows=cal.current_rows)
+    return cal.score(m.column_drift, m.missing_effect).drifted_day
+
+
+def test_budget_sets_the_per_day_rate_through_the_episode_rule() -> None:
+    p = day_rate(Budget(1, 60), k=2, n=3)
+    # 2-of-3 opens on a day that drifted after exactly one drifted day among the two before
+    assert 2 * p ** 2 * (1 - p) == pytest.approx(1 / 60, rel=1e-6)
+    assert day_rate(Budget(1, 60), k=1, n=1) == pytest.approx(1 / 60)
+    assert day_rate(Budget(1, 60), signals=2) == pytest.approx(p / 2)
+    assert day_rate(Budget(1, 30)) > p  # a looser budget allows more alarms
+
+
+def test_calibration_on_a_synthetic_null_keeps_the_budgeted_rate() -> None:
+    """Quiet days like the history: the share of days called drifted stays near the per-day
+    rate the budget allows (tolerance: within a factor 2.5 either way over 240 days - the
+    threshold itself is estimated from 28 days), and episodes stay within the budget."""
+    cal = _calibrated()
+    days = 240
+    verdicts = [_verdict(cal, _day(5_000 + i)) for i in range(days)]
+    rate = sum(verdicts) / days
+    assert cal.rate / 2.5 <= rate <= cal.rate * 2.5, (rate, cal.rate)
+    state, episodes = EpisodeState(), 0
+    import datetime as dt
+
+    for i, drifted in enumerate(verdicts):
+        actions = step(state, dt.date(2026, 1, 1) + dt.timedelta(days=i), drifted,
+                       RetrainPolicy(), "d")
+        episodes += any(a.kind == "open" for a in actions)
+    assert episodes <= 2 * days / 60  # budget 1 per 60 days, with the same tolerance
+
+
+def test_fixed_thresholds_alarm_on_the_same_quiet_days() -> None:
+    """Why calibration: the previous fixed settings call most of these quiet days drifted."""
+    previous = DriftConfig(column_threshold=0.05, drift_share=0.15, min_drifted_columns=3,
+                           sample_size=2_000, column_nature=False, calibrate=False)
+    flagged = sum(compute_drift(_reference(), _day(5_000 + i), COLUMNS, previous).dataset_drift
+                  for i in range(10))
+    assert flagged >= 5
+
+
+def test_a_few_valued_number_is_compared_as_categories_and_a_sparse_one_on_quantiles() -> None:
+    m = measure(_reference(), _day(99), COLUMNS, CFG)
+    labels = {c: m.plan.labels[c] for c in ("few", "sparse", "amount")}
+    assert labels == {"few": "psi on values (few-valued)",
+                      "sparse": "psi on reference 10-quantile bins",
+                      "amount": "psi on reference 10-quantile bins"}
+    # the sparse column's zeros are one bin of their own, values new to the few-valued column
+    # join "other" rather than a bin edge moving
+    assert "=0" in set(m.plan.reference["sparse"].drop_nulls().to_list())
+    assert set(m.plan.reference["few"].drop_nulls().unique().to_list()) <= {
+        "0.0", "1.0", "2.0", "3.0", "4.0", "5.0"}
+
+
+def test_the_statistics_are_the_reports_own() -> None:
+    """Calibration measures with the stat tests directly; the daily report must agree."""
+    result = compute_drift(_reference(), _day(7_777), COLUMNS, CFG)
+    direct = measure(_reference(), _day(7_777), COLUMNS, CFG).column_drift
+    assert result.column_drift == pytest.approx(direct, rel=1e-9)
+
+
+def test_importance_weighting_ignores_drift_in_an_unused_column() -> None:
+    cal = _calibrated(weights={"amount": 0.6, "few": 0.1, "sparse": 0.1, "often_missing": 0.1,
+                               "channel": 0.1, "unused": 0.0})
+    unused = compute_drift(_reference(), _day(4_242, unused_shift=1.0), COLUMNS, CFG,
+                           calibration=cal)
+    assert "unused" in unused.drifted_columns  # reported ...
+    assert not unused.dataset_drift  # ... but no alarm: the model does not use it
+    used = compute_drift(_reference(), _day(4_242, amount_shift=0.8), COLUMNS, CFG,
+                         calibration=cal)
+    assert used.dataset_drift and "amount" in used.drifted_columns
+    assert used.score is not None and max(used.score.contributions,
+                                          key=used.score.contributions.get) == "amount"
+
+
+def test_missing_share_is_its_own_calibrated_signal() -> None:
+    cal = _calibrated()
+    quiet = measure(_reference(), _day(8_001), COLUMNS, CFG, current_rows=cal.current_rows)
+    assert "often_missing" not in cal.score(quiet.column_drift, quiet.missing_effect) \
+        .missing_drifted
+    result = compute_drift(_reference(), _day(8_001, missing=0.6), COLUMNS, CFG,
+                           calibration=cal)
+    assert "often_missing (missing)" in result.drifted_columns and result.dataset_drift
+
+
+def test_calibration_round_trips_as_json_and_needs_enough_history() -> None:
+    import json
+
+    cal = _calibrated(days=8)
+    again = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    m = measure(_reference(), _day(31), COLUMNS, CFG, current_rows=cal.current_rows)
+    assert again.score(m.column_drift, m.missing_effect).value == pytest.approx(
+        cal.score(m.column_drift, m.missing_effect).value, rel=1e-4)
+    assert calibrate(_reference(), {"a": _day(1), "b": _day(2)}, COLUMNS, CFG) is None
