@@ -59,6 +59,7 @@ from lakeloop.drift import DriftConfig, Measured, measure
 MIN_LOG_SCALE = 0.1
 MIN_NULL_DAYS = 5  # fewer: the history cannot say what quiet looks like (the fixed config rules)
 MIN_STAT_DAYS = 3  # a statistic measured on fewer null days is reported, not calibrated
+SPLITS = 5  # random halves of the first week measured for the prediction null's floor
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,30 @@ class NullModel:
         return math.log(max(x, 0.0) + self.offset) if self.transform == "log" else x
 
     def z(self, x: float) -> float:
-        return (self._t(x) - self.center) / self.scale
+        """How unusual ``x`` is, as a standard normal z. A new day's value around a mean and
+        spread estimated from ``days`` days follows Student's t with ``days - 1`` degrees of
+        freedom, scaled by ``sqrt(1 + 1/days)`` (the prediction interval of a new
+        observation); mapped to the normal z of the same tail, so one z threshold means the
+        same rate whether a statistic had 7 quiet days or 70."""
+        t = (self._t(x) - self.center) / self.scale
+        if self.days < 3:
+            return t
+        from scipy.stats import norm
+        from scipy.stats import t as student
+
+        t /= math.sqrt(1 + 1 / self.days)
+        return float(-norm.ppf(student.sf(t, self.days - 1))) if t > 0 \
+            else float(norm.ppf(student.cdf(t, self.days - 1)))
 
     def value_at(self, z: float) -> float:
-        y = self.center + z * self.scale
+        """The statistic's value whose ``z`` is ``z`` (the inverse of ``z``)."""
+        t = z
+        if self.days >= 3:
+            from scipy.stats import norm
+            from scipy.stats import t as student
+
+            t = float(student.isf(norm.sf(z), self.days - 1)) * math.sqrt(1 + 1 / self.days)
+        y = self.center + t * self.scale
         return math.exp(y) - self.offset if self.transform == "log" else y
 
     @classmethod
@@ -415,8 +436,16 @@ def prediction_null(days: Mapping[Any, pl.Series], cfg: DriftConfig) -> NullMode
     for day, series in days.items():
         rest = pl.concat([s for d, s in days.items() if d != day])
         values.append(prediction_drift_score(rest, series, cfg))
-    week = pl.concat(list(days.values())).sample(fraction=1.0, shuffle=True, seed=cfg.seed)
-    half = week.len() // 2
-    offset = max(prediction_drift_score(week.head(half), week.tail(week.len() - half), cfg),
-                 1.0 / max(half, 1))
-    return NullModel.fit(values, "log", offset)
+    week = pl.concat(list(days.values()))
+    halves = []
+    for seed in range(SPLITS):
+        shuffled = week.sample(fraction=1.0, shuffle=True, seed=cfg.seed + seed)
+        half = shuffled.len() // 2
+        halves.append(prediction_drift_score(shuffled.head(half),
+                                             shuffled.tail(shuffled.len() - half), cfg))
+    offset = max(float(np.median(halves)), 1.0 / max(week.len() // 2, 1))
+    # seven days compared with each other share most of their rows: their spread understates
+    # a new day's, so it is never taken below the statistic's own sampling spread (the log
+    # distances of random halves of the week)
+    spread = float(np.std(np.log(np.asarray(halves) + offset), ddof=1))
+    return NullModel.fit(values, "log", offset, min_scale=max(MIN_LOG_SCALE, spread))
