@@ -292,9 +292,17 @@ class Calibration:
             else NullModel.from_dict(d["prediction"]))
 
 
-def satterthwaite_threshold(null_scores: list[float], rate: float) -> tuple[float, dict]:
-    """The ``1 - rate`` quantile of a scaled chi-square ``g * chi2(h)`` with the null scores'
-    mean and variance (``g = var / (2 mean)``, ``h = 2 mean^2 / var``)."""
+def satterthwaite_threshold(null_scores: list[float], rate: float, resamples: int = 400,
+                            seed: int = 0) -> tuple[float, dict]:
+    """The score exceeded with probability ``rate`` on a new quiet day.
+
+    The null scores are fitted by a scaled chi-square ``g * chi2(h)`` with their mean and
+    variance (``g = var / (2 mean)``, ``h = 2 mean^2 / var``: Satterthwaite 1946, Box 1954).
+    A mean and variance from a few dozen days are themselves uncertain, and a threshold set at
+    the fitted quantile alarms *more* often than ``rate`` on average (the tail is convex in the
+    error: measured 1.45x on generated feeds with 28 null days). So the threshold is the
+    quantile of the *predictive* law: the fit's tail averaged over bootstrap resamples of the
+    null days (Efron & Tibshirani 1993; Harris 1989, "predictive fit")."""
     from scipy.stats import chi2
 
     s = np.asarray(null_scores, dtype=float)
@@ -303,8 +311,25 @@ def satterthwaite_threshold(null_scores: list[float], rate: float) -> tuple[floa
         spread = max(mean, 1.0)
         return mean + spread, {"mean": mean, "var": var, "df": float("nan"), "scale": 0.0}
     g, h = var / (2 * mean), 2 * mean ** 2 / var
-    return float(g * chi2.ppf(1 - rate, h)), {"mean": round(mean, 6), "var": round(var, 6),
-                                               "df": round(h, 4), "scale": round(g, 6)}
+    plain = float(g * chi2.ppf(1 - rate, h))
+    rng = np.random.default_rng(seed)
+    boot = s[rng.integers(0, s.size, (resamples, s.size))]
+    means, variances = boot.mean(axis=1), boot.var(axis=1, ddof=1)
+    ok = (means > 0) & (variances > 0)
+    gb, hb = variances[ok] / (2 * means[ok]), 2 * means[ok] ** 2 / variances[ok]
+
+    def tail(t: float) -> float:
+        return float(chi2.sf(t / gb, hb).mean())
+
+    lo, hi = 0.0, plain
+    while tail(hi) > rate:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if tail(mid) > rate else (lo, mid)
+    # never below the plain fit: a resampled variance is biased low by (m - 1) / m
+    return max(hi, plain), {"mean": round(mean, 6), "var": round(var, 6), "df": round(h, 4),
+                "scale": round(g, 6), "plain_threshold": round(plain, 6)}
 
 
 def fixed_current_rows(rows_per_day: list[int], cfg: DriftConfig) -> int:
@@ -398,6 +423,7 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
     threshold, null = satterthwaite_threshold(null_scores, rate)
     null["days"] = len(null_scores)
     null["max"] = round(max(null_scores), 6)
+    null["scores"] = [round(x, 6) for x in null_scores]
     return Calibration(budget, k, n, signals, rate, column_z, threshold, null, rows,
                        distribution, missing, w, importance if weights else "equal",
                        [str(x) for x in labels], uncalibrated)
