@@ -335,8 +335,18 @@ def test_monitoring_watches_the_model_inputs_narrowed_by_the_contract(tmp_path: 
     risk = load_domains(write(tmp_path, narrowed, "narrowed").parent)["risk"]
     assert monitored_columns(risk, champion)[0] == ["card_count_1h"]
     assert unmonitored(risk, champion)["V7"] == "left out by the contract's roles.monitoring"
-    fraud = load_domains()["fraud"]  # the built-in contract lists its tuned columns
-    assert monitored_columns(fraud, champion)[0] == ["device", "hour", "card_count_1h"]
+    # the built-in contract watches every input: thresholds are learnt, not hand-picked
+    fraud = load_domains()["fraud"]
+    assert monitored_columns(fraud, champion)[0] == [
+        "device", "hour", "merchant_count_24h", "card_count_1h", "V7"]
+    budget = contract(roles={**contract()["roles"], "monitoring": {
+        "false_alarm_budget": {"false_episodes": 1, "per_days": 90}}})
+    risk = load_domains(write(tmp_path, budget, "budget").parent)["risk"]
+    from lakeloop.drift import DriftConfig
+    from lakeloop.monitoring import budget_for
+
+    assert budget_for(risk, DriftConfig()).per_days == 90
+    assert budget_for(fraud, DriftConfig(budget_days=30)).per_days == 30
 
 
 def test_minimal_contracts_without_amount_or_covariates_and_with_unknown_ones(
