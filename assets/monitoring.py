@@ -114,7 +114,8 @@ def _calibration_metadata(drift) -> dict:  # noqa: ANN001 - a DayDrift
         return {"thresholds": f"fixed: not calibrated ({drift.calibration_note})"}
     top = sorted(score.contributions.items(), key=lambda kv: -kv[1])[:10]
     return {
-        "thresholds": f"calibrated on {len(cal.null_days)} quiet days, {cal.budget.describe()}",
+        "thresholds": f"calibrated on {len(cal.null_days)} quiet days"
+        + ("" if cal.source == "history" else f" ({cal.source})") + f", {cal.budget.describe()}",
         "reference": drift.reference or drift.champion,
         "calibration": dg.MetadataValue.json(cal.summary()),
         "score_contributions": dg.MetadataValue.json(dict(top)),

@@ -221,6 +221,9 @@ class Calibration:
     null_days: list[str]
     uncalibrated: dict[str, str] = field(default_factory=dict)  # statistic -> why not
     prediction: NullModel | None = None
+    # where the null days came from: the history before the reference week, or - when that
+    # is too short - the reference week itself, each chunk against the rest of it
+    source: str = "history"
 
     def score(self, column_drift: Mapping[str, float], missing_effect: Mapping[str, float]
               ) -> DayScore:
@@ -255,6 +258,7 @@ class Calibration:
             "rule": f"episode when {self.k} of {self.n} days drift",
             "per_day_false_alarm_rate": round(self.rate, 5),
             "null_days": len(self.null_days),
+            "null_source": self.source,
             "score_threshold": round(self.score_threshold, 4),
             "column_z": round(self.column_z, 3),
             "current_rows": self.current_rows,
@@ -276,6 +280,7 @@ class Calibration:
             "weights": self.weights, "importance": self.importance,
             "null_days": self.null_days, "uncalibrated": self.uncalibrated,
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
+            "source": self.source,
         }
 
     @classmethod
@@ -289,7 +294,7 @@ class Calibration:
             weights=d["weights"], importance=d["importance"], null_days=d["null_days"],
             uncalibrated=d.get("uncalibrated", {}),
             prediction=None if d.get("prediction") is None
-            else NullModel.from_dict(d["prediction"]))
+            else NullModel.from_dict(d["prediction"]), source=d.get("source", "history"))
 
 
 def satterthwaite_threshold(null_scores: list[float], rate: float, resamples: int = 400,
@@ -371,18 +376,22 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
               columns: list[str], cfg: DriftConfig, categorical: set[str] | None = None,
               weights: Mapping[str, float] | None = None, importance: str = "equal",
               budget: Budget | None = None, k: int = 2, n: int = 3, signals: int = 2,
-              current_rows: int | None = None) -> Calibration | None:
+              current_rows: int | None = None,
+              references: Mapping[str, pl.DataFrame] | None = None,
+              source: str = "history") -> Calibration | None:
     """Learn the thresholds (module docstring) from ``null_days`` (label -> that day's or
-    chunk's rows, each measured against ``reference``). ``weights``: the champion's
-    importance per column (None: equal). Returns None when fewer than ``MIN_NULL_DAYS``
-    days are given: the history is too short to say what quiet looks like."""
+    chunk's rows, each measured against ``reference``, or against ``references[label]``
+    where given: ``reference_week_null``). ``weights``: the champion's importance per column
+    (None: equal). Returns None when fewer than ``MIN_NULL_DAYS`` days are given: the
+    history is too short to say what quiet looks like."""
     if len(null_days) < MIN_NULL_DAYS:
         return None
     budget = budget or Budget()
     categorical = categorical or set()
     rows = current_rows or fixed_current_rows([f.height for f in null_days.values()], cfg)
     measured: dict[str, Measured] = {
-        label: measure(reference, frame, columns, cfg, categorical, current_rows=rows)
+        label: measure((references or {}).get(label, reference), frame, columns, cfg,
+                       categorical, current_rows=rows)
         for label, frame in null_days.items()}
     floor = noise_floor(reference, columns, cfg, categorical, rows)
     rate = day_rate(budget, k, n, signals)
@@ -426,7 +435,27 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
     null["scores"] = [round(x, 6) for x in null_scores]
     return Calibration(budget, k, n, signals, rate, column_z, threshold, null, rows,
                        distribution, missing, w, importance if weights else "equal",
-                       [str(x) for x in labels], uncalibrated)
+                       [str(x) for x in labels], uncalibrated, source=source)
+
+
+def reference_week_null(reference: pl.DataFrame, min_rows: int, max_days: int,
+                        date: str = "date"
+                        ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """Null chunks from the reference week itself, for a champion whose history before it
+    is too short (a first model on a few weeks of data): each chunk of days (pooled to
+    ``min_rows`` as a production day is) is measured against the rest of the week, leave one
+    chunk out. NannyML's default: thresholds from the reference period's chunk-to-chunk
+    variation. It sees day-to-day noise but not a slow trend, so the history (when there is
+    enough) is preferred. Returns (chunks, the reference each is measured against)."""
+    counts = dict(reference.group_by(date).agg(pl.len()).iter_rows())
+    chunks = pooled_chunks(counts, min_rows, max_days)
+    null, references = {}, {}
+    for c in chunks:
+        label = f"{c[0]}..{c[-1]} (reference week)"
+        inside = pl.col(date).is_between(c[0], c[-1])
+        null[label] = reference.filter(inside)
+        references[label] = reference.filter(~inside)
+    return null, references
 
 
 def _position(measured: Mapping[str, Measured], labels: list[str], column: str, i: int,

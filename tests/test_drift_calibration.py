@@ -144,3 +144,29 @@ def test_calibration_round_trips_as_json_and_needs_enough_history() -> None:
     assert again.score(m.column_drift, m.missing_effect).value == pytest.approx(
         cal.score(m.column_drift, m.missing_effect).value, rel=1e-4)
     assert calibrate(_reference(), {"a": _day(1), "b": _day(2)}, COLUMNS, CFG) is None
+
+
+def test_a_first_model_without_history_is_calibrated_on_its_reference_week() -> None:
+    """No days before the reference week: each reference day is measured against the other
+    six (NannyML's chunk-to-chunk variation), so a first model still gets learnt thresholds
+    - quiet new days pass, a shifted amount is caught - and the calibration says where its
+    null came from."""
+    from lakeloop.drift_calibration import reference_week_null
+
+    reference = pl.concat([_day(seed).with_columns(date=pl.lit(seed)) for seed in range(7)])
+    null, references = reference_week_null(reference, min_rows=2_000, max_days=7)
+    assert len(null) == 7 and all(not references[k]["date"].is_in(f["date"]).any()
+                                  for k, f in null.items())  # each chunk left out of its own
+    cal = calibrate(reference.drop("date"), {k: f.drop("date") for k, f in null.items()},
+                    COLUMNS, CFG, references={k: f.drop("date") for k, f in references.items()},
+                    source="reference week")
+    assert cal is not None and cal.source == "reference week"
+    assert Calibration.from_dict(cal.to_dict()).source == "reference week"
+
+    def verdict(day: pl.DataFrame) -> bool:
+        m = measure(reference.drop("date"), day, COLUMNS, CFG, current_rows=cal.current_rows)
+        return cal.score(m.column_drift, m.missing_effect).drifted_day
+
+    quiet = [verdict(_day(7_000 + i)) for i in range(20)]
+    assert sum(quiet) <= 2, quiet
+    assert verdict(_day(8_000, amount_shift=0.6))
