@@ -8,7 +8,13 @@ quiet monitored days, then a drift injected from a known day and 12 days monitor
 (series: 84 days of history before the reference week, as the demand monitor reads). Every
 monitored day is judged by each method, and the verdicts are fed through the project's
 episode policy (``lakeloop.policy.step``, default ``RetrainPolicy``: an episode opens when 2
-of the last 3 measured days drifted, resolves after 3 quiet days). Per shape and method:
+of the last 3 measured days drifted, resolves after 3 quiet days or when the reference
+moves). Every method gets the loop's answer to an opened episode (``loop``): a retrain,
+promoted, so from the next day the reference is the newest week and (``lakeloop``) the
+thresholds are calibrated anew on the 21 days before it - as the pipeline does when a drift
+retrain is promoted. A slow real trend in quiet data (the partner profile's missing shares
+drift for weeks) then costs one episode, not an episode that never ends and hides the drift
+that follows. Per shape and method:
 
 * ``false_episodes``: episodes opened on the quiet days (goal for ``lakeloop``: at most 1 per
   60 quiet days, the default budget);
@@ -63,6 +69,7 @@ import polars as pl
 from drift_shapes import (  # bench/
     AFTER_DAYS,
     QUIET_DAYS,
+    REF_DAYS,
     Shape,
     series_shape,
     simulated_events,
@@ -76,6 +83,7 @@ from lakeloop.drift_calibration import (
     calibrate,
     fixed_current_rows,
     pooled_chunks,
+    pooled_span,
 )
 from lakeloop.policy import EpisodeState, RetrainPolicy, step
 
@@ -111,10 +119,24 @@ class Monitored:
             self.history = frame.filter(pl.col("date").is_in(t.null_days))
             self.reference = frame.filter(pl.col("date").is_in(t.ref_days))
         monitored = frame.filter(pl.col("date") > t.ref_days[-1])
-        self.by_day = {k[0]: v for k, v in monitored.partition_by(
-            "date", as_dict=True, maintain_order=True).items()}
+        self.by_day = _by_day(monitored)
         self.days = sorted(d for d, f in self.by_day.items() if f.height)
         self.ref_last = t.ref_days[-1]
+        # every day as the monitor would read it after a re-baseline: null, reference, monitored
+        cols = [*shape.columns, "date"]
+        self.every_day = {**_by_day(self.history.select(cols)),
+                          **_by_day(self.reference.select(cols)),
+                          **{d: f.select(cols) for d, f in self.by_day.items()}}
+        self.null_span = len(t.null_days)
+
+    def moved_to(self, day: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The loop's answer to an opened episode (a retrain, promoted): the reference becomes
+        the ``REF_DAYS`` days up to ``day``, its null the ``null_span`` days before them."""
+        first = day - dt.timedelta(days=REF_DAYS - 1)
+        ref = [f for d, f in self.every_day.items() if first <= d <= day]
+        null = [f for d, f in self.every_day.items()
+                if first - dt.timedelta(days=self.null_span) <= d < first]
+        return pl.concat(ref), pl.concat(null)
 
     def _series(self, shape: Shape) -> pl.DataFrame:
         """Indices as ``series_day_drift`` computes them: levels from the history before the
@@ -130,13 +152,16 @@ class Monitored:
                                   levels)
         return _indices(frame.filter(pl.col("date") > t.ref_days[-1]), levels)
 
-    def current(self, day: dt.date, min_rows: int, max_days: int = 7) -> tuple[pl.DataFrame, int]:
+    def current(self, day: dt.date, min_rows: int, max_days: int = 7,
+                ref_last: dt.date | None = None) -> tuple[pl.DataFrame, int]:
         """The day, or - while it holds fewer than ``min_rows`` rows - pooled with the days
-        before it, newest first, at most ``max_days`` and never onto the reference
-        (``lakeloop.monitoring.current_since``). Returns the frame and the days it spans."""
+        before it, newest first, at most ``max_days`` and never onto the reference (its last
+        day ``ref_last``; ``lakeloop.monitoring.current_since``). Returns the frame and the
+        days it spans."""
         if not min_rows:
             return self.by_day[day], 1
-        oldest = max(day - dt.timedelta(days=max_days - 1), self.ref_last + dt.timedelta(days=1))
+        ref_last = ref_last or self.ref_last
+        oldest = max(day - dt.timedelta(days=max_days - 1), ref_last + dt.timedelta(days=1))
         parts, total, first = [], 0, day
         d = day
         while d >= oldest:
@@ -149,6 +174,11 @@ class Monitored:
                     break
             d -= dt.timedelta(days=1)
         return pl.concat(parts[::-1]), (day - first).days + 1
+
+
+def _by_day(frame: pl.DataFrame) -> dict[dt.date, pl.DataFrame]:
+    return {k[0]: v for k, v in frame.partition_by("date", as_dict=True,
+                                                   maintain_order=True).items()}
 
 
 # -- model importance (events) ----------------------------------------------------------------
@@ -187,39 +217,57 @@ def ranks(weights: dict[str, float]) -> dict[str, int]:
     return {c: i + 1 for i, c in enumerate(order)}
 
 
-# -- the three methods: one verdict per monitored day -----------------------------------------
+# -- the three methods: a judge of each monitored day, built on a reference ----------------
+#
+# A judge is built on a reference (and, for ``lakeloop``, the null days before it) and says
+# whether a day drifted. ``loop`` rebuilds it when the loop moves the reference.
 
-def lakeloop_verdicts(m: Monitored, weights: dict[str, float] | None
-                      ) -> tuple[dict[dt.date, bool], dict[str, Any], Calibration | None]:
+Judge = Callable[[dt.date], bool]
+
+
+def lakeloop_judge(m: Monitored, reference: pl.DataFrame, history: pl.DataFrame,
+                   ref_last: dt.date, weights: dict[str, float] | None,
+                   scores: dict[dt.date, Any], info: dict[str, Any]) -> Judge | None:
     shape = m.shape
     cfg = SERIES_CFG if shape.kind == "series" else EVENT_CFG
-    counts = dict(m.history.group_by("date").agg(pl.len()).iter_rows())
+    counts = dict(history.group_by("date").agg(pl.len()).iter_rows())
     rows = fixed_current_rows(list(counts.values()), cfg)
     chunks = pooled_chunks(counts, rows, cfg.max_current_days)
-    null = {f"{c[0]}..{c[-1]}": m.history.filter(pl.col("date").is_between(c[0], c[-1]))
+    null = {f"{c[0]}..{c[-1]}": history.filter(pl.col("date").is_between(c[0], c[-1]))
             for c in chunks}
     policy = RetrainPolicy()
-    cal = calibrate(m.reference, null, shape.columns, cfg, categorical=shape.categorical,
+    cal = calibrate(reference, null, shape.columns, cfg, categorical=shape.categorical,
                     weights=weights, importance="gain" if weights else "equal",
-                    budget=Budget(), k=policy.k, n=policy.n, signals=2, current_rows=rows)
-    out: dict[dt.date, bool] = {}
-    detail: dict[str, Any] = {"null_chunks": len(null)}
+                    budget=Budget(), k=policy.k, n=policy.n, signals=2, current_rows=rows,
+                    pooled_days=pooled_span(chunks))
+    info.setdefault("calibrations", []).append(
+        None if cal is None else {"reference_last": ref_last.isoformat(),
+                                  "null_chunks": len(null), "current_rows": cal.current_rows,
+                                  "score_threshold": round(cal.score_threshold, 4),
+                                  "null_score_max": cal.score_null.get("max"),
+                                  "per_day_rate": round(cal.rate, 5),
+                                  "pooled_days": cal.pooled_days})
+    info.setdefault("calibration_objects", []).append(cal)
     if cal is None:
-        detail["calibration"] = "none (fewer than 5 null days)"
-        return out, detail, None
-    scores = {}
-    for day in m.days:
-        current, _ = m.current(day, cal.current_rows, cfg.max_current_days)
-        meas = measure(m.reference, current, shape.columns, cfg, shape.categorical,
+        return None
+
+    def judge(day: dt.date) -> bool:
+        current, _ = m.current(day, cal.current_rows, cfg.max_current_days, ref_last)
+        meas = measure(reference, current, shape.columns, cfg, shape.categorical,
                        current_rows=cal.current_rows)
-        s = cal.score(meas.column_drift, meas.missing_effect)
-        out[day] = s.drifted_day
-        scores[day] = s
-    quiet = [scores[d].value for d in m.days if d < shape.timeline.drift_day]
-    after = [scores[d] for d in m.days if d >= shape.timeline.drift_day]
-    detail.update({
-        "current_rows": cal.current_rows, "score_threshold": round(cal.score_threshold, 4),
-        "null_score_max": cal.score_null.get("max"), "per_day_rate": round(cal.rate, 5),
+        scores[day] = cal.score(meas.column_drift, meas.missing_effect)
+        return scores[day].drifted_day
+
+    return judge
+
+
+def lakeloop_detail(m: Monitored, scores: dict[dt.date, Any], info: dict[str, Any]
+                    ) -> dict[str, Any]:
+    drift_day = m.shape.timeline.drift_day
+    quiet = [scores[d].value for d in m.days if d < drift_day and d in scores]
+    after = [scores[d] for d in m.days if d >= drift_day and d in scores]
+    return {
+        "calibrations": info.get("calibrations", []),
         "quiet_score_max": round(max(quiet), 4) if quiet else None,
         "quiet_score_p95": round(float(np.quantile(quiet, 0.95)), 4) if quiet else None,
         "after_scores": [round(s.value, 3) for s in after[:5]],
@@ -229,22 +277,23 @@ def lakeloop_verdicts(m: Monitored, weights: dict[str, float] | None
                       for s in after[:2]],
         "after_top_z": [{c: z for c, z in sorted(s.z.items(), key=lambda kv: -kv[1])[:3]}
                         for s in after[:2]],
-        "daily_score": [round(scores[d].value, 3) for d in m.days],
-    })
-    return out, detail, cal
+        "daily_score": [round(scores[d].value, 3) if d in scores else None for d in m.days],
+        "daily_threshold": [round(scores[d].threshold, 3) if d in scores else None
+                            for d in m.days],
+    }
 
 
-def previous_verdicts(m: Monitored) -> tuple[dict[dt.date, bool], dict[str, Any]]:
+def previous_judge(m: Monitored, reference: pl.DataFrame, ref_last: dt.date,
+                   counts: dict[dt.date, int]) -> Judge:
     """``compute_drift``'s branch without a calibration, from ``measure``'s figures."""
     shape = m.shape
     cfg = PREVIOUS_SERIES_CFG if shape.kind == "series" else PREVIOUS_EVENT_CFG
     cat_threshold = (cfg.column_threshold if cfg.categorical_threshold is None
                      else cfg.categorical_threshold)
-    out: dict[dt.date, bool] = {}
-    drifted_counts = []
-    for day in m.days:
-        current, _ = m.current(day, cfg.min_current_rows, cfg.max_current_days)
-        meas = measure(m.reference, current, shape.columns, cfg, shape.categorical)
+
+    def judge(day: dt.date) -> bool:
+        current, _ = m.current(day, cfg.min_current_rows, cfg.max_current_days, ref_last)
+        meas = measure(reference, current, shape.columns, cfg, shape.categorical)
         plan = meas.plan
         by_distribution = {
             c for c, v in meas.column_drift.items()
@@ -252,13 +301,11 @@ def previous_verdicts(m: Monitored) -> tuple[dict[dt.date, bool], dict[str, Any]
         by_missingness = {c for c, v in plan.missing.items() if v >= cfg.missing_threshold}
         drifted = by_distribution | by_missingness
         share = len(drifted) / len(plan.compared) if plan.compared else 0.0
-        out[day] = share >= cfg.drift_share or (
+        counts[day] = len(drifted)
+        return share >= cfg.drift_share or (
             cfg.min_drifted_columns is not None and len(drifted) >= cfg.min_drifted_columns)
-        drifted_counts.append(len(drifted))
-    quiet = [n for d, n in zip(m.days, drifted_counts, strict=True)
-             if d < shape.timeline.drift_day]
-    return out, {"quiet_drifted_columns_median": float(np.median(quiet)) if quiet else None,
-                 "daily_drifted_columns": drifted_counts}
+
+    return judge
 
 
 class EvidentlyDefault:
@@ -267,9 +314,10 @@ class EvidentlyDefault:
 
     DRIFT_SHARE = 0.5
 
-    def __init__(self, m: Monitored) -> None:
+    def __init__(self, m: Monitored, reference: pl.DataFrame | None = None) -> None:
         self.columns = m.shape.columns
-        self.reference = m.reference.select(self.columns).to_pandas()
+        self.reference = (m.reference if reference is None else reference) \
+            .select(self.columns).to_pandas()
         self.clean = {c: self.reference[c].replace([-np.inf, np.inf], np.nan).dropna()
                       for c in self.columns}  # as the preset cleans it, once
 
@@ -301,20 +349,54 @@ class EvidentlyDefault:
         return (drifted / measured if measured else 0.0), drifted, measured, refused
 
 
-def evidently_verdicts(m: Monitored) -> tuple[dict[dt.date, bool], dict[str, Any]]:
-    ev = EvidentlyDefault(m)
-    out: dict[dt.date, bool] = {}
-    shares, refused = {}, set()
-    for day in m.days:
+def evidently_judge(m: Monitored, reference: pl.DataFrame, shares: dict[dt.date, float],
+                    refused: set[str]) -> Judge:
+    ev = EvidentlyDefault(m, reference)
+
+    def judge(day: dt.date) -> bool:
         share, _, _, ref = ev.share(m.by_day[day])
         shares[day] = share
         refused.update(ref)
-        out[day] = share >= ev.DRIFT_SHARE
-    quiet = [s for d, s in shares.items() if d < m.shape.timeline.drift_day]
-    return out, {"quiet_share_median": round(float(np.median(quiet)), 3) if quiet else None,
-                 "quiet_share_max": round(max(quiet), 3) if quiet else None,
-                 "refused_columns": sorted(refused),
-                 "daily_share": [round(shares[d], 3) for d in m.days]}
+        return share >= ev.DRIFT_SHARE
+
+    return judge
+
+
+def method_run(m: Monitored, method: str, weights: dict[str, float] | None
+               ) -> tuple[dict[dt.date, bool], dict[str, Any], dict[str, Any], Any]:
+    """One method over the monitored days through the loop: (verdicts, episodes, detail,
+    the first calibration for ``check_days``)."""
+    drift_day = m.shape.timeline.drift_day
+    scores: dict[dt.date, Any] = {}
+    info: dict[str, Any] = {}
+    counts: dict[dt.date, int] = {}
+    shares: dict[dt.date, float] = {}
+    refused: set[str] = set()
+
+    def build(reference: pl.DataFrame, history: pl.DataFrame, ref_last: dt.date
+              ) -> Judge | None:
+        if method == "lakeloop":
+            return lakeloop_judge(m, reference, history, ref_last, weights, scores, info)
+        if method == "previous":
+            return previous_judge(m, reference, ref_last, counts)
+        return evidently_judge(m, reference, shares, refused)
+
+    verdicts, ep = loop(m, build)
+    if method == "lakeloop":
+        detail = lakeloop_detail(m, scores, info)
+    elif method == "previous":
+        quiet = [counts[d] for d in m.days if d < drift_day and d in counts]
+        detail = {"quiet_drifted_columns_median": float(np.median(quiet)) if quiet else None,
+                  "daily_drifted_columns": [counts.get(d) for d in m.days]}
+    else:
+        quiet = [shares[d] for d in m.days if d < drift_day and d in shares]
+        detail = {"quiet_share_median": round(float(np.median(quiet)), 3) if quiet else None,
+                  "quiet_share_max": round(max(quiet), 3) if quiet else None,
+                  "refused_columns": sorted(refused),
+                  "daily_share": [round(shares[d], 3) if d in shares else None
+                                  for d in m.days]}
+    first_cal = (info.get("calibration_objects") or [None])[0]
+    return verdicts, ep, detail, first_cal
 
 
 # -- the checks of the fast paths against the real thing --------------------------------------
@@ -362,32 +444,53 @@ def check_days(m: Monitored, cal: Calibration | None, n: int) -> dict[str, Any]:
 
 # -- episodes ---------------------------------------------------------------------------------
 
-def episodes(shape: Shape, days: list[dt.date], verdicts: dict[dt.date, bool]
-             ) -> dict[str, Any]:
-    """The verdicts through ``lakeloop.policy.step``: episodes opened on the quiet days, the
-    first one opened on or after the drift's first day, and day-level counts."""
+def loop(m: Monitored, build: Callable[[pl.DataFrame, pl.DataFrame, dt.date], Judge | None]
+         ) -> tuple[dict[dt.date, bool], dict[str, Any]]:
+    """The days judged and fed through ``lakeloop.policy.step``, and the loop's answer to
+    every opened episode: a retrain on the days up to it, promoted, so the next day is
+    measured against the newest ``REF_DAYS`` days (and, for ``lakeloop``, calibrated on the
+    days before them), which resolves the episode (``step(..., reference=)``) - what the
+    pipeline does when a drift retrain is promoted. A real retrain may be kept, not promoted;
+    then the episode stays open and says it persists after ``persist_days`` (not modelled).
+    Counts: episodes opened on the quiet days, the first one opened on or after the drift's
+    first day, day-level flags."""
+    shape = m.shape
     state, policy = EpisodeState(), RetrainPolicy()
     drift_day = shape.timeline.drift_day
+    judge = build(m.reference, m.history, m.ref_last)
+    if judge is None:
+        return {}, {"quiet_days": 0, "false_episodes": None, "delay_days": None}
+    verdicts: dict[dt.date, bool] = {}
     opened: list[dt.date] = []
+    moved: list[dt.date] = []
+    reference_id = "r0"
     open_at_drift, seen_drift = False, False
-    for day in days:
+    for day in m.days:
         if day >= drift_day and not seen_drift:  # a false episode still open when it starts
             open_at_drift, seen_drift = state.open, True
-        for action in step(state, day, verdicts[day], policy, shape.name):
-            if action.kind == "open":
-                opened.append(day)
+        verdicts[day] = judge(day)
+        actions = step(state, day, verdicts[day], policy, shape.name, reference=reference_id)
+        if any(a.kind == "open" for a in actions):
+            opened.append(day)
+            reference, history = m.moved_to(day)
+            rebuilt = build(reference, history, day)
+            if rebuilt is not None:
+                judge, reference_id = rebuilt, f"r{day}"
+                moved.append(day)
+    days = m.days
     quiet = [d for d in days if d < drift_day]
     after = [d for d in days if d >= drift_day]
     false = [d for d in opened if d < drift_day]
     first = next((d for d in opened if d >= drift_day), None)
     first_day_flag = next((d for d in after if verdicts[d]), None)
-    return {
+    return verdicts, {
         "days": [d.isoformat() for d in days],
         "quiet_days": len(quiet),
         "false_episodes": len(false),
         "false_episode_days": [d.isoformat() for d in false],
         "delay_days": None if first is None else (first - drift_day).days,
         "open_at_drift": open_at_drift,
+        "reference_moves": [d.isoformat() for d in moved],
         "drifted_quiet_days": sum(verdicts[d] for d in quiet),
         "drifted_after_days": sum(verdicts[d] for d in after),
         "after_days": len(after),
@@ -423,18 +526,11 @@ def run_shape(shape: Shape, check: int, log: Callable[[str], None]) -> list[dict
     cal = None
     for method in METHODS:
         t0, c0 = time.perf_counter(), time.process_time()
+        verdicts, ep, detail, first_cal = method_run(m, method, weights)
         if method == "lakeloop":
-            verdicts, detail, cal = lakeloop_verdicts(m, weights)
+            cal = first_cal
             detail["importance_s"] = round(importance_s, 1)
-        elif method == "previous":
-            verdicts, detail = previous_verdicts(m)
-        else:
-            verdicts, detail = evidently_verdicts(m)
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        if not verdicts:
-            ep = {"quiet_days": 0, "false_episodes": None, "delay_days": None}
-        else:
-            ep = episodes(shape, m.days, verdicts)
         records.append({**common, "method": method, **ep, "seconds": round(seconds, 1),
                         "cpu_s": round(cpu, 1), "detail": detail})
         log(f"  {shape.name} {method}: {ep['false_episodes']} false episodes / "

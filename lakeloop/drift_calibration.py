@@ -94,6 +94,15 @@ def day_rate(budget: Budget, k: int = 2, n: int = 3, signals: int = 1) -> float:
     return p / max(signals, 1)
 
 
+def effective_rule(k: int, n: int, pooled_days: float) -> tuple[int, int]:
+    """The episode rule the budget is solved for. ``day_rate`` assumes independent days;
+    when a thin feed's current side pools several days (``pooled_chunks``), consecutive
+    verdicts share most of their rows, so a flagged day's neighbours are flagged too and
+    ``k`` of ``n`` opens about as often as one flagged day: then each day is budgeted as if
+    it alone opened an episode (1 of 1), a conservative bound."""
+    return (1, 1) if pooled_days > 1 else (k, n)
+
+
 def _norm_ppf(q: float) -> float:
     from scipy.stats import norm
 
@@ -221,6 +230,7 @@ class Calibration:
     null_days: list[str]
     uncalibrated: dict[str, str] = field(default_factory=dict)  # statistic -> why not
     prediction: NullModel | None = None
+    pooled_days: float = 1.0  # median days a null chunk (and a current side) spans
     # where the null days came from: the history before the reference week, or - when that
     # is too short - the reference week itself, each chunk against the rest of it
     source: str = "history"
@@ -255,7 +265,9 @@ class Calibration:
         heaviest = sorted(self.weights.items(), key=lambda kv: -kv[1])[:top]
         return {
             "budget": self.budget.describe(),
-            "rule": f"episode when {self.k} of {self.n} days drift",
+            "rule": f"episode when {self.k} of {self.n} days drift" + (
+                "" if self.pooled_days <= 1 else f"; days pooled by {self.pooled_days:g} share "
+                "rows, so each flagged day is budgeted as an episode"),
             "per_day_false_alarm_rate": round(self.rate, 5),
             "null_days": len(self.null_days),
             "null_source": self.source,
@@ -280,7 +292,7 @@ class Calibration:
             "weights": self.weights, "importance": self.importance,
             "null_days": self.null_days, "uncalibrated": self.uncalibrated,
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
-            "source": self.source,
+            "source": self.source, "pooled_days": self.pooled_days,
         }
 
     @classmethod
@@ -294,7 +306,8 @@ class Calibration:
             weights=d["weights"], importance=d["importance"], null_days=d["null_days"],
             uncalibrated=d.get("uncalibrated", {}),
             prediction=None if d.get("prediction") is None
-            else NullModel.from_dict(d["prediction"]), source=d.get("source", "history"))
+            else NullModel.from_dict(d["prediction"]), source=d.get("source", "history"),
+            pooled_days=d.get("pooled_days", 1.0))
 
 
 def satterthwaite_threshold(null_scores: list[float], rate: float, resamples: int = 400,
@@ -361,6 +374,11 @@ def pooled_chunks(days: Mapping[Any, int], min_rows: int, max_days: int) -> list
     return chunks
 
 
+def pooled_span(chunks: list[list[Any]]) -> float:
+    """Median days per chunk: how many days a current side pools (``effective_rule``)."""
+    return float(np.median([len(c) for c in chunks])) if chunks else 1.0
+
+
 def noise_floor(reference: pl.DataFrame, columns: list[str], cfg: DriftConfig,
                 categorical: set[str], rows: int) -> dict[str, float]:
     """Each column's distance between two random halves of the reference: its level under
@@ -378,12 +396,13 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
               budget: Budget | None = None, k: int = 2, n: int = 3, signals: int = 2,
               current_rows: int | None = None,
               references: Mapping[str, pl.DataFrame] | None = None,
-              source: str = "history") -> Calibration | None:
+              source: str = "history", pooled_days: float = 1.0) -> Calibration | None:
     """Learn the thresholds (module docstring) from ``null_days`` (label -> that day's or
     chunk's rows, each measured against ``reference``, or against ``references[label]``
     where given: ``reference_week_null``). ``weights``: the champion's importance per column
-    (None: equal). Returns None when fewer than ``MIN_NULL_DAYS`` days are given: the
-    history is too short to say what quiet looks like."""
+    (None: equal). ``pooled_days``: the days a current side spans (``effective_rule``).
+    Returns None when fewer than ``MIN_NULL_DAYS`` days are given: the history is too short
+    to say what quiet looks like."""
     if len(null_days) < MIN_NULL_DAYS:
         return None
     budget = budget or Budget()
@@ -394,7 +413,7 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
                        categorical, current_rows=rows)
         for label, frame in null_days.items()}
     floor = noise_floor(reference, columns, cfg, categorical, rows)
-    rate = day_rate(budget, k, n, signals)
+    rate = day_rate(budget, *effective_rule(k, n, pooled_days), signals)
     distribution, missing, uncalibrated = {}, {}, {}
     dist_values: dict[str, list[float]] = {}
     miss_values: dict[str, list[float]] = {}
@@ -435,7 +454,8 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
     null["scores"] = [round(x, 6) for x in null_scores]
     return Calibration(budget, k, n, signals, rate, column_z, threshold, null, rows,
                        distribution, missing, w, importance if weights else "equal",
-                       [str(x) for x in labels], uncalibrated, source=source)
+                       [str(x) for x in labels], uncalibrated, source=source,
+                       pooled_days=pooled_days)
 
 
 def reference_week_null(reference: pl.DataFrame, min_rows: int, max_days: int,

@@ -24,6 +24,7 @@ from lakeloop.drift_calibration import (
     calibrate,
     fixed_current_rows,
     pooled_chunks,
+    pooled_span,
     prediction_null,
     reference_week_null,
 )
@@ -289,7 +290,9 @@ def _calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: lis
     chunks = pooled_chunks(counts, rows, cfg.max_current_days)
     k, n = _policy_rule()
     common = {"weights": weights, "importance": method, "budget": budget, "k": k, "n": n,
-              "signals": 2, "current_rows": rows}
+              "signals": 2, "current_rows": rows,
+              "pooled_days": pooled_span(chunks or pooled_chunks(ref_counts, rows,
+                                                                 cfg.max_current_days))}
     if len(chunks) >= MIN_NULL_DAYS:
         null = {f"{c[0]}..{c[-1]}": history.filter(pl.col("date").is_between(c[0], c[-1]))
                 for c in chunks}

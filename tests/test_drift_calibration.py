@@ -61,6 +61,12 @@ def test_budget_sets_the_per_day_rate_through_the_episode_rule() -> None:
     assert day_rate(Budget(1, 60), k=1, n=1) == pytest.approx(1 / 60)
     assert day_rate(Budget(1, 60), signals=2) == pytest.approx(p / 2)
     assert day_rate(Budget(1, 30)) > p  # a looser budget allows more alarms
+    # a thin feed's pooled days share rows: each flagged day is budgeted as an episode
+    from lakeloop.drift_calibration import effective_rule
+
+    assert effective_rule(2, 3, pooled_days=1) == (2, 3)
+    assert day_rate(Budget(1, 60), *effective_rule(2, 3, pooled_days=4), signals=2) == \
+        pytest.approx(1 / 120)
 
 
 def test_calibration_on_a_synthetic_null_keeps_the_budgeted_rate() -> None:
