@@ -119,6 +119,7 @@ def _calibration_metadata(drift) -> dict:  # noqa: ANN001 - a DayDrift
         "reference": drift.reference or drift.champion,
         "calibration": dg.MetadataValue.json(cal.summary()),
         "score_contributions": dg.MetadataValue.json(dict(top)),
+        **({"not_judged": score.unjudged} if score.unjudged else {}),
     }
 
 

@@ -255,7 +255,7 @@ def lakeloop_judge(m: Monitored, reference: pl.DataFrame, history: pl.DataFrame,
         current, _ = m.current(day, cal.current_rows, cfg.max_current_days, ref_last)
         meas = measure(reference, current, shape.columns, cfg, shape.categorical,
                        current_rows=cal.current_rows)
-        scores[day] = cal.score(meas.column_drift, meas.missing_effect)
+        scores[day] = cal.judge(meas.column_drift, meas.missing_effect, meas.current_rows)
         return scores[day].drifted_day
 
     return judge

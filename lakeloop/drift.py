@@ -464,7 +464,7 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
     thresholds = {c: fixed(c) for c in cols}
     score = None
     if calibration is not None:
-        score = calibration.score(column_drift, m.missing_effect)
+        score = calibration.judge(column_drift, m.missing_effect, m.current_rows)
         thresholds.update({c: t for c, t in score.thresholds.items() if c in thresholds})
         by_distribution = set(score.drifted)
         by_missingness = set(score.missing_drifted)

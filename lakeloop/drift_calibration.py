@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -199,10 +199,12 @@ class DayScore:
     thresholds: dict[str, float]  # column -> distance at which it counts as drifted
     z: dict[str, float]
     contributions: dict[str, float]  # column -> its share of the score (weight x squares)
+    # why the day is reported but not judged (empty: judged); see ``Calibration.judge``
+    unjudged: str = ""
 
     @property
     def drifted_day(self) -> bool:
-        return self.value >= self.threshold
+        return not self.unjudged and self.value >= self.threshold
 
 
 def _square(z: float) -> float:
@@ -250,6 +252,18 @@ class Calibration:
             z={**{c: round(v, 3) for c, v in z.items()},
                **{f"{c} (missing)": round(v, 3) for c, v in zm.items()}},
             contributions={c: round(v, 4) for c, v in parts.items() if v > 0})
+
+    def judge(self, column_drift: Mapping[str, float], missing_effect: Mapping[str, float],
+              current_rows: int) -> DayScore:
+        """``score``, judged only when the current side held the rows the thresholds were
+        learnt at: a distance on fewer rows is noisier than its null (the first days after
+        the reference week of a thin feed cannot pool back onto the reference), so such a
+        day is reported, not counted towards an episode."""
+        score = self.score(column_drift, missing_effect)
+        if current_rows >= self.current_rows:
+            return score
+        return replace(score, unjudged=f"{current_rows} rows of the {self.current_rows} the "
+                       "thresholds were learnt at: reported, not judged")
 
     def thresholds(self) -> dict[str, float]:
         return {c: max(m.value_at(self.column_z), 0.0) for c, m in self.distribution.items()}

@@ -176,3 +176,17 @@ def test_a_first_model_without_history_is_calibrated_on_its_reference_week() -> 
     quiet = [verdict(_day(7_000 + i)) for i in range(20)]
     assert sum(quiet) <= 2, quiet
     assert verdict(_day(8_000, amount_shift=0.6))
+
+
+def test_a_day_thinner_than_the_calibration_is_reported_not_judged() -> None:
+    """The first days after a thin feed's reference week cannot pool back onto it: fewer
+    rows than the thresholds were learnt at are noisier than the null, so the day's score is
+    shown but does not count towards an episode."""
+    cal = _calibrated()
+    shifted = _day(9_000, amount_shift=1.0)
+    m = measure(_reference(), shifted, COLUMNS, CFG, current_rows=cal.current_rows)
+    full = cal.judge(m.column_drift, m.missing_effect, m.current_rows)
+    assert full.drifted_day and not full.unjudged
+    thin = cal.judge(m.column_drift, m.missing_effect, cal.current_rows // 3)
+    assert not thin.drifted_day and "not judged" in thin.unjudged
+    assert thin.value == full.value  # still reported
