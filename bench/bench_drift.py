@@ -29,7 +29,7 @@ The methods:
   against the reference week, with the model's gain importance as weights (events: LightGBM
   trained on the history days; series: equal), budget 1 false episode per 60 days, k=2 of
   n=3, 2 signals; each day pooled with the days before it up to ``current_rows`` (as
-  ``current_since`` does) and judged by ``measure`` + ``Calibration.score``: what
+  ``current_since`` does) and judged by ``measure`` + ``Calibration.judge``: what
   ``compute_drift`` decides with a calibration, without building its Evidently report
   (``--check-days`` compares the two). Events: ``DriftConfig(min_current_rows=1000)`` (PSI,
   the fraud asset's pooling floor); series: ``DriftConfig(method="wasserstein",
