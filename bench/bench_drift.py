@@ -77,14 +77,7 @@ from drift_shapes import (  # bench/
 )
 
 from lakeloop.drift import DriftConfig, measure
-from lakeloop.drift_calibration import (
-    Budget,
-    Calibration,
-    calibrate,
-    fixed_current_rows,
-    pooled_chunks,
-    pooled_span,
-)
+from lakeloop.drift_calibration import Budget, Calibration, calibrate_days
 from lakeloop.policy import EpisodeState, RetrainPolicy, step
 
 RESULTS = Path(__file__).parent / "results" / "drift.json"
@@ -230,19 +223,14 @@ def lakeloop_judge(m: Monitored, reference: pl.DataFrame, history: pl.DataFrame,
                    scores: dict[dt.date, Any], info: dict[str, Any]) -> Judge | None:
     shape = m.shape
     cfg = SERIES_CFG if shape.kind == "series" else EVENT_CFG
-    counts = dict(history.group_by("date").agg(pl.len()).iter_rows())
-    rows = fixed_current_rows(list(counts.values()), cfg)
-    chunks = pooled_chunks(counts, rows, cfg.max_current_days)
-    null = {f"{c[0]}..{c[-1]}": history.filter(pl.col("date").is_between(c[0], c[-1]))
-            for c in chunks}
     policy = RetrainPolicy()
-    cal = calibrate(reference, null, shape.columns, cfg, categorical=shape.categorical,
-                    weights=weights, importance="gain" if weights else "equal",
-                    budget=Budget(), k=policy.k, n=policy.n, signals=2, current_rows=rows,
-                    pooled_days=pooled_span(chunks))
+    cal, _ = calibrate_days(history, reference, shape.columns, cfg, shape.categorical,
+                            weights, "gain" if weights else "equal", Budget(), policy.k,
+                            policy.n)
     info.setdefault("calibrations", []).append(
         None if cal is None else {"reference_last": ref_last.isoformat(),
-                                  "null_chunks": len(null), "current_rows": cal.current_rows,
+                                  "null_chunks": len(cal.null_days),
+                                  "current_rows": cal.current_rows,
                                   "score_threshold": round(cal.score_threshold, 4),
                                   "null_score_max": cal.score_null.get("max"),
                                   "per_day_rate": round(cal.rate, 5),

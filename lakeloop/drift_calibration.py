@@ -492,6 +492,41 @@ def reference_week_null(reference: pl.DataFrame, min_rows: int, max_days: int,
     return null, references
 
 
+def calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list[str],
+                   cfg: DriftConfig, categorical: set[str] | None = None,
+                   weights: Mapping[str, float] | None = None, importance: str = "equal",
+                   budget: Budget | None = None, k: int = 2, n: int = 3
+                   ) -> tuple[Calibration | None, str]:
+    """``calibrate`` on days as the monitor reads them (a ``date`` column): the history
+    before the reference week pooled to the fixed current size (``fixed_current_rows``,
+    ``pooled_chunks``); when it holds fewer than ``MIN_NULL_DAYS`` chunks, the reference week
+    itself, leave one chunk out (``reference_week_null``). Returns the calibration, or None
+    and why none could be learnt."""
+    counts = dict(history.group_by("date").agg(pl.len()).iter_rows()) if history.height else {}
+    ref_counts = dict(reference.group_by("date").agg(pl.len()).iter_rows())
+    rows = fixed_current_rows(list(counts.values()) or list(ref_counts.values()), cfg)
+    chunks = pooled_chunks(counts, rows, cfg.max_current_days)
+    common: dict[str, Any] = {
+        "weights": weights, "importance": importance, "budget": budget, "k": k, "n": n,
+        "signals": 2, "current_rows": rows,
+        "pooled_days": pooled_span(chunks or pooled_chunks(ref_counts, rows,
+                                                           cfg.max_current_days))}
+    if len(chunks) >= MIN_NULL_DAYS:
+        null = {f"{c[0]}..{c[-1]}": history.filter(pl.col("date").is_between(c[0], c[-1]))
+                for c in chunks}
+        calibration = calibrate(reference, null, columns, cfg, categorical, **common)
+    else:
+        null, references = reference_week_null(reference, rows, cfg.max_current_days)
+        calibration = calibrate(reference, null, columns, cfg, categorical, **common,
+                                references=references, source="reference week, leave one "
+                                f"chunk out ({len(chunks)} chunks before it)")
+    if calibration is None:
+        return None, (f"{len(chunks)} quiet chunks of >= {rows} rows before the reference "
+                      f"week ({len(counts)} days) and {len(null)} in it; at least "
+                      f"{MIN_NULL_DAYS} are needed")
+    return calibration, ""
+
+
 def _position(measured: Mapping[str, Measured], labels: list[str], column: str, i: int,
               which: str) -> int:
     """Index of day ``i``'s value among the days where ``column`` was measured."""

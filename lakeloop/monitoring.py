@@ -18,15 +18,10 @@ import polars as pl
 from lakeloop.domains import Domain
 from lakeloop.drift import DriftConfig, DriftResult, compute_drift
 from lakeloop.drift_calibration import (
-    MIN_NULL_DAYS,
     Budget,
     Calibration,
-    calibrate,
-    fixed_current_rows,
-    pooled_chunks,
-    pooled_span,
+    calibrate_days,
     prediction_null,
-    reference_week_null,
 )
 from lakeloop.registry import ModelRegistry, ModelVersion
 from lakeloop.storage import Lake, ObjectStore
@@ -281,31 +276,12 @@ def event_calibration(lake: Lake, domain: Domain, champion: ModelVersion, cfg: D
 def _calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list[str],
                     categorical: set[str], cfg: DriftConfig, budget: Budget,
                     weights: dict[str, float] | None, method: str) -> Calibration:
-    """Null days from the history before the reference week; when it holds fewer than
-    ``MIN_NULL_DAYS`` chunks, from the reference week itself, leave one chunk out
-    (``reference_week_null``); neither: ``NotCalibrated`` says why."""
-    counts = dict(history.group_by("date").agg(pl.len()).iter_rows()) if history.height else {}
-    ref_counts = dict(reference.group_by("date").agg(pl.len()).iter_rows())
-    rows = fixed_current_rows(list(counts.values()) or list(ref_counts.values()), cfg)
-    chunks = pooled_chunks(counts, rows, cfg.max_current_days)
+    """``calibrate_days`` under the episode policy's rule; ``NotCalibrated`` says why not."""
     k, n = _policy_rule()
-    common = {"weights": weights, "importance": method, "budget": budget, "k": k, "n": n,
-              "signals": 2, "current_rows": rows,
-              "pooled_days": pooled_span(chunks or pooled_chunks(ref_counts, rows,
-                                                                 cfg.max_current_days))}
-    if len(chunks) >= MIN_NULL_DAYS:
-        null = {f"{c[0]}..{c[-1]}": history.filter(pl.col("date").is_between(c[0], c[-1]))
-                for c in chunks}
-        calibration = calibrate(reference, null, columns, cfg, categorical, **common)
-    else:
-        null, references = reference_week_null(reference, rows, cfg.max_current_days)
-        calibration = calibrate(reference, null, columns, cfg, categorical, **common,
-                                references=references, source="reference week, leave one "
-                                f"chunk out ({len(chunks)} chunks before it)")
+    calibration, why = calibrate_days(history, reference, columns, cfg, categorical, weights,
+                                      method, budget, k, n)
     if calibration is None:
-        raise NotCalibrated(
-            f"{len(chunks)} quiet chunks of >= {rows} rows before the reference week "
-            f"({len(counts)} days) and {len(null)} in it; at least {MIN_NULL_DAYS} are needed")
+        raise NotCalibrated(why)
     return calibration
 
 
