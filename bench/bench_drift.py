@@ -69,7 +69,6 @@ import polars as pl
 from drift_shapes import (  # bench/
     AFTER_DAYS,
     QUIET_DAYS,
-    REF_DAYS,
     Shape,
     series_shape,
     simulated_events,
@@ -77,7 +76,7 @@ from drift_shapes import (  # bench/
 )
 
 from lakeloop.drift import DriftConfig, measure
-from lakeloop.drift_calibration import Budget, Calibration, calibrate_days
+from lakeloop.drift_calibration import Budget, Calibration, age_days, calibrate_days
 from lakeloop.policy import EpisodeState, RetrainPolicy, step
 
 RESULTS = Path(__file__).parent / "results" / "drift.json"
@@ -124,8 +123,8 @@ class Monitored:
 
     def moved_to(self, day: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The loop's answer to an opened episode (a retrain, promoted): the reference becomes
-        the ``REF_DAYS`` days up to ``day``, its null the ``null_span`` days before them."""
-        first = day - dt.timedelta(days=REF_DAYS - 1)
+        the ``Timeline.ref`` days up to ``day``, its null the ``null_span`` days before them."""
+        first = day - dt.timedelta(days=self.shape.timeline.ref - 1)
         ref = [f for d, f in self.every_day.items() if first <= d <= day]
         null = [f for d, f in self.every_day.items()
                 if first - dt.timedelta(days=self.null_span) <= d < first]
@@ -239,11 +238,14 @@ def lakeloop_judge(m: Monitored, reference: pl.DataFrame, history: pl.DataFrame,
     if cal is None:
         return None
 
+    ref_first = ref_last - dt.timedelta(days=m.shape.timeline.ref - 1)
+
     def judge(day: dt.date) -> bool:
-        current, _ = m.current(day, cal.current_rows, cfg.max_current_days, ref_last)
+        current, span = m.current(day, cal.current_rows, cfg.max_current_days, ref_last)
         meas = measure(reference, current, shape.columns, cfg, shape.categorical,
                        current_rows=cal.current_rows)
-        scores[day] = cal.judge(meas.column_drift, meas.missing_effect, meas.current_rows)
+        age = age_days(ref_first, ref_last, day - dt.timedelta(days=span - 1), day)
+        scores[day] = cal.assess(meas, age)
         return scores[day].drifted_day
 
     return judge
@@ -420,7 +422,7 @@ def check_days(m: Monitored, cal: Calibration | None, n: int) -> dict[str, Any]:
             current, _ = m.current(day, cal.current_rows, cfg.max_current_days)
             meas = measure(m.reference, current, shape.columns, cfg, shape.categorical,
                            current_rows=cal.current_rows)
-            fast = cal.score(meas.column_drift, meas.missing_effect)
+            fast = cal.assess(meas, judged=False)
             full = compute_drift(m.reference, current, shape.columns, cfg,
                                  categorical=shape.categorical, calibration=cal)
             out["lakeloop_fast"].append(round(fast.value, 4))
@@ -436,7 +438,7 @@ def loop(m: Monitored, build: Callable[[pl.DataFrame, pl.DataFrame, dt.date], Ju
          ) -> tuple[dict[dt.date, bool], dict[str, Any]]:
     """The days judged and fed through ``lakeloop.policy.step``, and the loop's answer to
     every opened episode: a retrain on the days up to it, promoted, so the next day is
-    measured against the newest ``REF_DAYS`` days (and, for ``lakeloop``, calibrated on the
+    measured against the newest ``Timeline.ref`` days (and, for ``lakeloop``, calibrated on the
     days before them), which resolves the episode (``step(..., reference=)``) - what the
     pipeline does when a drift retrain is promoted. A real retrain may be kept, not promoted;
     then the episode stays open and says it persists after ``persist_days`` (not modelled).

@@ -20,6 +20,11 @@ input of any team's schema, so it cannot rely on a hand-picked list of well-beha
   adds ``p * ln(p / 0.0001)``): a real device column scored PSI 1.3-2.3 on quiet days. The
   bucketed column keeps what matters (the big values and the total weight of the tail, which
   also catches a flood of new values) and its quiet-day level is ~k/n, not ~distinct/n.
+* Two signed views of a column's values are measured beside its distance: a number's
+  location (``cliffs_delta``: a level shift is one direction, which a distance spreads over
+  the whole shape) and the share of values outside the reference's range or list
+  (``out_of_range_effect``: a new pattern on a few per cent of rows). The calibrated monitor
+  counts a column's values once, by the most unusual of its views.
 * The share of missing values is its own signal, measured even when the values cannot be
   compared (a column that goes all-null is news, not something to skip).
 * Whatever cannot be measured is listed in ``DriftResult.skipped`` with the reason.
@@ -42,6 +47,10 @@ DEFAULT_SAMPLE = 5_000
 OTHER = "__other__"  # the bucket of a high-cardinality column's values outside the top k
 MISSING = " (missing)"  # suffix of a column drifted by its share of missing values
 FALLBACK_CATEGORICAL_METHOD = "jensenshannon"  # Evidently's own choice for categories at scale
+# each tail of a number's reference outside which a value is "out of range" (1 % in all):
+# a convention, like Tukey's fences - the calibration learns how the share moves
+RANGE_TAIL = 0.005
+VIEWS = ("location", "range")  # the signed views of a column's values (``Measured.views``)
 
 Kind = Literal["numeric", "categorical"]
 
@@ -297,6 +306,9 @@ class _Plan:
     shares: dict[str, tuple[float, float]] = field(default_factory=dict)  # missing: ref, cur
     skipped: dict[str, str] = field(default_factory=dict)
     compared: list[str] = field(default_factory=list)  # columns measured on some signal
+    # each compared column's non-null sampled values before any bucketing, and whether they
+    # are numbers: what its signed views (``VIEWS``) are measured on
+    values: dict[str, tuple[pl.Series, pl.Series, bool]] = field(default_factory=dict)
 
 
 def _plan_column(plan: _Plan, name: str, reference: pl.DataFrame, current: pl.DataFrame,
@@ -349,6 +361,7 @@ def _plan_column(plan: _Plan, name: str, reference: pl.DataFrame, current: pl.Da
         plan.skipped[name] = f"constant on both sides ({values[0]!r}){also}"
         return
     distinct = r.n_unique() - (1 if r.null_count() else 0)
+    plan.values[name] = (r.drop_nulls(), c.drop_nulls(), kind == "numeric")
     if kind == "numeric" and cfg.column_nature and distinct <= cfg.max_categories:
         kind = "categorical"  # few-valued: its values are the categories (new ones: other)
         r, c = top_k_buckets(_as_text(r), _as_text(c), cfg.max_categories)
@@ -383,8 +396,8 @@ def _finite(frame: pl.DataFrame) -> pl.DataFrame:
 class Measured:
     """One day's statistics before any verdict: what calibration collects day after day and
     the daily monitor scores (``column_drift``: each column's distance; ``missing_effect``:
-    Cohen's h of its missing share, ``2 asin sqrt p``, whose sampling noise does not depend on
-    p, so a column that is never missing and one that often is are judged alike)."""
+    Cohen's h of its missing share, signed, ``2 asin sqrt p``, whose sampling noise does not
+    depend on p, so a column that is never missing and one that often is are judged alike)."""
 
     plan: _Plan
     column_drift: dict[str, float]
@@ -392,12 +405,78 @@ class Measured:
     reference_rows: int
     current_rows: int
     current_total: int  # rows of the current side before sampling
+    # view (``VIEWS``) -> column -> its signed effect: ``location`` (numbers: Cliff's delta)
+    # and ``range`` (the share of values outside the reference's: ``out_of_range_effect``)
+    views: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def cohens_h(p_reference: float, p_current: float) -> float:
-    """|2 asin sqrt(p1) - 2 asin sqrt(p2)| (Cohen 1988): an effect size for two shares whose
-    variance under binomial noise is ~1/n1 + 1/n2 whatever the shares."""
-    return abs(2 * math.asin(math.sqrt(p_current)) - 2 * math.asin(math.sqrt(p_reference)))
+    """``2 asin sqrt(p2) - 2 asin sqrt(p1)`` (Cohen 1988), signed (more missing: positive): an
+    effect size for two shares whose variance under binomial noise is ~1/n1 + 1/n2 whatever
+    the shares. Signed, so a slow trend is seen as one (``drift_calibration``'s variogram)."""
+    return 2 * math.asin(math.sqrt(p_current)) - 2 * math.asin(math.sqrt(p_reference))
+
+
+def cliffs_delta(reference: pl.Series, current: pl.Series) -> float:
+    """``P(cur > ref) - P(cur < ref)`` over all pairs (Cliff 1993; ``2A - 1`` with Vargha and
+    Delaney's A, the Mann-Whitney U over ``n_ref * n_cur``), from mid-ranks of the pooled values.
+
+    Why a location signal beside the distance: a distance is unsigned and spends its power on
+    the whole shape, so a level shift of a quarter (a demand feed's +50 % in half its series)
+    scored *below* quiet days whose shape wobbled; a rank effect sees the shift itself, is
+    bounded whatever the tails (a mean of a heavy-tailed column is not), and its sampling
+    spread under no change is known: ``sqrt((n1 + n2 + 1) / (3 n1 n2))``."""
+    n_ref, n_cur = reference.len(), current.len()
+    if not n_ref or not n_cur:
+        return 0.0
+    ranks = pl.concat([reference.cast(pl.Float64), current.cast(pl.Float64)]) \
+        .rank(method="average")
+    u = float(ranks.tail(n_cur).sum()) - n_cur * (n_cur + 1) / 2
+    return 2 * u / (n_ref * n_cur) - 1
+
+
+def delta_spread(n_ref: int, n_cur: int) -> float:
+    """Cliff's delta's standard deviation between two samples of one law (no ties)."""
+    return math.sqrt((n_ref + n_cur + 1) / (3 * max(n_ref, 1) * max(n_cur, 1)))
+
+
+def share_spread(n_ref: int, n_cur: int) -> float:
+    """Cohen's h's standard deviation between two samples of one law: ``sqrt(1/n1 + 1/n2)``."""
+    return math.sqrt(1 / max(n_ref, 1) + 1 / max(n_cur, 1))
+
+
+def out_of_range_effect(reference: pl.Series, current: pl.Series, numeric: bool) -> float:
+    """Cohen's h (signed) of the share of values outside the reference's: for a number, below
+    its ``RANGE_TAIL`` or above its ``1 - RANGE_TAIL`` quantile; for a category, values the
+    reference never held. Evidently's out-of-range and out-of-list share tests
+    (``ShareOfOutRangeValues``, ``ShareOfOutListValues``), on quantiles rather than the
+    min-max a heavy tail stretches.
+
+    Why a view of its own: a new pattern on a few per cent of rows (a fraud ring's large
+    amounts, a new channel) lands in the tails or in new values; ten quantile bins fold it
+    into the top decile's 10 %, a new category's 4 % barely moves a distance over five
+    values, while against a tail share of 1 % it is a fourfold change."""
+    if not reference.len() or not current.len():
+        return 0.0
+    if numeric:
+        lo = reference.quantile(RANGE_TAIL, "lower")
+        hi = reference.quantile(1 - RANGE_TAIL, "higher")
+
+        def outside(s: pl.Series) -> float:
+            return float(((s < lo) | (s > hi)).mean() or 0.0)
+
+        return cohens_h(outside(reference), outside(current))
+    return cohens_h(0.0, float((~current.is_in(reference.unique())).mean() or 0.0))
+
+
+def views(plan: _Plan) -> dict[str, dict[str, float]]:
+    """Each compared column's signed views (``VIEWS``; ``Measured.views``)."""
+    return {
+        "location": {c: cliffs_delta(r, cur) for c, (r, cur, numeric) in plan.values.items()
+                     if numeric},
+        "range": {c: out_of_range_effect(r, cur, numeric)
+                  for c, (r, cur, numeric) in plan.values.items()},
+    }
 
 
 def measure(reference: pl.DataFrame, current: pl.DataFrame, columns: list[str],
@@ -424,13 +503,14 @@ def measure(reference: pl.DataFrame, current: pl.DataFrame, columns: list[str],
             plan.compared.remove(prediction)
     return Measured(plan, column_statistics(plan),
                     {c: cohens_h(*shares) for c, shares in plan.shares.items()},
-                    ref.height, cur.height, current.height)
+                    ref.height, cur.height, current.height, views(plan))
 
 
 def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[str],
                   cfg: DriftConfig, prediction: str | None = None,
                   categorical: set[str] | None = None,
-                  calibration: Calibration | None = None) -> DriftResult:
+                  calibration: Calibration | None = None,
+                  age_days: float | None = None) -> DriftResult:
     """Drift of ``current`` vs ``reference`` on ``columns`` (+ the ``prediction`` column).
 
     Two signals per column: its distribution (``column_drift``, on fixed-size seeded samples,
@@ -442,6 +522,8 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
     history), each statistic is judged against its own quiet-day variation and the day
     against the importance-weighted score's calibrated threshold; the report shows the
     calibrated per-column thresholds. Without one, the fixed thresholds of ``cfg``.
+    ``age_days``: days from the reference's middle to the current side's (``age_days``);
+    a statistic that wanders on quiet data is allowed the wander of that lag.
 
     Why a column counts once in ``drift_share``, drifted on either signal (listed as
     ``"<col>"`` and/or ``"<col> (missing)"`` in ``drifted_columns``): the share stays a share of
@@ -464,7 +546,7 @@ def compute_drift(reference: pl.DataFrame, current: pl.DataFrame, columns: list[
     thresholds = {c: fixed(c) for c in cols}
     score = None
     if calibration is not None:
-        score = calibration.judge(column_drift, m.missing_effect, m.current_rows)
+        score = calibration.assess(m, age_days)
         thresholds.update({c: t for c, t in score.thresholds.items() if c in thresholds})
         by_distribution = set(score.drifted)
         by_missingness = set(score.missing_drifted)

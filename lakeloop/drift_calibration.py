@@ -15,13 +15,17 @@ own history varies when nothing is wrong:
    positive and right-skewed: ``log(x + floor)`` is fitted by its mean and standard deviation
    (log-normal; ``floor`` is the distance of two random halves of the reference, the
    statistic's pure sampling level, so a near-zero distance is not read as a huge log
-   deviation). A missing share's change is Cohen's h, fitted as it is, its spread at least
-   its binomial sampling spread. Each day then has a z per statistic.
+   deviation). The signed changes - a missing share's Cohen's h and two views of the values,
+   a number's location (Cliff's delta) and the share outside the reference's range or list
+   (``lakeloop.drift``) - are two-sided about 0, their spread at least their sampling spread,
+   and growing with the reference's age where the null days show a wander (``fit_signed``: a
+   linear variogram). Each day then has a z per statistic.
 3. **The day's score** is the champion's importance-weighted sum of squared positive z's
-   (``D = sum_c w_c (max(z_c, 0)^2 + max(zmiss_c, 0)^2)``, weights from gain or permutation
-   importance, stored at training): drift in the inputs the model relies on moves it; a
-   column with weight 0 is only reported. Squares make one strongly drifted important column
-   count (a sum of plain z's would average it away among 150 quiet ones).
+   (``D = sum_c w_c (max(zdist_c, zloc_c, zrange_c, 0)^2 + max(zmiss_c, 0)^2)``, weights from
+   gain or permutation importance, stored at training): drift in the inputs the model relies
+   on moves it; a column with weight 0 is only reported. Squares make one strongly drifted
+   important column count (a sum of plain z's would average it away among 150 quiet ones);
+   a column's values count once, by the most unusual of their views (``column_term``).
 4. **Its threshold** comes from ``D`` on the null days with each day's z's computed
    leave-one-out (so the estimation error of step 2 is in the null, as in cross-validation),
    fitted by a scaled chi-square with matched mean and variance (Satterthwaite 1946, Box
@@ -51,7 +55,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from lakeloop.drift import DriftConfig, Measured, measure
+from lakeloop.drift import DriftConfig, Measured, delta_spread, measure, share_spread
 
 # A log-distance that barely varied on the null days is still given this spread (a 10 %
 # relative change per standard deviation): a numerical guard against dividing by ~0 when a
@@ -60,6 +64,11 @@ MIN_LOG_SCALE = 0.1
 MIN_NULL_DAYS = 5  # fewer: the history cannot say what quiet looks like (the fixed config rules)
 MIN_STAT_DAYS = 3  # a statistic measured on fewer null days is reported, not calibrated
 SPLITS = 5  # random halves of the first week measured for the prediction null's floor
+# each signed view of a column's values (``lakeloop.drift.Measured.views``) and its sampling
+# spread between samples of (reference, current) rows of one law: its null's floor
+VIEW_FLOORS = {"location": delta_spread, "range": share_spread}
+MIN_TREND_DAYS = 8  # null days needed before a wander with age is fitted (``fit_signed``)
+TREND_P = 0.05  # one-sided significance at which the null days show a wander
 
 
 @dataclass(frozen=True)
@@ -123,18 +132,29 @@ class NullModel:
     def _t(self, x: float) -> float:
         return math.log(max(x, 0.0) + self.offset) if self.transform == "log" else x
 
-    def z(self, x: float) -> float:
+    def spread(self, age: float | None = None) -> float:
+        """The spread at ``age`` days from the reference: ``sqrt(scale^2 + trend * age)``."""
+        if not self.trend or age is None:
+            return self.scale
+        return math.sqrt(self.scale ** 2 + self.trend * max(age, 0.0))
+
+    def z(self, x: float, age: float | None = None) -> float:
         """How unusual ``x`` is, as a standard normal z. A new day's value around a mean and
         spread estimated from ``days`` days follows Student's t with ``days - 1`` degrees of
         freedom, scaled by ``sqrt(1 + 1/days)`` (the prediction interval of a new
         observation); mapped to the normal z of the same tail, so one z threshold means the
-        same rate whether a statistic had 7 quiet days or 70."""
-        t = (self._t(x) - self.center) / self.scale
-        if self.days < 3:
+        same rate whether a statistic had 7 quiet days or 70. ``age``: days between the
+        reference and the day (``spread``; 0 when unknown)."""
+        t = (self._t(x) - self.center) / self.spread(age)
+        if self.days < 3 and not self.two_sided:
             return t
         from scipy.stats import norm
         from scipy.stats import t as student
 
+        if self.two_sided:  # a shift either way: the one-sided z of the same two-sided tail
+            tail = 2 * (student.sf(abs(t) / math.sqrt(1 + 1 / self.days), self.days - 1)
+                        if self.days >= 3 else norm.sf(abs(t)))
+            return float(norm.isf(min(tail, 1.0 - 1e-12)))
         t /= math.sqrt(1 + 1 / self.days)
         return float(-norm.ppf(student.sf(t, self.days - 1))) if t > 0 \
             else float(norm.ppf(student.cdf(t, self.days - 1)))
@@ -152,19 +172,35 @@ class NullModel:
 
     @classmethod
     def fit(cls, values: Iterable[float], transform: str, offset: float = 0.0,
-            min_scale: float = MIN_LOG_SCALE) -> NullModel:
+            min_scale: float = MIN_LOG_SCALE, two_sided: bool = False) -> NullModel:
+        """Mean and standard deviation of the (transformed) null values; ``two_sided`` (a
+        signed comparison with the reference, zero by construction when nothing changed):
+        centred on 0 with the root mean square as its spread. Why not their mean: the null
+        days lie *before* the reference and production days after it, so a slow trend gives
+        the null one sign and production the other; about 0 the trend is spread, not bias."""
         v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
         t = np.log(np.clip(v, 0, None) + offset) if transform == "log" else v
+        if two_sided:
+            rms = float(np.sqrt(np.mean(t ** 2))) if t.size else 0.0
+            return cls(transform, 0.0, max(rms, min_scale), offset, int(t.size),
+                       two_sided=True)
         scale = float(t.std(ddof=1)) if t.size > 1 else 0.0
         return cls(transform, float(t.mean()), max(scale, min_scale), offset, int(t.size))
 
-    def loo_z(self, values: list[float]) -> list[float]:
-        """Each null value's z under the model fitted on the other values (leave-one-out)."""
+    def loo_z(self, values: list[float], ages: list[float] | None = None) -> list[float]:
+        """Each null value's z under the model fitted on the other values (leave-one-out),
+        at its own age when the model has a trend."""
         out = []
         for i, x in enumerate(values):
-            rest = NullModel.fit(values[:i] + values[i + 1:], self.transform, self.offset,
-                                 self._min_scale)
-            out.append(rest.z(x))
+            others = values[:i] + values[i + 1:]
+            if self.two_sided:
+                rest = fit_signed(others, None if ages is None else ages[:i] + ages[i + 1:],
+                                  self.scale_floor)
+            else:
+                rest = replace(NullModel.fit(others, self.transform, self.offset,
+                                             self._min_scale, self.two_sided),
+                               scale_floor=self.scale_floor)
+            out.append(rest.z(x, None if ages is None else ages[i]))
         return out
 
     @property
@@ -173,6 +209,8 @@ class NullModel:
         return MIN_LOG_SCALE if self.transform == "log" else self.scale_floor
 
     scale_floor: float = 0.0  # linear models: the statistic's sampling spread
+    two_sided: bool = False  # a signed statistic (a location shift): unusual either way
+    trend: float = 0.0  # variance added per day between reference and day (``fit_signed``)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -182,9 +220,34 @@ class NullModel:
         return cls(**d)
 
 
-def _fit_linear(values: list[float], floor: float) -> NullModel:
-    m = NullModel.fit(values, "linear", min_scale=floor)
-    return NullModel(m.transform, m.center, m.scale, 0.0, m.days, scale_floor=floor)
+def _fit_linear(values: list[float], floor: float, two_sided: bool = False) -> NullModel:
+    return replace(NullModel.fit(values, "linear", min_scale=floor, two_sided=two_sided),
+                   scale_floor=floor)
+
+
+def fit_signed(values: list[float], ages: list[float] | None, floor: float) -> NullModel:
+    """A signed statistic's null (a missing share's or a location's change), centred on 0,
+    whose spread may grow with the days between the reference and the day measured.
+
+    Why: some quiet feeds wander - a column's missing share slides from 17 % to 12 % over
+    months - and a null of days 1-3 weeks from the reference cannot see a wander that a
+    two-month-old reference shows; a fixed spread then alarms once the reference is old
+    enough, on every such feed. The squared values are fitted by the linear variogram
+    ``E[x^2] = nugget + trend * age`` (Matheron 1963; a random walk plus noise, Harvey 1989's
+    local level model), and the trend is kept only where the null days show it (slope > 0,
+    one-sided p < ``TREND_P``); otherwise the spread is the values' root mean square. A
+    production day ``age`` days from its reference is then judged against
+    ``sqrt(nugget + trend * age)``: a feed's own wander is allowed, a step far beyond it is not."""
+    base = _fit_linear(values, floor, two_sided=True)
+    if ages is None or len(values) < MIN_TREND_DAYS:
+        return base
+    from scipy.stats import linregress
+
+    fit = linregress(np.asarray(ages, dtype=float), np.asarray(values, dtype=float) ** 2)
+    if not (fit.slope > 0 and fit.pvalue / 2 < TREND_P):
+        return base
+    return replace(base, scale=math.sqrt(max(fit.intercept, floor ** 2)),
+                   trend=float(fit.slope))
 
 
 @dataclass(frozen=True)
@@ -207,8 +270,16 @@ class DayScore:
         return not self.unjudged and self.value >= self.threshold
 
 
-def _square(z: float) -> float:
-    return max(z, 0.0) ** 2
+def _square(z: float | None) -> float:
+    return 0.0 if z is None else max(z, 0.0) ** 2
+
+
+def column_term(distance: float | None, missing: float | None, *views: float | None
+                ) -> float:
+    """One column's part of the day's score (before its weight), from its z's: its values
+    moved - in shape (the distance), location or range (``lakeloop.drift.VIEWS``), whichever
+    is most unusual: views of one signal, so one square - plus its missing share moved."""
+    return max(_square(distance), *(_square(v) for v in views)) + _square(missing)
 
 
 @dataclass
@@ -236,34 +307,62 @@ class Calibration:
     # where the null days came from: the history before the reference week, or - when that
     # is too short - the reference week itself, each chunk against the rest of it
     source: str = "history"
+    # view (``lakeloop.drift.VIEWS``) -> column -> its signed effect's null; empty in
+    # calibrations stored before views were measured
+    views: dict[str, dict[str, NullModel]] = field(default_factory=dict)
 
-    def score(self, column_drift: Mapping[str, float], missing_effect: Mapping[str, float]
-              ) -> DayScore:
+    def score(self, column_drift: Mapping[str, float], missing_effect: Mapping[str, float],
+              views: Mapping[str, Mapping[str, float]] | None = None,
+              age_days: float | None = None) -> DayScore:
+        """The day's verdict from its statistics (``lakeloop.drift.Measured``); ``age_days``:
+        days from the reference's middle to the day's (``age_days``)."""
+        def signed(model: NullModel, v: float) -> float:  # stored before h was signed: |h|
+            return model.z(v if model.two_sided else abs(v), age_days)
+
         z = {c: self.distribution[c].z(v) for c, v in column_drift.items()
              if c in self.distribution}
-        zm = {c: self.missing[c].z(v) for c, v in missing_effect.items() if c in self.missing}
-        parts = {c: self.weights.get(c, 0.0) * (_square(z.get(c, 0.0)) + _square(zm.get(c, 0.0)))
-                 for c in set(z) | set(zm)}
+        zm = {c: signed(self.missing[c], v) for c, v in missing_effect.items()
+              if c in self.missing}
+        zv = {view: {c: signed(models[c], v) for c, v in (views or {}).get(view, {}).items()
+                     if c in models} for view, models in self.views.items()}
+        seen = set(z) | set(zm) | {c for by in zv.values() for c in by}
+        parts = {c: self.weights.get(c, 0.0)
+                 * column_term(z.get(c), zm.get(c), *(by.get(c) for by in zv.values()))
+                 for c in seen}
         return DayScore(
             value=float(sum(parts.values())), threshold=self.score_threshold,
-            drifted=sorted(c for c, v in z.items() if v >= self.column_z),
+            drifted=sorted(c for c in seen if max(
+                z.get(c, -math.inf), *(by.get(c, -math.inf) for by in zv.values()))
+                >= self.column_z),
             missing_drifted=sorted(c for c, v in zm.items() if v >= self.column_z),
             thresholds=self.thresholds(),
             z={**{c: round(v, 3) for c, v in z.items()},
-               **{f"{c} (missing)": round(v, 3) for c, v in zm.items()}},
+               **{f"{c} (missing)": round(v, 3) for c, v in zm.items()},
+               **{f"{c} ({view})": round(v, 3) for view, by in zv.items()
+                  for c, v in by.items()}},
             contributions={c: round(v, 4) for c, v in parts.items() if v > 0})
 
     def judge(self, column_drift: Mapping[str, float], missing_effect: Mapping[str, float],
-              current_rows: int) -> DayScore:
+              current_rows: int, views: Mapping[str, Mapping[str, float]] | None = None,
+              age_days: float | None = None) -> DayScore:
         """``score``, judged only when the current side held the rows the thresholds were
         learnt at: a distance on fewer rows is noisier than its null (the first days after
         the reference week of a thin feed cannot pool back onto the reference), so such a
         day is reported, not counted towards an episode."""
-        score = self.score(column_drift, missing_effect)
+        score = self.score(column_drift, missing_effect, views, age_days)
         if current_rows >= self.current_rows:
             return score
         return replace(score, unjudged=f"{current_rows} rows of the {self.current_rows} the "
                        "thresholds were learnt at: reported, not judged")
+
+    def assess(self, measured: Measured, age_days: float | None = None,
+               judged: bool = True) -> DayScore:
+        """``judge`` (``judged``; else ``score``) on a day's ``measure`` with every statistic."""
+        m = measured
+        if judged:
+            return self.judge(m.column_drift, m.missing_effect, m.current_rows,
+                              m.views, age_days)
+        return self.score(m.column_drift, m.missing_effect, m.views, age_days)
 
     def thresholds(self) -> dict[str, float]:
         return {c: max(m.value_at(self.column_z), 0.0) for c, m in self.distribution.items()}
@@ -307,6 +406,8 @@ class Calibration:
             "null_days": self.null_days, "uncalibrated": self.uncalibrated,
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
             "source": self.source, "pooled_days": self.pooled_days,
+            "views": {view: {c: m.to_dict() for c, m in by.items()}
+                      for view, by in self.views.items()},
         }
 
     @classmethod
@@ -321,7 +422,9 @@ class Calibration:
             uncalibrated=d.get("uncalibrated", {}),
             prediction=None if d.get("prediction") is None
             else NullModel.from_dict(d["prediction"]), source=d.get("source", "history"),
-            pooled_days=d.get("pooled_days", 1.0))
+            pooled_days=d.get("pooled_days", 1.0),
+            views={view: {c: NullModel.from_dict(m) for c, m in by.items()}
+                   for view, by in d.get("views", {}).items()})
 
 
 def satterthwaite_threshold(null_scores: list[float], rate: float, resamples: int = 400,
@@ -427,10 +530,14 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
                        categorical, current_rows=rows)
         for label, frame in null_days.items()}
     floor = noise_floor(reference, columns, cfg, categorical, rows)
+    ages = None if references else _null_ages(reference, null_days)
     rate = day_rate(budget, *effective_rule(k, n, pooled_days), signals)
     distribution, missing, uncalibrated = {}, {}, {}
+    views: dict[str, dict[str, NullModel]] = {view: {} for view in VIEW_FLOORS}
     dist_values: dict[str, list[float]] = {}
     miss_values: dict[str, list[float]] = {}
+    view_values: dict[str, dict[str, list[float]]] = {view: {} for view in VIEW_FLOORS}
+    n_ref = min(reference.height, cfg.sample_size)
     for c in dict.fromkeys(columns):
         d = [m.column_drift[c] for m in measured.values() if c in m.column_drift]
         if len(d) >= MIN_STAT_DAYS:
@@ -440,28 +547,37 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
             dist_values[c] = d
         elif any(c in m.plan.compared for m in measured.values()):
             uncalibrated[c] = f"distribution measured on {len(d)} of {len(measured)} null days"
-        h = [m.missing_effect[c] for m in measured.values() if c in m.missing_effect]
+        h = _values(measured, c, "m")
         if len(h) >= MIN_STAT_DAYS:
-            sampling = math.sqrt(1 / reference.height + 1 / max(rows, 1))
-            missing[c] = _fit_linear(h, sampling)
+            missing[c] = fit_signed(h, _ages(measured, ages, c, "m"),
+                                    share_spread(reference.height, rows))
             miss_values[c] = h
-    used = set(distribution) | set(missing)
+        for view, floor_of in VIEW_FLOORS.items():
+            v = _values(measured, c, view)
+            if len(v) >= MIN_STAT_DAYS:
+                views[view][c] = fit_signed(v, _ages(measured, ages, c, view),
+                                            floor_of(n_ref, rows))
+                view_values[view][c] = v
+    used = set(distribution) | set(missing) | {c for by in views.values() for c in by}
     w = _weights(weights, used)
-    statistics = len(distribution) + len(missing)
+    statistics = len(distribution) + len(missing) + sum(len(by) for by in views.values())
     column_z = _norm_ppf(1 - rate / max(statistics, 1))
     labels = list(measured)
     loo_d = {c: distribution[c].loo_z(v) for c, v in dist_values.items()}
-    loo_m = {c: missing[c].loo_z(v) for c, v in miss_values.items()}
+    loo_m = {c: missing[c].loo_z(v, _ages(measured, ages, c, "m"))
+             for c, v in miss_values.items()}
+    loo_v = {view: {c: views[view][c].loo_z(v, _ages(measured, ages, c, view))
+                    for c, v in by.items()} for view, by in view_values.items()}
+    kinds = [("d", loo_d), ("m", loo_m), *loo_v.items()]
     null_scores = []
     for i, label in enumerate(labels):
-        total = 0.0
-        for c, zs in loo_d.items():
-            if c in measured[label].column_drift:
-                total += w.get(c, 0.0) * _square(zs[_position(measured, labels, c, i, "d")])
-        for c, zs in loo_m.items():
-            if c in measured[label].missing_effect:
-                total += w.get(c, 0.0) * _square(zs[_position(measured, labels, c, i, "m")])
-        null_scores.append(total)
+        day_z: dict[str, list[float | None]] = {}
+        for k, (which, loo) in enumerate(kinds):
+            for c, zs in loo.items():
+                if c in _statistic(measured[label], which):
+                    day_z.setdefault(c, [None] * len(kinds))[k] = \
+                        zs[_position(measured, labels, c, i, which)]
+        null_scores.append(sum(w.get(c, 0.0) * column_term(*zs) for c, zs in day_z.items()))
     threshold, null = satterthwaite_threshold(null_scores, rate)
     null["days"] = len(null_scores)
     null["max"] = round(max(null_scores), 6)
@@ -469,7 +585,8 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
     return Calibration(budget, k, n, signals, rate, column_z, threshold, null, rows,
                        distribution, missing, w, importance if weights else "equal",
                        [str(x) for x in labels], uncalibrated, source=source,
-                       pooled_days=pooled_days)
+                       pooled_days=pooled_days,
+                       views={view: by for view, by in views.items() if by})
 
 
 def reference_week_null(reference: pl.DataFrame, min_rows: int, max_days: int,
@@ -530,11 +647,43 @@ def calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list
 def _position(measured: Mapping[str, Measured], labels: list[str], column: str, i: int,
               which: str) -> int:
     """Index of day ``i``'s value among the days where ``column`` was measured."""
-    def has(label: str) -> bool:
-        m = measured[label]
-        return column in (m.column_drift if which == "d" else m.missing_effect)
+    return sum(column in _statistic(measured[labels[j]], which) for j in range(i))
 
-    return sum(has(labels[j]) for j in range(i))
+
+def _values(measured: Mapping[str, Measured], column: str, which: str) -> list[float]:
+    return [v[column] for m in measured.values() if column in (v := _statistic(m, which))]
+
+
+def _ages(measured: Mapping[str, Measured], ages: Mapping[str, float] | None, column: str,
+          which: str) -> list[float] | None:
+    """The ages of the null days where ``column``'s statistic ``which`` was measured."""
+    if ages is None:
+        return None
+    return [ages[label] for label, m in measured.items() if column in _statistic(m, which)]
+
+
+def age_days(ref_first: Any, ref_last: Any, first: Any, last: Any) -> float:
+    """Days between the middles of two date ranges (the reference's and a day's or chunk's
+    current side), whichever comes first: the lag at which a signed statistic is judged."""
+    return abs(((first - ref_first) + (last - ref_last)).days) / 2
+
+
+def _null_ages(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
+               date: str = "date") -> dict[str, float] | None:
+    """Each null chunk's ``age_days`` from the reference; None without dates."""
+    frames = [reference, *null_days.values()]
+    if any(date not in f.columns or not f.height for f in frames):
+        return None
+    span = reference[date]
+    return {label: age_days(span.min(), span.max(), f[date].min(), f[date].max())
+            for label, f in null_days.items()}
+
+
+def _statistic(m: Measured, which: str) -> Mapping[str, float]:
+    """A day's values of one kind of statistic: ``d`` distance, ``m`` missing, or a view."""
+    if which == "d":
+        return m.column_drift
+    return m.missing_effect if which == "m" else m.views.get(which, {})
 
 
 def _weights(weights: Mapping[str, float] | None, columns: set[str]) -> dict[str, float]:

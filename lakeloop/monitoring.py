@@ -20,6 +20,7 @@ from lakeloop.drift import DriftConfig, DriftResult, compute_drift
 from lakeloop.drift_calibration import (
     Budget,
     Calibration,
+    age_days,
     calibrate_days,
     prediction_null,
 )
@@ -411,7 +412,8 @@ def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt
                           ref.last)
     current = lake.scan(domain.features_table, since, day).collect()
     result = compute_drift(reference, current, columns, cfg, categorical=categorical,
-                           calibration=calibration)
+                           calibration=calibration,
+                           age_days=age_days(ref.first, ref.last, since, day))
     result.current_days = (day - since).days + 1
     result.skipped = {**unmonitored(domain, champion), **result.skipped}
     table = domain.predictions_table
@@ -499,7 +501,8 @@ def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: d
                           ref.last, _regular(history.columns))
     today = lake.scan(domain.features_table, since, day).collect()
     current = _indices(today.filter(_regular(today.columns)), levels)
-    result = compute_drift(reference, current, SERIES_MONITORED, cfg, calibration=calibration)
+    result = compute_drift(reference, current, SERIES_MONITORED, cfg, calibration=calibration,
+                           age_days=age_days(ref.first, ref.last, since, day))
     result.current_days = (day - since).days + 1
     _forecast_drift(lake, domain, champion.version, ref.predictions_after, day, levels, cfg,
                     result, since, calibration)
