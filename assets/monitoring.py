@@ -81,9 +81,12 @@ class PerformanceConfig(dg.Config):
     min_maturity_days: int = Field(14, description="days labels get before a day is judged, "
                                    "at least (chargebacks arrive 1-30 days late, median 7)")
     pool_days: int = Field(7, description="days of matured scores pooled for the PR-AUC")
-    decay_margin: float = Field(0.3, description="relative drop below the champion's test "
-                                "PR-AUC that counts as decay (quiet demo weeks: 0.65-0.84 "
-                                "realised vs 0.65 promised; bot ring weeks: 0.21-0.47)")
+    false_episodes: float = Field(1.0, description="false-alarm budget shared with the drift "
+                                  "signals: a week counts as decayed when its PR-AUC is below "
+                                  "the champion's test PR-AUC by more than its own sampling "
+                                  "and period-to-period spread allow (the contract's "
+                                  "monitoring.false_alarm_budget wins)")
+    budget_days: int = Field(60, description="... per this many days")
 
 
 def _workspace(lake: LakeResource) -> "MonitoringWorkspace":
@@ -193,12 +196,20 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
                      ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl
 
-        from lakeloop.monitoring import classification_performance, performance_table, store_report
+        from lakeloop.drift import DriftConfig
+        from lakeloop.monitoring import (
+            budget_for,
+            classification_performance,
+            performance_table,
+            store_report,
+        )
         from lakeloop.quality_reports import classification_report
 
         day, storage = partition_day(context), lake.lake()
         realised = classification_performance(
-            storage, registry.registry(), domain, day, decay_margin=config.decay_margin,
+            storage, registry.registry(), domain, day,
+            budget=budget_for(domain, DriftConfig(false_episodes=config.false_episodes,
+                                                  budget_days=config.budget_days)),
             pool_days=config.pool_days, min_maturity_days=config.min_maturity_days)
         if realised is None:
             yield not_materialized(context, "no matured scored day yet", MEASURED)
@@ -208,12 +219,16 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
         links = {} if report is None else _report_links(store_report(
             lake.store(), _workspace(lake), f"{domain.name}_performance", day, *report,
             {"domain": domain.name, "champion": str(result["model_version"])}))
-        storage.overwrite_partition(performance_table(domain.name), pl.DataFrame([result]), day)
+        # evolve: tables written before the learnt decay verdict gain its columns
+        storage.overwrite_partition(performance_table(domain.name), pl.DataFrame([result]), day,
+                                    evolve=True)
         if result["decayed"]:
             context.log.warning(f"{domain.name} performance decayed: pooled PR-AUC "
-                                f"{result['pr_auc_pooled']:.3f} vs {result['test_pr_auc']:.3f}")
+                                f"{result['pr_auc_pooled']:.3f} below its floor "
+                                f"{result['decay_floor']:.3f} (test {result['test_pr_auc']:.3f})")
         meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                for k, v in result.items() if k != "date" and v is not None}
+                for k, v in result.items()
+                if k != "date" and v is not None and v == v}  # v != v: NaN, not judged
         yield dg.MaterializeResult(metadata={"measured": True, **rounded(meta), **links})
 
     return _performance

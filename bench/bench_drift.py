@@ -28,8 +28,10 @@ The methods:
   days (pooled to the calibration's fixed current size as ``lakeloop.monitoring`` pools them)
   against the reference week, with the model's gain importance as weights (events: LightGBM
   trained on the history days; series: equal), budget 1 false episode per 60 days, k=2 of
-  n=3, 2 signals; each day pooled with the days before it up to ``current_rows`` (as
-  ``current_since`` does) and judged by ``measure`` + ``Calibration.judge``: what
+  n=3, the budget split as the monitor splits it (events: 3 signals - data, prediction and
+  realised performance; series: 2); each day pooled with the days before it up to
+  ``current_rows`` (as ``current_since`` does) and judged by ``measure`` +
+  ``Calibration.assess`` at the reference's age: what
   ``compute_drift`` decides with a calibration, without building its Evidently report
   (``--check-days`` compares the two). Events: ``DriftConfig(min_current_rows=1000)`` (PSI,
   the fraud asset's pooling floor); series: ``DriftConfig(method="wasserstein",
@@ -223,9 +225,14 @@ def lakeloop_judge(m: Monitored, reference: pl.DataFrame, history: pl.DataFrame,
     shape = m.shape
     cfg = SERIES_CFG if shape.kind == "series" else EVENT_CFG
     policy = RetrainPolicy()
+    from lakeloop.monitoring import CLASSIFICATION_SIGNALS
+
+    # as the monitor splits the budget: a classification domain's third signal is its
+    # realised performance (not modelled here: labels mature after the days monitored)
+    signals = 2 if shape.kind == "series" else CLASSIFICATION_SIGNALS
     cal, _ = calibrate_days(history, reference, shape.columns, cfg, shape.categorical,
                             weights, "gain" if weights else "equal", Budget(), policy.k,
-                            policy.n)
+                            policy.n, signals)
     info.setdefault("calibrations", []).append(
         None if cal is None else {"reference_last": ref_last.isoformat(),
                                   "null_chunks": len(cal.null_days),

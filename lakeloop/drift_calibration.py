@@ -612,7 +612,7 @@ def reference_week_null(reference: pl.DataFrame, min_rows: int, max_days: int,
 def calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list[str],
                    cfg: DriftConfig, categorical: set[str] | None = None,
                    weights: Mapping[str, float] | None = None, importance: str = "equal",
-                   budget: Budget | None = None, k: int = 2, n: int = 3
+                   budget: Budget | None = None, k: int = 2, n: int = 3, signals: int = 2
                    ) -> tuple[Calibration | None, str]:
     """``calibrate`` on days as the monitor reads them (a ``date`` column): the history
     before the reference week pooled to the fixed current size (``fixed_current_rows``,
@@ -625,7 +625,7 @@ def calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list
     chunks = pooled_chunks(counts, rows, cfg.max_current_days)
     common: dict[str, Any] = {
         "weights": weights, "importance": importance, "budget": budget, "k": k, "n": n,
-        "signals": 2, "current_rows": rows,
+        "signals": signals, "current_rows": rows,
         "pooled_days": pooled_span(chunks or pooled_chunks(ref_counts, rows,
                                                            cfg.max_current_days))}
     if len(chunks) >= MIN_NULL_DAYS:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import numpy as np
 import polars as pl
 
 from lakeloop.domains import Domain
@@ -22,6 +23,7 @@ from lakeloop.drift_calibration import (
     Calibration,
     age_days,
     calibrate_days,
+    day_rate,
     prediction_null,
 )
 from lakeloop.registry import ModelRegistry, ModelVersion
@@ -30,6 +32,7 @@ from lakeloop.storage.objects import is_s3, split_s3
 
 if TYPE_CHECKING:
     from lakeloop.evidently_workspace import MonitoringWorkspace, StoredSnapshot
+    from lakeloop.performance_decay import DecayVerdict
 
 # Demand is monitored on per-series *indices* of regular-price days: the target divided by the
 # series' earlier mean on that weekday (``demand_levels``). Raw targets mix series of very
@@ -211,12 +214,17 @@ def budget_for(domain: Domain, cfg: DriftConfig) -> Budget:
     return Budget(cfg.false_episodes, cfg.budget_days)
 
 
+# what a stored calibration holds; a new format is learnt anew, not read from an old file
+# (2: signed missing effects, the values' views, the age-dependent spread, 3 signals)
+CALIBRATION_FORMAT = 2
+
+
 def _calibration_file(cfg: DriftConfig, budget: Budget) -> str:
     import hashlib
     import json
 
-    key = json.dumps([dataclasses.asdict(cfg), dataclasses.asdict(budget), _policy_rule()],
-                     sort_keys=True, default=str)
+    key = json.dumps([dataclasses.asdict(cfg), dataclasses.asdict(budget), _policy_rule(),
+                      CALIBRATION_FORMAT], sort_keys=True, default=str)
     return f"drift_calibration-{hashlib.sha256(key.encode()).hexdigest()[:10]}.json"
 
 
@@ -271,16 +279,20 @@ def event_calibration(lake: Lake, domain: Domain, champion: ModelVersion, cfg: D
                         ref_first - dt.timedelta(days=1), version=version).collect()
     weights, method = importance_weights(champion)
     return _calibrate_days(history, reference, columns, categorical, cfg,
-                           budget_for(domain, cfg), weights, method)
+                           budget_for(domain, cfg), weights, method,
+                           signals=CLASSIFICATION_SIGNALS)
 
 
 def _calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list[str],
                     categorical: set[str], cfg: DriftConfig, budget: Budget,
-                    weights: dict[str, float] | None, method: str) -> Calibration:
-    """``calibrate_days`` under the episode policy's rule; ``NotCalibrated`` says why not."""
+                    weights: dict[str, float] | None, method: str, signals: int = 2
+                    ) -> Calibration:
+    """``calibrate_days`` under the episode policy's rule; ``NotCalibrated`` says why not.
+    ``signals``: how many signals share the budget (``CLASSIFICATION_SIGNALS``; forecasts:
+    data and prediction drift)."""
     k, n = _policy_rule()
     calibration, why = calibrate_days(history, reference, columns, cfg, categorical, weights,
-                                      method, budget, k, n)
+                                      method, budget, k, n, signals)
     if calibration is None:
         raise NotCalibrated(why)
     return calibration
@@ -601,15 +613,17 @@ def drift_history(lake: Lake, domain: str, start: dt.date, end: dt.date) -> pl.D
 
 def classification_performance(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt.date,
                       maturity_days: int | None = None, pool_days: int = 7,
-                      decay_margin: float = 0.3, min_maturity_days: int = 14
+                      budget: Budget | None = None, min_maturity_days: int = 14
                       ) -> Realised | None:
     """The champion's realised quality on the scores whose labels have just matured.
 
     Maturity: the champion's label window, and at least ``min_maturity_days``. Scores of
     ``day - maturity`` (and, pooled, of the ``pool_days`` days up to it: one day holds a few
     dozen frauds, too few for a stable PR-AUC) are joined with the chargebacks known on
-    ``day``. ``decayed``: the pooled PR-AUC fell more than ``decay_margin`` (relative) below
-    the champion's PR-AUC on its own test window - what it promised when promoted. Only the
+    ``day``. ``decayed``: the pooled PR-AUC fell below the champion's PR-AUC on its own test
+    window - what it promised when promoted - by more than its own sampling and
+    period-to-period variation allow at the false-alarm ``budget``'s rate
+    (``lakeloop.performance_decay``; default: the domain's drift budget). Only the
     champion's own scores count, so a model retired since does not decay the new one.
     Returns None when there is nothing to evaluate yet."""
     from lakeloop.models.metrics import classification_metrics
@@ -636,7 +650,7 @@ def classification_performance(lake: Lake, registry: ModelRegistry, domain: Doma
     m = classification_metrics(one["y"].to_numpy(), one["score"].to_numpy())
     pooled = classification_metrics(joined["y"].to_numpy(), joined["score"].to_numpy())
     promised = champion.metrics.get("pr_auc")
-    decayed = promised is not None and pooled["pr_auc"] < (1 - decay_margin) * promised
+    verdict = _decay(champion, pooled, budget or budget_for(domain, DriftConfig()))
     return Realised({
         "date": day, "evaluated_day": evaluated, "model_version": champion.version,
         "maturity_days": maturity,
@@ -645,7 +659,32 @@ def classification_performance(lake: Lake, registry: ModelRegistry, domain: Doma
         "pr_auc_pooled": pooled["pr_auc"], "pooled_days": joined["date"].n_unique(),
         "pooled_positives": pooled["positives"],
         "validation_pr_auc": champion.meta.get("val_metrics", {}).get("pr_auc"),
-        "test_pr_auc": promised, "decayed": decayed}, joined)
+        "test_pr_auc": promised,
+        **(verdict.figures() if verdict is not None else NOT_JUDGED)}, joined)
+
+
+# a week without a verdict (no test PR-AUC, or no positive in the week): the same columns
+NOT_JUDGED = {"decayed": False, "decay_z": float("nan"), "decay_z_threshold": float("nan"),
+              "decay_floor": float("nan"), "decay_tau": float("nan")}
+# the signals an episode is opened on, each given an equal share of the false-alarm budget:
+# data drift and prediction drift (both calibrated), and - for classification - realised
+# performance decay (``performance_decay``)
+CLASSIFICATION_SIGNALS = 3
+
+
+def _decay(champion: ModelVersion, pooled: dict[str, Any], budget: Budget
+           ) -> DecayVerdict | None:
+    """The pooled week judged against the champion's test PR-AUC (None: either is unknown)."""
+    from lakeloop.performance_decay import judge_decay
+
+    promised, val = champion.metrics, champion.meta.get("val_metrics") or {}
+    if not (promised.get("pr_auc") is not None and promised.get("positives")
+            and pooled["positives"] and np.isfinite(pooled["pr_auc"])):
+        return None
+    # consecutive pooled weeks share most rows: each decayed day budgeted as an episode
+    rate = day_rate(budget, 1, 1, CLASSIFICATION_SIGNALS)
+    return judge_decay(pooled["pr_auc"], pooled["positives"], promised["pr_auc"],
+                       promised["positives"], rate, val.get("pr_auc"), val.get("positives"))
 
 
 def forecast_accuracy(lake: Lake, domain: Domain, day: dt.date) -> Realised | None:

@@ -137,9 +137,11 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
                        "drifted_columns": row["drifted_columns"] or "none",
                        "champion": row["champion"], "reference": reference}
             if decay is not None:
+                floor = decay.get("decay_floor")  # absent in rows from before it was learnt
                 details["performance"] = (
                     f"PR-AUC {decay['pr_auc_pooled']:.3f} over the {decay['pooled_days']} days "
-                    f"to {decay['evaluated_day']} vs {decay['test_pr_auc']:.3f} promised")
+                    f"to {decay['evaluated_day']} vs {decay['test_pr_auc']:.3f} promised"
+                    + (f", below its floor {floor:.3f}" if floor is not None else ""))
             if "resolve" in kinds:  # before "open": a reference move may end one, open one
                 a = kinds["resolve"]
                 alerts.send(Alert("drift_resolved", domain, a.episode,
