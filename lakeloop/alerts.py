@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import smtplib
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 TIMEOUT_S = 10
 
@@ -63,10 +64,35 @@ class Channel(Protocol):
     def send(self, alert: Alert) -> None: ...
 
 
+MIN_PART = 4  # a URL part this long or longer is redacted on its own (tokens are longer)
+
+
+def secret_parts(secret: str) -> list[str]:
+    """Every form of ``secret`` a message may quote, longest first: the whole (as given,
+    stripped, percent-encoded and decoded) and, for a URL, each part that can carry a token
+    - user info, every path segment, every query value - since an error may quote the URL
+    rewritten (a space encoded as ``%20``, a control character escaped, a path alone). Why
+    not the exact string only: a webhook URL with a stray space was quoted encoded, and its
+    token went into the alert log."""
+    forms = {secret, secret.strip(), quote(secret.strip(), safe=":/?&=@"),
+             unquote(secret.strip())}
+    parts = urlsplit(secret.strip())
+    if parts.scheme and parts.netloc:
+        # split by hand: ``urlsplit`` drops control characters from the path it returns
+        plain = {parts.scheme, parts.hostname or "", str(parts.port or "")}
+        for piece in re.split(r"[/?&=#@:]", secret.strip()):
+            if len(piece.strip()) >= MIN_PART and piece not in plain:
+                forms |= {piece, piece.strip(), quote(piece.strip()), unquote(piece.strip())}
+    # as a repr quotes it: a control character escaped ("\n" as backslash-n)
+    forms |= {f.encode("unicode_escape").decode("ascii") for f in forms}
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
 def _redact(message: str, *secrets: str | None) -> str:
     for secret in secrets:
         if secret:
-            message = message.replace(secret, "<redacted>")
+            for part in secret_parts(secret):
+                message = message.replace(part, "<redacted>")
     return message
 
 

@@ -235,7 +235,36 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date,
     return landed
 
 
-def _parse(expr: pl.Expr, spec: ColumnSpec) -> pl.Expr:
+# an ISO-8601 time's offset from UTC at its end: "Z", "+01:00" or "-0500"
+OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
+# naive layouts tried in turn (after "T" or " " between date and time is made "T"): with
+# seconds (and any fraction), without seconds, a date alone (midnight)
+NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+
+
+def local_times(text: pl.Expr, zone: str, fmt: str | None = None) -> pl.Expr:
+    """Date-times as text, as the business's wall-clock time in ``zone`` (naive).
+
+    A value with an offset or ``Z`` (ISO-8601, as most systems export; a time-zone-aware
+    Parquet column arrives so too: ``landing_files.ParquetRows``) is an instant, converted
+    to ``zone``; a value without one is read as ``zone``'s wall-clock time already. Each
+    value is parsed on its own (a day may mix both): a format inferred from the first row
+    would refuse every other shape. ``fmt`` (the contract's ``format``): that layout only,
+    an instant when it holds ``%z``."""
+    def instant(parsed: pl.Expr) -> pl.Expr:
+        return parsed.dt.convert_time_zone(zone).dt.replace_time_zone(None)
+
+    if fmt is not None:
+        parsed = text.str.to_datetime(fmt, time_unit="us", strict=False)
+        return instant(parsed) if "%z" in fmt else parsed
+    iso = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"Z$", "+00:00")
+    aware = instant(iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", time_unit="us",
+                                        strict=False))
+    naive = [iso.str.to_datetime(f, time_unit="us", strict=False) for f in NAIVE_FORMATS]
+    return pl.when(text.str.contains(OFFSET)).then(aware).otherwise(pl.coalesce(naive))
+
+
+def _parse(expr: pl.Expr, spec: ColumnSpec, zone: str = "UTC") -> pl.Expr:
     text = expr.str.strip_chars()
     match spec.dtype:
         case "string":
@@ -250,20 +279,29 @@ def _parse(expr: pl.Expr, spec: ColumnSpec) -> pl.Expr:
         case "date":
             return text.str.slice(0, 10).str.to_date(spec.format or "%Y-%m-%d", strict=False)
         case "datetime":
-            return text.str.to_datetime(spec.format, time_unit="us", strict=False)
+            return local_times(text, zone, spec.format)
     raise AssertionError(spec.dtype)
 
 
 def _event_time(contract: Contract) -> pl.Expr | None:
-    """The derived event time (epoch / offset clock, or date + time columns), or None."""
+    """The derived event time (epoch / offset clock, or date + time columns), or None, as
+    the business's wall-clock time (``contract.timezone``): an epoch clock counts from
+    1970-01-01 UTC and an ``origin`` with an offset is an instant, both converted; an
+    ``origin`` without one is a wall-clock time of the business already."""
     et = contract.roles.event_time
     if et is None or not et.derived:
         return None
     if et.unit is not None:
-        origin = dt.datetime.fromisoformat(et.origin) if et.origin else dt.datetime(1970, 1, 1)
+        origin = dt.datetime.fromisoformat(et.origin) if et.origin \
+            else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         per_unit = 1_000_000 if et.unit == "s" else 1_000
         micros = (pl.col(str(et.column)).cast(pl.Float64) * per_unit).round().cast(pl.Int64)
-        return (pl.lit(origin, dtype=pl.Datetime("us")) + pl.duration(microseconds=micros))
+        if origin.tzinfo is None:
+            return pl.lit(origin, dtype=pl.Datetime("us")) + pl.duration(microseconds=micros)
+        start = origin.astimezone(dt.UTC).replace(tzinfo=None)
+        return (pl.lit(start, dtype=pl.Datetime("us")) + pl.duration(microseconds=micros)) \
+            .dt.replace_time_zone("UTC").dt.convert_time_zone(contract.timezone) \
+            .dt.replace_time_zone(None)
     time = pl.col(str(et.time)).cast(pl.String).str.strip_chars() \
         .str.to_time(et.time_format, strict=False)
     return pl.col(str(et.date)).dt.combine(time, time_unit="us")
@@ -285,12 +323,13 @@ class _Unparsed:
             self.examples += [v for v in seen if v not in self.examples][:3 - len(self.examples)]
 
 
-def _typed(text: pl.DataFrame, specs: dict[str, ColumnSpec], unparsed: dict[str, _Unparsed]
-           ) -> tuple[pl.DataFrame, pl.Series]:
+def _typed(text: pl.DataFrame, specs: dict[str, ColumnSpec], unparsed: dict[str, _Unparsed],
+           zone: str = "UTC") -> tuple[pl.DataFrame, pl.Series]:
     """A block of text typed as ``specs`` (the other columns kept as they are), and each row's
-    list of parse errors ("amount: not a float64"); ``unparsed`` counts the failures."""
-    parsed = text.select(*[_parse(pl.col(n), specs[n]).alias(n) if n in specs else pl.col(n)
-                           for n in text.columns])
+    list of parse errors ("amount: not a float64"); ``unparsed`` counts the failures.
+    Date-times are the business's wall-clock time in ``zone`` (``local_times``)."""
+    parsed = text.select(*[_parse(pl.col(n), specs[n], zone).alias(n) if n in specs
+                           else pl.col(n) for n in text.columns])
     errors = []
     for name, spec in specs.items():
         failed = text[name].is_not_null() & (text[name].str.strip_chars() != "") & \
@@ -359,7 +398,8 @@ class TypedBlocks:
                 inferred.add(text[name])
             typed, listed = _typed(text.select(ROW_NUMBER, SOURCE_FILE, *declared,
                                                *landed.kept_columns),
-                                   {**declared, **self.known}, self._unparsed)
+                                   {**declared, **self.known}, self._unparsed,
+                                   self.contract.timezone)
             del text
             yield self._derived(typed, listed).rechunk()  # one chunk a column a block
         if unreadable:

@@ -58,10 +58,30 @@ class ParquetRows:
         return self.frame.columns
 
     def block(self, first: int, stop: int) -> pl.DataFrame:
-        return self.frame.slice(first, stop - first).select(pl.all().cast(pl.String))
+        return as_text(self.frame.slice(first, stop - first))
 
     def take(self, positions: np.ndarray) -> pl.DataFrame:
-        return self.frame[positions].select(pl.all().cast(pl.String))
+        return as_text(self.frame[positions])
+
+
+def as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """A Parquet block as the text every landing file is typed from (``lakeloop.ingest``),
+    losing nothing its writer said: a time-zone-aware timestamp (pandas and Spark write them)
+    keeps its offset (ISO-8601, so ingest converts it to the business's zone; a plain cast
+    would print the zone's abbreviation), and a nested column (a list, a struct) becomes
+    its JSON text (a cast to text is an error for them)."""
+    def text(name: str, dtype: pl.DataType) -> pl.Expr:
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+            return col.dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z")
+        if isinstance(dtype, pl.Struct):
+            return col.struct.json_encode()
+        if isinstance(dtype, pl.List | pl.Array):  # JSON-encoded inside a struct, unwrapped
+            wrapped = pl.struct(col.alias("v")).struct.json_encode()
+            return wrapped.str.slice(len('{"v":')).str.head(-1)
+        return col.cast(pl.String)
+
+    return frame.select(text(n, t).alias(n) for n, t in frame.schema.items())
 
 
 @dataclass

@@ -123,6 +123,24 @@ def test_failures_are_reported_without_secrets(http_server: str) -> None:
     assert "s3cr3t" not in repr(SlackChannel(url)) and "hunter2" not in repr(smtp)
 
 
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:{port}/hooks/T000/B000/s3cr3t t0ken",  # a space: quoted as %20
+    " http://127.0.0.1:{port}/hooks/T000/B000/s3cr3t-t0ken",  # pasted with a space
+    "http://bot:s3cr3t-pass@127.0.0.1:{port}/hooks/T000",  # user info
+    "http://127.0.0.1:{port}/hooks?token=s3cr3t-t0ken",  # a query
+    "http://127.0.0.1:{port}/hooks/T000/B000/s3cr3t\nt0ken",  # a control character
+])
+def test_no_part_of_a_secret_url_reaches_a_delivery_error(http_server: str, url: str) -> None:
+    """Whatever shape the configured URL has, and however the error quotes it (encoded,
+    decoded, a part alone), no piece of its token is in the failure that ``alerts/log`` and
+    the sensor log store."""
+    Recorder.status = 500
+    port = http_server.rsplit(":", 1)[1]
+    results = deliver(_alert(), [WebhookChannel(url.format(port=port))])
+    assert not results[0].ok and results[0].error
+    assert "s3cr3t" not in results[0].error and "t0ken" not in results[0].error, results[0]
+
+
 # -- the outbox: statuses in alerts/log, retries until a channel accepts --------------------
 
 def _log(lake: Lake) -> pl.DataFrame:

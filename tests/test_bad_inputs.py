@@ -63,6 +63,32 @@ def _parquet(text: str) -> bytes:
     return buf.getvalue()
 
 
+def _parquet_with(text: str, *columns: pl.Expr) -> bytes:
+    """The day as Parquet, its columns as text but for ``columns`` (typed by their writer)."""
+    buf = io.BytesIO()
+    pl.read_csv(io.StringIO(text), infer_schema=False).with_columns(*columns).write_parquet(buf)
+    return buf.getvalue()
+
+
+def _zoned(zone: str) -> pl.Expr:
+    """``ts`` as pandas or Spark write it: a time-zone-aware timestamp (the same instants)."""
+    return pl.col("ts").str.to_datetime().dt.replace_time_zone("UTC") \
+        .dt.convert_time_zone(zone)
+
+
+def _offsets(text: str) -> str:
+    """Every ``ts`` written with its offset, as ISO-8601 exports do: ``Z`` on one row,
+    ``+00:00`` on the next (the first row has one: a format guessed from it fails the rest)."""
+    lines = _rows(text)
+    column = lines[0].split(",").index("ts")
+    out = [lines[0]]
+    for i, line in enumerate(lines[1:]):
+        cells = line.split(",")
+        cells[column] += "Z" if i % 2 == 0 else "+00:00"
+        out.append(",".join(cells))
+    return "\n".join(out) + "\n"
+
+
 def _manifest(rows: int | None = None, files: dict | None = None) -> Callable:
     def edit(folder: Path, text: str) -> None:
         body: dict = {}
@@ -116,7 +142,21 @@ CASES = [
     Case("a per-file manifest that matches",
          lambda f, t: _manifest(files={"part-0.csv": {"rows": len(_rows(t)) - 1}})(f, t),
          "accepted"),
+    Case("times with Z and offsets", lambda f, t: _write(f, "part-0.csv", _offsets(t)),
+         "accepted"),
+    Case("time-zone-aware Parquet timestamps (UTC)",
+         lambda f, t: _write(f, "part-0.parquet", _parquet_with(t, _zoned("UTC"))), "accepted"),
+    Case("time-zone-aware Parquet timestamps (Europe/Berlin)",
+         lambda f, t: _write(f, "part-0.parquet", _parquet_with(t, _zoned("Europe/Berlin"))),
+         "accepted"),
+    Case("an undeclared nested column in Parquet", lambda f, t: _write(
+        f, "part-0.parquet", _parquet_with(t, pl.concat_list(
+            pl.col("channel"), pl.col("device")).alias("tags"), pl.struct(
+                "country", "currency").alias("origin"))), "accepted"),
     # -- bad rows: quarantined with their reason, the day goes on ------------------------
+    Case("an offset that puts a time on the next day", lambda f, t: _write(
+        f, "part-0.csv", _replace_field(t, 4, "ts", f"{day(1)}T23:30:00-05:00")),
+         "accepted", f"in the future (after {day(1)})", quarantined=1),
     Case("one amount of 1e12", lambda f, t: _write(f, "part-0.csv",
                                                    _replace_field(t, 1, "amount", "1e12")),
          "accepted", "amount outside", quarantined=1),
@@ -348,3 +388,30 @@ def test_every_file_polars_cannot_read_is_named(landing_copy: Path, tmp_path: Pa
     assert not batch.passed
     assert "a.csv: " in batch.message and "c.csv: " in batch.message, batch.message
     assert "b.csv" not in batch.message
+
+
+def test_the_business_time_zone_decides_a_rows_day(landing_copy: Path, tmp_path: Path) -> None:
+    """A contract in New York: times without an offset are New York's wall clock (accepted
+    as they are), an instant is converted to it, and one whose New York date is the day
+    before (02:00 UTC is 21:00 or 22:00 the evening before) is quarantined with that reason;
+    nothing is lost. An unknown zone is refused when the contract loads."""
+    from lakeloop.contracts import Contract
+
+    contract = CONTRACT.model_copy(update={"timezone": "America/New_York"})
+    store, lake = ObjectStore(str(landing_copy)), Lake(str(tmp_path / "lake"))
+    folder = landing_copy / FOLDER
+    text = (folder / "part-0.csv").read_text()
+    _write(folder, "part-0.csv", _replace_field(text, 5, "ts", f"{day(1)}T02:00:00Z"))
+    read = process_days(store, lake, contract, [day(0), day(1)])
+    assert read.batches[day(1)].passed, read.batches[day(1)].problems
+    write_days(lake, contract, read, day(0), day(1))
+    bronze = lake.scan(bronze_table("transactions"), day(1), day(1)).collect()
+    quarantine = lake.scan(quarantine_table("transactions"), day(1), day(1)).collect()
+    assert bronze.height + quarantine.height == len(_rows(text)) - 1
+    assert quarantine.height == 1 and f"before partition day {day(1)}" in quarantine["reason"][0]
+    assert json.loads(quarantine["record"][0])["ts"] == f"{day(1)}T02:00:00Z"  # as sent
+    sent = pl.read_csv(io.StringIO(text), infer_schema=False)["ts"].str.to_datetime()
+    kept = sent.gather([i for i in range(sent.len()) if i != 4])  # all but the replaced one
+    assert bronze["ts"].sort().to_list() == kept.sort().to_list()  # the wall clock, as sent
+    with pytest.raises(ValueError, match="not an IANA time zone"):
+        Contract.model_validate({**CONTRACT.model_dump(), "timezone": "Mars/Olympus"})

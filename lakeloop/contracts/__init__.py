@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DType = Literal["string", "int64", "float64", "bool", "date", "datetime"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -253,6 +253,9 @@ class CalendarSpec(_Strict):
 class Contract(_Strict):
     name: str
     domain: str = Field(description="the domain this dataset feeds (fraud, demand, ...)")
+    timezone: str = Field("UTC", description="the business's time zone (IANA name): times "
+                          "with an offset are converted to it, times without one are read in "
+                          "it, and a row's day is its date there")
     landing_dir: str
     format: Literal["csv", "parquet", "auto"] = "auto"
     key: list[str]
@@ -261,6 +264,18 @@ class Contract(_Strict):
     roles: Roles = Field(default_factory=Roles)
     calendar: CalendarSpec | None = None
     batch: BatchRules = Field(default_factory=BatchRules)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone {zone!r} is not an IANA time zone (e.g. UTC, "
+                             "Europe/Berlin, America/New_York)") from exc
+        return zone
 
     @model_validator(mode="after")
     def _check(self) -> Contract:
