@@ -11,6 +11,8 @@ chooses it; a day takes about its file's size there) and go with the read that m
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,12 +26,42 @@ from lakeloop.storage.lake import PARTITION_COLUMN, FrameStream
 STAGING_COMPRESSION = "lz4"  # written once, read once, soon: speed over size
 
 
+PREFIX = "lakeloop-ingest-"  # + the owning process id + "-" + a random suffix
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_dead_staging(folder: Path | None = None) -> list[Path]:
+    """Remove the staging folders whose ingest process is gone (a run killed by SIGKILL or
+    the OOM killer never runs its clean-up): each folder's name holds its owner's process
+    id, and a folder whose owner no longer exists is removed. Returns what was removed.
+    (A process id reused by another live process keeps its folder: the next ingest after
+    that one ends takes it.)"""
+    root = folder or Path(tempfile.gettempdir())
+    removed = []
+    for path in root.glob(f"{PREFIX}*"):
+        owner = path.name[len(PREFIX):].split("-", 1)[0]
+        if path.is_dir() and owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 class Staging:
     """The folder of one ingest's staged days (removed when the ingest's read is dropped,
-    or by ``discard``)."""
+    or by ``discard``; a killed ingest's by the next one: ``remove_dead_staging``)."""
 
     def __init__(self) -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix="lakeloop-ingest-",
+        self.removed = remove_dead_staging()
+        self._folder = tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-",
                                                    ignore_cleanup_errors=True)
 
     def day(self, day: dt.date) -> StagedDay:

@@ -181,3 +181,34 @@ def test_an_ingest_cut_between_its_two_commits_is_named_and_a_rerun_pairs_it(
     stored = sum(lake.partition_counts(t, days[1], days[1]).get(days[1], 0)
                  for t in ("bronze/transactions", quarantine_table(contract.name)))
     assert stored == landed
+
+
+def test_a_killed_ingests_staging_folder_goes_with_the_next_ingest(tmp_path: Path) -> None:
+    """An ingest killed by SIGKILL (the OOM killer) never cleans up its staged Parquet: the
+    next ingest removes a staging folder whose process is gone, and leaves a live one's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from lakeloop.staging import PREFIX, Staging, remove_dead_staging
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from lakeloop.staging import Staging; "
+         "s = Staging(); (s.path / 'day.parquet').write_bytes(b'x' * 1000); "
+         "print(s.path, flush=True); time.sleep(600)"],
+        env={**os.environ, "TMPDIR": str(tmp_path)}, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    staged = Path(child.stdout.readline().strip())
+    assert staged.is_dir() and staged.parent == tmp_path
+    live = tmp_path / f"{PREFIX}{os.getpid()}-mine"  # this process: alive
+    live.mkdir()
+    assert remove_dead_staging(tmp_path) == []  # its owner still runs
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert staged.is_dir()  # SIGKILL: no clean-up ran
+    assert remove_dead_staging(tmp_path) == [staged] and not staged.exists()
+    assert live.is_dir()
+    ours = Staging()  # the next ingest sweeps the system's temporary folder the same way
+    assert ours.path.name.startswith(f"{PREFIX}{os.getpid()}-")
+    ours.discard()
