@@ -179,8 +179,13 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
     return _sensor
 
 
+# every run of the instance, not only this code location's: a run launched from the command
+# line (``dagster asset materialize -m pipelines.definitions``, the README's backfill) has
+# another origin than the workspace's, and its failure went unalerted
 @dg.run_failure_sensor(name="run_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING,
-                       description="Alerts on every failed run (job, partition, failing steps).")
+                       monitor_all_code_locations=True,
+                       description="Alerts on every failed run of the instance (job, "
+                       "partition, failing steps), however it was launched.")
 def run_failure_alert(context: dg.RunFailureSensorContext, lake: LakeResource,
                       alerts: AlertsResource) -> None:
     from lakeloop.alerts import Alert

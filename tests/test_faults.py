@@ -212,3 +212,42 @@ def test_a_killed_ingests_staging_folder_goes_with_the_next_ingest(tmp_path: Pat
     ours = Staging()  # the next ingest sweeps the system's temporary folder the same way
     assert ours.path.name.startswith(f"{PREFIX}{os.getpid()}-")
     ours.discard()
+
+
+def test_a_run_failed_from_the_command_line_alerts_once(settings, tmp_path: Path,  # noqa: ANN001
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """The README's backfill command runs in the shell, outside the daemon's code location:
+    its failure (a refused day) is still alerted, once, by the daemon's run-failure sensor."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from pipelines.dagster_dev import DagsterDev
+
+    day_file = Path(settings.landing_root) / "transactions/date=2026-01-01/part-0.csv"
+    day_file.write_text("transaction_id,amount\nt1,oops\n")  # refused: columns missing
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(MONITORED)
+    env = {"DAGSTER_HOME": str(home), "LAKELOOP_LAKE": settings.lake_root,
+           "LAKELOOP_LANDING": settings.landing_root, "LAKELOOP_DOMAINS": "fraud"}
+    with DagsterDev(env, log=tmp_path / "dagster_dev.log"):
+        cli = subprocess.run(
+            [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m",
+             "pipelines.definitions", "--select", "group:fraud_ingest", "--partition",
+             "2026-01-01"],
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+        assert cli.returncode != 0, cli.stdout[-2000:]
+        lake, deadline, alerts = Lake(settings.lake_root), time.monotonic() + 240, []
+        while time.monotonic() < deadline and not alerts:
+            if lake.exists("alerts/log"):
+                alerts = lake.scan("alerts/log").filter(
+                    pl.col("kind") == "run_failure").collect().to_dicts()
+            time.sleep(2)
+        assert alerts, "the command line's failed run was never alerted"
+        time.sleep(35)  # a later tick must not alert it again
+        alerts = lake.scan("alerts/log").filter(pl.col("kind") == "run_failure").collect()
+    assert alerts.height == 1, alerts
+    assert "2026-01-01" in alerts["title"][0]
