@@ -72,7 +72,8 @@ class BusinessCalendar:
     every day with no holidays (then open-day indices are plain day counts from :data:`EPOCH`).
 
     A day is closed when its weekday is in ``closed_weekdays``, it is in ``closed_dates``, or
-    it is a holiday and ``closed_on_holidays`` is set. Holidays that do not close the domain are
+    it is a holiday and ``closed_on_holidays`` is set - unless it is in ``open_dates`` (a
+    trading Saturday, a shop open on a holiday). Holidays that do not close the domain are
     still reported by :meth:`is_holiday` / :meth:`holiday_flags`, as a forecasting feature.
     """
 
@@ -86,6 +87,8 @@ class BusinessCalendar:
         self._weekmask = [i not in self._closed_weekdays for i in range(7)]
         self._closed_dates = frozenset(
             _parse_date(d, "closed_dates") for d in (spec.closed_dates if spec else []))
+        self._open_dates = frozenset(
+            _parse_date(d, "open_dates") for d in (spec.open_dates if spec else []))
         source = spec.holidays if spec else None
         self._country = source.country if source else None
         self._subdiv = source.subdiv if source else None
@@ -160,7 +163,18 @@ class BusinessCalendar:
             closing = set(self._closed_dates)
             if self._closed_on_holidays:
                 closing.update(self._names)
-            self._busdaycal = np.busdaycalendar(weekmask=self._weekmask,
+            weekmask = self._weekmask
+            if self._open_dates:
+                # numpy's calendar has no "open on a closed weekday": every weekday is open
+                # and the closed weekdays' dates of the covered years are closing dates
+                weekmask = [True] * 7
+                first, last = dt.date(self._years[0], 1, 1), dt.date(self._years[1], 12, 31)
+                span = np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
+                closed_weekday = ~np.isin((span.astype("int64") + 3) % 7,  # 1970-01-01: Thu
+                                          np.array(self._weekmask).nonzero()[0])
+                closing.update(d.item() for d in span[closed_weekday])
+                closing -= self._open_dates
+            self._busdaycal = np.busdaycalendar(weekmask=weekmask,
                                                 holidays=_to_datetime64(closing))
 
     def _count(self, days: np.ndarray) -> np.ndarray:
@@ -191,6 +205,8 @@ class BusinessCalendar:
 
     def closed_reason(self, day: dt.date) -> str | None:
         """None when ``day`` is open, else a human reason why it is closed (for logs/UIs)."""
+        if day in self._open_dates:  # open although its weekday or a holiday would close it
+            return None
         if day.weekday() in self._closed_weekdays:
             return f"closed on {_WEEKDAY_PLURAL[day.weekday()]}"
         if day in self._closed_dates:

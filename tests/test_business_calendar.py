@@ -166,3 +166,25 @@ def test_reading_recomputes_the_open_day_index_when_the_calendar_changed() -> No
     assert fresh.height == 12 and dt.date(2026, 3, 8) not in fresh["date"].to_list()
     assert fresh["t"].diff().drop_nulls().to_list() == [1] * 11  # consecutive open days
     assert fresh["t"].to_list() == [sundays.index(d) for d in fresh["date"].to_list()]
+
+
+def test_an_open_date_opens_a_closed_weekday_and_counts_as_an_open_day() -> None:
+    """A shop closed at weekends trades one Saturday: that day is open (no closed reason),
+    the open-day count steps through it (Friday, Saturday, Monday are consecutive), nothing
+    else moves, and a date cannot be both open and closed."""
+    saturday = dt.date(2026, 3, 14)
+    cal = BusinessCalendar(CalendarSpec(closed_weekdays=["sat", "sun"],
+                                        open_dates=[saturday.isoformat()]))
+    plain = BusinessCalendar(CalendarSpec(closed_weekdays=["sat", "sun"]))
+    friday, monday = saturday - dt.timedelta(days=1), saturday + dt.timedelta(days=2)
+    assert cal.is_open(saturday) and cal.closed_reason(saturday) is None
+    assert not cal.is_open(saturday + dt.timedelta(days=7))  # the next Saturday: closed
+    assert cal.closed_reason(saturday + dt.timedelta(days=7)) == "closed on Saturdays"
+    assert cal.index(saturday) == cal.index(friday) + 1 == cal.index(monday) - 1
+    assert cal.index(friday) == plain.index(friday)  # before it: the same count
+    assert cal.index(monday) == plain.index(monday) + 1  # after it: one more open day
+    assert cal.shift(friday, 1) == saturday and cal.shift(monday, -1) == saturday
+    assert saturday in cal.open_days(friday, monday)
+    assert cal.index_series(pl.Series([saturday]))[0] == cal.index(saturday)
+    with pytest.raises(ValueError, match="in both open_dates and closed_dates"):
+        CalendarSpec(closed_dates=["2026-03-14"], open_dates=["2026-03-14"])

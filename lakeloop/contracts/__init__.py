@@ -244,10 +244,21 @@ class CalendarSpec(_Strict):
 
     closed_weekdays: list[Weekday] = Field(default_factory=list)
     closed_dates: list[str] = Field(default_factory=list, description="YYYY-MM-DD")
+    open_dates: list[str] = Field(default_factory=list, description="YYYY-MM-DD days open "
+                                  "although a closed weekday or a holiday would close them "
+                                  "(a trading Saturday)")
     holidays: HolidaySource | None = None
     closed_on_holidays: bool = False
     no_files_means_closed: bool = Field(
         False, description="a day with no landing files is a closed day, not a failure")
+
+    @model_validator(mode="after")
+    def _open_or_closed(self) -> CalendarSpec:
+        both = sorted(set(self.open_dates) & set(self.closed_dates))
+        if both:
+            raise ValueError(f"calendar: {both} in both open_dates and closed_dates; keep "
+                             "each date in one")
+        return self
 
 
 class Contract(_Strict):
