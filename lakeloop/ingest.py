@@ -101,6 +101,16 @@ class Landed:
                 on_error(exc)
             offset += rows.height
 
+    @property
+    def unterminated_rows(self) -> dict[int, str]:
+        """``_row`` of each CSV file's last record when no line break follows it -> the file."""
+        out, offset = {}, 0
+        for name, rows in self.sources:
+            if rows.height and not getattr(rows, "terminated", True):
+                out[offset + rows.height - 1] = name
+            offset += rows.height
+        return out
+
     def raw_rows(self, row_numbers: pl.Series) -> pl.DataFrame:
         """The exact text of the rows numbered ``row_numbers``: ``_row``, ``_source_file``
         and every file's columns (null where a file has no such column)."""
@@ -235,6 +245,8 @@ def read_landed(store: ObjectStore, contract: Contract, day: dt.date,
     return landed
 
 
+UNTERMINATED = ("last record: no line break after it, so the file may be cut inside it "
+                "(a copy that stopped mid-write); send the file whole")
 # an ISO-8601 time's offset from UTC at its end: "Z", "+01:00" or "-0500"
 OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
 # naive layouts tried in turn (after "T" or " " between date and time is made "T"): with
@@ -431,6 +443,13 @@ class TypedBlocks:
                     pl.when(failed).then(pl.lit(
                         f"{EVENT_TIME}: cannot derive from {', '.join(sources)}")),
                     listed).list.drop_nulls()).to_series()
+        cut = self.landed.unterminated_rows
+        if cut:  # a value cut by a copy that stopped mid-write still parses: say why not kept
+            last = typed.select(pl.col(ROW_NUMBER).is_in(list(cut))).to_series()
+            if last.any():
+                listed = pl.select(pl.concat_list(
+                    pl.when(last).then(pl.lit(UNTERMINATED)), listed).list.drop_nulls()
+                ).to_series()
         typed = typed.with_columns(listed.alias(PARSE_ERRORS))
         if self.day_column:  # values, not a literal (Polars keeps a literal as one value,
             typed = typed.with_columns(  # out of step with the other columns' chunks)

@@ -102,6 +102,9 @@ class CsvRows:
     blank: bool  # blank lines among the records (Polars would read each as a row of nulls)
     digest: bytes = b""  # of ``data``: the file read again must be the file read first
     reread: Callable[[], bytes] | None = None  # the file's UTF-8 content, read again
+    # False: no line break after the last record, which may then be cut inside a value (a
+    # copy that stopped mid-write): ingest quarantines that record, naming why
+    terminated: bool = True
 
     @property
     def height(self) -> int:
@@ -331,7 +334,7 @@ def _read_csv(name: str, data: bytes, notes: list[str]) -> ReadFile:
     if LINE in columns:
         return ReadFile(problem=_reserved(name))
     return ReadFile(CsvRows(name, data, sep, head, starts, record_lines, [*columns, LINE],
-                            bool(blank)), notes=tuple(notes))
+                            bool(blank), terminated=ends_with_newline), notes=tuple(notes))
 
 
 def _digest(data: bytes) -> bytes:

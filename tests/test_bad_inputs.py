@@ -154,6 +154,8 @@ CASES = [
             pl.col("channel"), pl.col("device")).alias("tags"), pl.struct(
                 "country", "currency").alias("origin"))), "accepted"),
     # -- bad rows: quarantined with their reason, the day goes on ------------------------
+    Case("cut inside its last value, no final line break", lambda f, t: _write(
+        f, "part-0.csv", t[:len(t) - 3]), "accepted", "no line break after it", quarantined=1),
     Case("an offset that puts a time on the next day", lambda f, t: _write(
         f, "part-0.csv", _replace_field(t, 4, "ts", f"{day(1)}T23:30:00-05:00")),
          "accepted", f"in the future (after {day(1)})", quarantined=1),
