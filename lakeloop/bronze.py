@@ -31,6 +31,7 @@ from lakeloop.staging import StagedDay, Staging, bronze_stream
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.storage.lake import PARTITION_COLUMN, FrameStream
 from lakeloop.validation import DAY, REASON, RowChecks, ValidationResult
+from lakeloop.volume_bounds import learnt_floor
 
 
 def bronze_table(dataset: str) -> str:
@@ -90,19 +91,29 @@ class DayBatch:
 
 def _row_bounds(lake: Lake, contract: Contract, day: dt.date,
                 pending: dict[dt.date, int] | None = None) -> tuple[int, int | None]:
-    """The day's row-count floor and ceiling: the contract's minimum, or shares of the median
-    of the recent days' rows (bronze, and days of the same backfill not committed yet); no
-    ceiling before there is a history to compare with."""
+    """The day's row-count floor and ceiling (bronze's days and those of the same backfill
+    not committed yet). Floor: learnt from the same weekday's recent days to the contract's
+    budget of false refusals (``lakeloop.volume_bounds``), or - until there are enough of
+    them - a share of the recent days' median; never below ``min_rows``. Ceiling: a multiple
+    of that median; none before there is a history to compare with."""
     rules = contract.batch
-    first = day - dt.timedelta(days=rules.recent_days)
+    first = day - dt.timedelta(days=max(rules.recent_days, 7 * rules.volume_weeks))
     counts = lake.partition_counts(bronze_table(contract.name), first,
                                    day - dt.timedelta(days=1))
     counts |= {d: n for d, n in (pending or {}).items() if first <= d < day}
-    if not counts:
+    recent = {d: n for d, n in counts.items()
+              if d >= day - dt.timedelta(days=rules.recent_days)}
+    if not recent:
         return rules.min_rows, None
-    median = statistics.median(counts.values())
-    floor = rules.min_rows if rules.min_rows_vs_recent_median is None else \
-        max(rules.min_rows, int(rules.min_rows_vs_recent_median * median))
+    median = statistics.median(recent.values())
+    same_weekday = [n for d, n in counts.items() if d.weekday() == day.weekday()]
+    learnt = learnt_floor(same_weekday, rules.false_refusals / rules.false_refusal_days)
+    if learnt is not None:
+        floor = max(rules.min_rows, learnt)
+    elif rules.min_rows_vs_recent_median is None:
+        floor = rules.min_rows
+    else:
+        floor = max(rules.min_rows, int(rules.min_rows_vs_recent_median * median))
     ceiling = None if rules.max_rows_vs_recent_median is None else \
         max(floor, int(rules.max_rows_vs_recent_median * max(median, 1)))
     return floor, ceiling

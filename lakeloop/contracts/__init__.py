@@ -85,6 +85,12 @@ class ColumnSpec(_Strict):
 
 class BatchRules(_Strict):
     min_rows: int = 1
+    # a day's lower bound learnt from the same weekday over the last ``volume_weeks`` weeks
+    # (``lakeloop.volume_bounds``), at this budget of false refusals
+    false_refusals: float = 1.0
+    false_refusal_days: int = 365
+    volume_weeks: int = 8
+    # until that history exists: this share of the recent days' median (None: no floor)
     min_rows_vs_recent_median: float | None = 0.3
     # a spike: more than this many times the trailing median (a file sent twice, a runaway
     # export); None: no upper bound
