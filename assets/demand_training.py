@@ -7,7 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.k8s_tags import GPU_TRAINING_TAGS
-from assets.metadata import metrics_table, refused
+from assets.metadata import final_on_interrupt, metrics_table, refused
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
 from lakeloop.storage import ObjectStore
@@ -99,6 +99,7 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         description=f"`{table}`: per-series history up to a day (open days), with the "
         "rolling-origin backtest cut-offs; records the Delta version it read.",
     )
+    @final_on_interrupt
     def _training_set(context: dg.AssetExecutionContext, config: ForecastTrainingSetConfig,
                       lake: LakeResource) -> dg.MaterializeResult:
         import polars as pl
@@ -148,6 +149,7 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         "the challenger and promoted if it beats the champion by the margin (the first one "
         "always serves). The metadata says which family serves and why.",
     )
+    @final_on_interrupt
     def _model(context: dg.AssetExecutionContext, config: ForecastModelConfig,
                lake: LakeResource, registry: RegistryResource, compute: ComputeResource
                ) -> dg.MaterializeResult:

@@ -5,7 +5,7 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.metadata import refused, table_metadata
+from assets.metadata import final_on_interrupt, refused, table_metadata
 from assets.partitions import backfill_policy, lookback, partition_days
 from lakeloop import features
 from lakeloop.bronze import bronze_table, missing_days
@@ -79,6 +79,7 @@ def event_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefin
         description=f"`{domain.features_table}`: per-entity windows (1h/24h/7d), label history "
         "known before the day, calendar and the contract's feature columns; one row per event.",
     )
+    @final_on_interrupt
     def _features(context: dg.AssetExecutionContext, lake: LakeResource,
                   landing: LandingResource) -> dg.MaterializeResult:
         days, storage = partition_days(context), lake.lake()
@@ -137,6 +138,7 @@ def series_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefi
         "days, calendar (the contract's holidays), price ratio and known covariates; one row "
         "per series and open day, with the day's target.",
     )
+    @final_on_interrupt
     def _features(context: dg.AssetExecutionContext, lake: LakeResource,
                   landing: LandingResource) -> dg.MaterializeResult:
         days, storage = partition_days(context), lake.lake()

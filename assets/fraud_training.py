@@ -8,7 +8,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.k8s_tags import GPU_TRAINING_TAGS
-from assets.metadata import metrics_table, preview, refused
+from assets.metadata import final_on_interrupt, metrics_table, preview, refused
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop.domains import Domain
 from lakeloop.models.classifier_config import TabMConfig
@@ -102,6 +102,7 @@ def classification_training_assets(domain: Domain, default_label_window: int
         "into train / validation / test (rolling or explicit ranges, optional gap); records "
         "the Delta versions it read.",
     )
+    @final_on_interrupt
     def _training_set(context: dg.AssetExecutionContext, config: ClassificationTrainingSetConfig,
                       lake: LakeResource) -> dg.MaterializeResult:
         from lakeloop.training_sets import LABEL, SplitWindow, classification_training_set
@@ -143,6 +144,7 @@ def classification_training_assets(domain: Domain, default_label_window: int
         "bootstrap interval, minimum positives), register it in its own safe format, "
         "promote it only if it wins beyond the noise. The first model always serves.",
     )
+    @final_on_interrupt
     def _model(context: dg.AssetExecutionContext, config: ClassificationModelConfig,
                lake: LakeResource, registry: RegistryResource, compute: ComputeResource
                ) -> dg.MaterializeResult:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from assets.metadata import PREVIEW_ROWS, preview, refused, table_metadata
+from assets.metadata import PREVIEW_ROWS, final_on_interrupt, preview, refused, table_metadata
 from assets.partitions import backfill_policy, partition_days
 from lakeloop.bronze import (
     DayBatch,
@@ -112,6 +112,7 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
             description=f"Great Expectations suite for {dataset} (row and batch rules).",
         )],
     )
+    @final_on_interrupt
     def _ingest(
         context: dg.AssetExecutionContext,
         lake: LakeResource,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import dagster as dg
 import polars as pl
 
@@ -66,6 +71,36 @@ def metrics_table(keys: list[str], rows: dict[str, dict[str, float] | None]
     lines += [f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |"
               for name, m in rows.items() if m is not None]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+INTERRUPTED = ("interrupted (SIGTERM, a cancel or a shutdown): not retried; launch the run "
+               "again when it should run")
+
+
+def final_on_interrupt(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An asset body whose interruption ends its step for good. Dagster's step boundary turns
+    an interrupt into a retry when the job has a retry policy (``user_code_error_boundary``:
+    "respect retry policy when interrupts occur"), so a 33-minute training told to stop
+    started again from scratch. Raised as a refusal, the interrupt fails the step at once; the
+    run is marked failed and alerted like any other."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def steps(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError) as exc:
+                raise refused(INTERRUPTED) from exc
+        steps.final_on_interrupt = True  # type: ignore[attr-defined]
+        return steps
+
+    @functools.wraps(fn)
+    def step(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError) as exc:
+            raise refused(INTERRUPTED) from exc
+    step.final_on_interrupt = True  # type: ignore[attr-defined]
+    return step
 
 
 def refused(description: str, metadata: dict[str, object] | None = None) -> dg.Failure:

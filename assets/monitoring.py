@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from assets.metadata import not_materialized, rounded
+from assets.metadata import final_on_interrupt, not_materialized, rounded
 from assets.partitions import partition_day
 from lakeloop.domains import Domain
 from resources import LakeResource, RegistryResource
@@ -167,6 +167,7 @@ def drift_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
               "missing shares; prediction drift vs its first week; the Evidently snapshot in "
               f"the workspace's '{domain.name} drift' project (linked), JSON under "
               f"reports/{domain.name}_drift/.")
+    @final_on_interrupt
     def _drift(context: dg.AssetExecutionContext, config: config_type,  # type: ignore[valid-type]
                lake: LakeResource, registry: RegistryResource
                ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
@@ -191,6 +192,7 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
               deps=[domain.predictions_asset, *label_deps],
               description="The champion's realised PR-AUC / recall on the day whose labels just "
               "matured, pooled over a week vs its test PR-AUC: `decayed` feeds the drift sensor.")
+    @final_on_interrupt
     def _performance(context: dg.AssetExecutionContext, config: PerformanceConfig,
                      lake: LakeResource, registry: RegistryResource
                      ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
@@ -241,6 +243,7 @@ def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
               deps=[domain.features_asset, domain.predictions_asset],
               description="Realised MAE / sMAPE / WAPE and p10-p90 coverage of every forecast "
               "that targeted the day, now that its actuals landed.")
+    @final_on_interrupt
     def _accuracy(context: dg.AssetExecutionContext, lake: LakeResource
                   ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from assets.metadata import not_materialized, table_metadata
+from assets.metadata import final_on_interrupt, not_materialized, table_metadata
 from assets.partitions import partition_day
 from lakeloop.domains import Domain
 from resources import ComputeResource, LakeResource, RegistryResource
@@ -23,6 +23,7 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
         "carries its keys and the model version. Before any model exists the "
         "partition stays unmaterialized (an observation says why).",
     )
+    @final_on_interrupt
     def _scores(context: dg.AssetExecutionContext, lake: LakeResource,
                 registry: RegistryResource, compute: ComputeResource
                 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
@@ -70,6 +71,7 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         "history) get a stated fallback, marked in `method`. Before any model exists the "
         "partition stays unmaterialized (an observation says why).",
     )
+    @final_on_interrupt
     def _forecasts(context: dg.AssetExecutionContext, lake: LakeResource,
                    registry: RegistryResource, compute: ComputeResource
                    ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:

@@ -251,3 +251,40 @@ def test_a_run_failed_from_the_command_line_alerts_once(settings, tmp_path: Path
         alerts = lake.scan("alerts/log").filter(pl.col("kind") == "run_failure").collect()
     assert alerts.height == 1, alerts
     assert "2026-01-01" in alerts["title"][0]
+
+
+def test_an_interrupted_step_is_not_retried(settings) -> None:  # noqa: ANN001
+    """Dagster retries an interrupted step when the job has a retry policy (a SIGTERM'd
+    training restarted from scratch); every lakeloop asset body ends the step for good."""
+    import dagster as dg
+
+    from assets.metadata import INTERRUPTED, final_on_interrupt
+    from pipelines.definitions import build_definitions
+    from pipelines.jobs import STEP_RETRIES
+
+    def interrupted() -> None:
+        raise dg.DagsterExecutionInterruptedError("SIGTERM")
+
+    def run(body) -> dg.ExecuteInProcessResult:  # noqa: ANN001
+        asset = dg.asset(name="long_training")(body)
+        job = dg.define_asset_job("j", op_retry_policy=dg.RetryPolicy(max_retries=2))
+        defs = dg.Definitions(assets=[asset], jobs=[job])
+        with dg.instance_for_test() as instance:
+            return defs.resolve_job_def("j").execute_in_process(instance=instance,
+                                                                raise_on_error=False)
+
+    def retried(result: dg.ExecuteInProcessResult) -> bool:
+        return dg.DagsterEventType.STEP_UP_FOR_RETRY in [e.event_type for e in
+                                                         result.all_events]
+
+    assert retried(run(interrupted))  # Dagster's own behaviour: the reason for the wrapper
+    wrapped = run(final_on_interrupt(interrupted))
+    assert not wrapped.success and not retried(wrapped)
+    [failure] = [e for e in wrapped.all_events if e.is_step_failure]
+    assert INTERRUPTED in str(failure.step_failure_data.error)
+    assert STEP_RETRIES.max_retries > 0  # the jobs do retry other failures
+    defs = build_definitions(settings)
+    bodies = {key.to_user_string(): a.op.compute_fn.decorated_fn  # type: ignore[union-attr]
+              for a in defs.assets for key in a.keys}  # type: ignore[union-attr]
+    assert bodies and all(getattr(fn, "final_on_interrupt", False) for fn in bodies.values()), \
+        [k for k, fn in bodies.items() if not getattr(fn, "final_on_interrupt", False)]
