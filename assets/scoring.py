@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from assets.metadata import final_on_interrupt, not_materialized, table_metadata
+from assets.metadata import final_on_interrupt, not_materialized, refused, table_metadata
 from assets.partitions import partition_day
 from lakeloop.domains import Domain
 from resources import ComputeResource, LakeResource, RegistryResource
@@ -31,6 +31,7 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
 
         from lakeloop.features.events import key_columns
         from lakeloop.models.fraud_lifecycle import load_classifier
+        from lakeloop.models.smoke import ModelUnusable, ensure_loadable
 
         day, storage, reg = partition_day(context), lake.lake(), registry.registry()
         champion = reg.champion(domain.name)
@@ -38,8 +39,12 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
             yield not_materialized(
                 context, f"no {domain.name} champion yet: nothing scored for {day}", "scored")
             return
-        model = load_classifier(reg, champion)
         features = storage.scan(domain.features_table, day, day).collect()
+        try:  # in a child process first: a malformed file must not abort this one
+            ensure_loadable(reg, champion, features)
+        except ModelUnusable as exc:
+            raise refused(str(exc)) from exc
+        model = load_classifier(reg, champion)
         scores = model.score(features, compute.compute())
         keys = key_columns(domain.main)  # all of them, features or not (card1 in both)
         frame = features.select(keys).with_columns(

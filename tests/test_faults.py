@@ -288,3 +288,41 @@ def test_an_interrupted_step_is_not_retried(settings) -> None:  # noqa: ANN001
               for a in defs.assets for key in a.keys}  # type: ignore[union-attr]
     assert bodies and all(getattr(fn, "final_on_interrupt", False) for fn in bodies.values()), \
         [k for k, fn in bodies.items() if not getattr(fn, "final_on_interrupt", False)]
+
+
+def test_a_model_file_that_crashes_its_loader_is_refused_not_fatal(tmp_path: Path) -> None:
+    """A LightGBM model that passes its checksum but whose tree does not parse aborts the
+    process that loads it (SIGABRT from the C++ runtime). Loaded first in a child process,
+    it becomes a refusal naming the file and the signal, and this process lives on; a sound
+    version passes once and is marked, so later nights do not pay for the check again."""
+    import hashlib
+
+    import numpy as np
+
+    from lakeloop.models.fraud_trees import MODEL_FILE, TreeConfig, train_trees
+    from lakeloop.models.smoke import MARKER, ModelUnusable, ensure_loadable
+    from lakeloop.registry import ModelRegistry
+    from lakeloop.storage import ObjectStore
+    from lakeloop.training_sets import LABEL
+
+    rng = np.random.default_rng(3)
+    frame = pl.DataFrame({"amount": rng.normal(size=600), "channel": rng.choice(
+        ["pos", "ecom"], 600)}).with_columns(
+            (pl.col("amount") + pl.Series(rng.normal(size=600)) > 1).cast(pl.Int8).alias(LABEL))
+    trees = train_trees(frame.head(400), frame.tail(200), ["channel"], ["amount"],
+                        TreeConfig(max_rounds=20, threads=1), log=lambda _m: None)
+    registry = ModelRegistry(ObjectStore(str(tmp_path / "lake")))
+    sound = registry.register("fraud", None, {**trees.model.meta(), "metrics": {}},
+                              trees.model.files())
+    assert ensure_loadable(registry, sound, frame) is True  # checked in a child, then marked
+    assert registry.store.read_bytes(registry.store.uri(
+        "registry", "fraud", "versions", sound.version, MARKER))
+    assert ensure_loadable(registry, sound, frame) is False  # the marker: no child again
+
+    text = trees.model.files()[MODEL_FILE].decode().replace("split_feature=", "split_feature=x")
+    bad = registry.register("fraud", None, {**trees.model.meta(), "metrics": {}},
+                            {MODEL_FILE: text.encode()})
+    assert bad.meta["files_sha256"][MODEL_FILE] == hashlib.sha256(text.encode()).hexdigest()
+    with pytest.raises(ModelUnusable, match=rf"fraud {bad.version}: {MODEL_FILE} killed the "
+                       r"loading process \(SIGABRT\)"):
+        ensure_loadable(registry, bad, frame)
