@@ -85,6 +85,9 @@ class ClassificationModelConfig(dg.Config):
     promotion_margin: float = Field(0.005, description="PR-AUC gain needed to replace champion")
     bootstrap_resamples: int = Field(200, description="paired bootstrap resamples of the test "
                                      "window; the win must hold at the 90% interval's low end")
+    time_budget_s: float | None = Field(None, description="per family: after this many "
+                                        "seconds of training keep the best epoch or round so "
+                                        "far (None: no budget)")
 
 
 def classification_training_assets(domain: Domain, default_label_window: int
@@ -150,6 +153,7 @@ def classification_training_assets(domain: Domain, default_label_window: int
                ) -> dg.MaterializeResult:
         from lakeloop.features import event_schema
         from lakeloop.models.fraud_lifecycle import FAMILIES, train_and_promote
+        from lakeloop.models.fraud_trees import TreeConfig
         from lakeloop.training_sets import SplitWindow, TrainingSet
 
         storage = lake.lake()
@@ -170,9 +174,11 @@ def classification_training_assets(domain: Domain, default_label_window: int
             TabMConfig(max_epochs=config.max_epochs, epoch_rows=config.epoch_rows,
                        batch_size=config.batch_size, lr=config.lr, patience=config.patience,
                        k=config.ensemble_size, seed=config.seed,
-                       choose_embedding_below=config.choose_embedding_below),
+                       choose_embedding_below=config.choose_embedding_below,
+                       time_budget_s=config.time_budget_s),
             config.promotion_margin, {**lineage, "table": table, "version": version},
             log=context.log.info, model_name=domain.name, families=tuple(config.families),
+            trees=TreeConfig(seed=config.seed, time_budget_s=config.time_budget_s),
             min_test_positives=ts.window.min_test_positives,
             resamples=config.bootstrap_resamples,
         )

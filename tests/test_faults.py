@@ -326,3 +326,37 @@ def test_a_model_file_that_crashes_its_loader_is_refused_not_fatal(tmp_path: Pat
     with pytest.raises(ModelUnusable, match=rf"fraud {bad.version}: {MODEL_FILE} killed the "
                        r"loading process \(SIGABRT\)"):
         ensure_loadable(registry, bad, frame)
+
+
+def test_a_training_time_budget_keeps_the_best_so_far_and_says_so() -> None:
+    """Both families stop at their time budget with the best round or epoch so far, log it,
+    and LightGBM logs its progress while it runs (it says nothing of its own)."""
+    import numpy as np
+
+    from lakeloop.compute import compute
+    from lakeloop.models.classifier_config import TabMConfig
+    from lakeloop.models.fraud_tabm import train_tabm
+    from lakeloop.models.fraud_trees import TreeConfig, train_trees
+    from lakeloop.training_sets import LABEL
+
+    rng = np.random.default_rng(4)
+    n = 3_000
+    amount = rng.normal(size=n)
+    frame = pl.DataFrame({"amount": amount, "channel": rng.choice(["pos", "ecom"], n)}) \
+        .with_columns(pl.Series(LABEL, (amount + rng.normal(size=n) > 1.5).astype(np.int8)))
+    train, val = frame.head(2_000), frame.tail(1_000)
+    lines: list[str] = []
+    trees = train_trees(train, val, ["channel"], ["amount"],
+                        TreeConfig(max_rounds=5_000, early_stopping=5_000, learning_rate=0.001,
+                                   time_budget_s=0.0, log_every=1, threads=1), log=lines.append)
+    assert any("time budget 0s spent after 1 rounds" in line for line in lines), lines
+    assert trees.rounds == 1  # the best (only) round kept
+    free: list[str] = []
+    train_trees(train, val, ["channel"], ["amount"], TreeConfig(max_rounds=20, log_every=10,
+                                                                 threads=1), log=free.append)
+    assert sum("round 10/20" in line or "round 20/20" in line for line in free) >= 1
+    net: list[str] = []
+    tabm = train_tabm(train, val, ["channel"], ["amount"], compute("cpu"),
+                      TabMConfig(max_epochs=50, patience=50, time_budget_s=0.0, k=2),
+                      log=net.append)
+    assert tabm.epochs == 1 and any("time budget" in line for line in net), net

@@ -21,6 +21,9 @@ class FraudConfig:
     max_vocab: int = 50
     numeric_embedding: int = 8  # periodic embedding size per numeric input (0: plain MLP)
     seed: int = 7
+    # wall-clock seconds of training after which the best epoch so far is kept (None: none):
+    # a retrain on a large table on a small machine ends, and says so, instead of running on
+    time_budget_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -595,6 +595,10 @@ def _train_tabm(
         elif epoch - best[1] >= cfg.patience:
             log(f"early stop: no validation PR-AUC gain for {cfg.patience} epochs")
             break
+        if cfg.time_budget_s is not None and train_seconds >= cfg.time_budget_s:
+            log(f"time budget: {train_seconds:.0f}s of {cfg.time_budget_s:.0f}s spent after "
+                f"{epoch + 1} epochs; keeping epoch {best[1] + 1}")
+            break
     net.load_state_dict(best[2])
     model = TabMModel(cfg, pre, net)  # type: ignore[arg-type]
     val_logits = _logits(net, v_codes, v_num, compute)

@@ -45,6 +45,10 @@ class TreeConfig:
     max_vocab: int = 200  # more categories than the network's embeddings: trees split on them
     seed: int = 7
     threads: int = 0  # 0: every core
+    # wall-clock seconds after which the best round so far is kept (None: none), and how
+    # often a round's validation PR-AUC is logged: LightGBM itself says nothing while it runs
+    time_budget_s: float | None = None
+    log_every: int = 50
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +124,35 @@ class TreeTrainResult:
     epochs: int = 1
 
 
+class _Progress:
+    """A LightGBM callback: the validation PR-AUC every ``cfg.log_every`` rounds, and at
+    ``cfg.time_budget_s`` a stop that keeps the best round so far (``EarlyStopException``,
+    LightGBM's own way to end training at a chosen round)."""
+
+    order = 30  # LightGBM's early-stopping callback's order: run beside it, each round
+
+    def __init__(self, cfg: TreeConfig, log: Callable[[str], None], start: float) -> None:
+        self.cfg, self.log, self.start = cfg, log, start
+        self.best: tuple[float, int, list] = (-1.0, 0, [])
+
+    def __call__(self, env: Any) -> None:
+        import lightgbm as lgb
+
+        results = env.evaluation_result_list or []
+        score = float(results[0][2]) if results else float("nan")
+        if results and score > self.best[0]:
+            self.best = (score, env.iteration, results)
+        rounds, spent = env.iteration + 1, time.perf_counter() - self.start
+        if rounds % self.cfg.log_every == 0:
+            self.log(f"{FAMILY}: round {rounds}/{env.end_iteration}, val PR-AUC {score:.4f} "
+                     f"(best {self.best[0]:.4f} at round {self.best[1] + 1}), {spent:.0f}s")
+        budget = self.cfg.time_budget_s
+        if budget is not None and spent >= budget:
+            self.log(f"{FAMILY}: time budget {budget:.0f}s spent after {rounds} rounds; "
+                     f"keeping round {self.best[1] + 1}")
+            raise lgb.callback.EarlyStopException(self.best[1], self.best[2])
+
+
 def train_trees(train: pl.DataFrame, val: pl.DataFrame, categorical: list[str],
                 numeric: list[str], cfg: TreeConfig | None = None,
                 log: Callable[[str], None] = print) -> TreeTrainResult:
@@ -144,7 +177,7 @@ def train_trees(train: pl.DataFrame, val: pl.DataFrame, categorical: list[str],
     dtrain = lgb.Dataset(inputs.matrix(train), y, feature_name=names,
                          categorical_feature=cats or "auto", free_raw_data=True)
     dval = lgb.Dataset(inputs.matrix(val), y_val, reference=dtrain)
-    callbacks = []
+    callbacks: list[Callable[..., None]] = [_Progress(cfg, log, start)]
     if 0 < y_val.sum() < len(y_val):  # early stopping needs a defined validation PR-AUC
         callbacks.append(lgb.early_stopping(cfg.early_stopping, verbose=False))
     booster = lgb.train(params, dtrain, num_boost_round=cfg.max_rounds, valid_sets=[dval],
