@@ -88,6 +88,7 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         from lakeloop.models.demand_lifecycle import (
             demand_family,
             forecast_with_fallback,
+            from_day,
             history_open_days,
             load_demand_model,
         )
@@ -105,7 +106,8 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
             storage.scan(domain.features_table, first, day).collect(), calendar),
                             domain.main.roles.known)
         model = load_demand_model(reg, champion, history)
-        fc = forecast_with_fallback(model, history, compute.compute(), calendar)
+        issued = forecast_with_fallback(model, history, compute.compute(), calendar)
+        fc = from_day(issued, day, calendar)  # only days after this one, horizons from it
         frame = pl.from_pandas(fc).select(
             pl.lit(day).alias("date"),
             pl.col("series_id"),
@@ -125,6 +127,8 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
             "model_family": family,
             "series": frame["series_id"].n_unique(),
             "fallback_series": fallback,
+            # series whose newest row is older than the day: their steps on or before it
+            "steps_not_after_day": len(issued) - len(fc),
             "history_from": first.isoformat(),
             "total_p50_next_day": round(float(frame.filter(pl.col("horizon") == 1)["p50"].sum()),
                                         2),

@@ -365,3 +365,22 @@ def test_windows_built_by_worker_processes_are_the_same(pdf: pd.DataFrame) -> No
     for key, value in x.items():
         if isinstance(value, torch.Tensor):
             torch.testing.assert_close(xw[key], value)
+
+
+def test_forecasts_are_issued_for_days_after_the_forecast_day_only() -> None:
+    """A series whose newest row is two open days old is forecast from its own last day; as
+    the forecast issued on ``day`` its steps on or before ``day`` are dropped and the rest
+    are counted from ``day`` (closed Sundays skipped), never a horizon 1 for ``day`` itself."""
+    from lakeloop.models.demand_lifecycle import from_day
+
+    cal = BusinessCalendar(CalendarSpec(closed_weekdays=["sun"]))
+    day = dt.date(2026, 3, 14)  # a Saturday: the next open day is Monday
+    current = [cal.shift(day, k) for k in (1, 2, 3)]
+    stale = [cal.shift(day, k) for k in (-1, 0, 1)]  # its last row: two open days before
+    fc = pd.DataFrame({"series_id": ["a"] * 3 + ["b"] * 3, "horizon": [1, 2, 3] * 2,
+                       "q0.5": [1.0] * 6, "target_date": [*current, *stale]})
+    out = from_day(fc, day, cal)
+    assert out[out["series_id"] == "a"]["horizon"].tolist() == [1, 2, 3]
+    b = out[out["series_id"] == "b"]
+    assert b["horizon"].tolist() == [1] and b["target_date"].tolist() == [dt.date(2026, 3, 16)]
+    assert (pd.to_datetime(out["target_date"]).dt.date > day).all()

@@ -15,6 +15,7 @@ separate champions. Horizons and seasons count the domain calendar's open days.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import math
 from collections.abc import Callable
@@ -252,6 +253,22 @@ def train_and_promote_demand(
     return DemandRun(version, decision, result, metrics,
                      None if champion is None else champion.version, champion_metrics, results,
                      deployed, family, why)
+
+
+def from_day(fc: pd.DataFrame, day: dt.date, calendar: BusinessCalendar) -> pd.DataFrame:
+    """``fc`` (``forecast_with_fallback``'s) as the forecast issued on ``day``: only open days
+    after ``day``, each ``horizon`` counted in open days from ``day``. A series whose newest
+    row is older than ``day`` (none in the look-back's last days) is forecast from its own last
+    day; its steps on or before ``day`` are then no forecast, and were labelled horizon 1, 2...
+    (issue 26: forecasts for the forecast day itself, called one day ahead)."""
+    import polars as pl
+
+    if fc.empty:
+        return fc
+    targets = pl.Series(pd.to_datetime(fc["target_date"]).dt.date.tolist(), dtype=pl.Date)
+    steps = (calendar.index_series(targets) - calendar.index_or_previous(day)).to_numpy()
+    out = fc.assign(horizon=steps)
+    return out[out["horizon"] >= 1].reset_index(drop=True)
 
 
 def forecast_with_fallback(model: Forecaster, history: pd.DataFrame, compute: Compute,
