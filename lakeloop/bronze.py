@@ -93,8 +93,9 @@ def _row_bounds(lake: Lake, contract: Contract, day: dt.date,
                 pending: dict[dt.date, int] | None = None) -> tuple[int, int | None]:
     """The day's row-count floor and ceiling (bronze's days and those of the same backfill
     not committed yet). Floor: learnt from the same weekday's recent days to the contract's
-    budget of false refusals (``lakeloop.volume_bounds``), or - until there are enough of
-    them - a share of the recent days' median; never below ``min_rows``. Ceiling: a multiple
+    budget of false refusals (``lakeloop.volume_bounds``), and a share of the recent days'
+    median until there are enough of them or where the contract sets that share itself;
+    never below ``min_rows``. Ceiling: a multiple
     of that median; none before there is a history to compare with."""
     rules = contract.batch
     first = day - dt.timedelta(days=max(rules.recent_days, 7 * rules.volume_weeks))
@@ -108,12 +109,13 @@ def _row_bounds(lake: Lake, contract: Contract, day: dt.date,
     median = statistics.median(recent.values())
     same_weekday = [n for d, n in counts.items() if d.weekday() == day.weekday()]
     learnt = learnt_floor(same_weekday, rules.false_refusals / rules.false_refusal_days)
-    if learnt is not None:
-        floor = max(rules.min_rows, learnt)
-    elif rules.min_rows_vs_recent_median is None:
-        floor = rules.min_rows
-    else:
-        floor = max(rules.min_rows, int(rules.min_rows_vs_recent_median * median))
+    share = None if rules.min_rows_vs_recent_median is None else \
+        int(rules.min_rows_vs_recent_median * median)
+    # the share decides until the history is learnt, and always where the contract sets it
+    # ("series should not silently disappear": a stricter rule of the team's own)
+    declared = "min_rows_vs_recent_median" in rules.model_fields_set
+    floor = max([rules.min_rows, *([learnt] if learnt is not None else []),
+                 *([share] if share is not None and (learnt is None or declared) else [])])
     ceiling = None if rules.max_rows_vs_recent_median is None else \
         max(floor, int(rules.max_rows_vs_recent_median * max(median, 1)))
     return floor, ceiling

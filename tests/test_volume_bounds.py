@@ -66,3 +66,21 @@ def test_ingest_bounds_learn_each_weekday(tmp_path: Path) -> None:
     _bronze(young, table, dict(list(counts.items())[:14]))
     share_floor, _ = _row_bounds(young, contract, MONDAY + dt.timedelta(days=14))
     assert 250 < share_floor < 350  # 30 % of a ~1,000-row median
+
+
+def test_a_share_the_contract_sets_still_holds_beside_the_learnt_floor(tmp_path: Path) -> None:
+    """The sales contract sets 80 % of the recent median ("series should not silently
+    disappear"): a team's own stricter rule is kept once the floor is learnt too; with no
+    floor rule at all the contract's minimum decides."""
+    sales = load_contract("sales")
+    assert "min_rows_vs_recent_median" in sales.batch.model_fields_set
+    lake = Lake(str(tmp_path / "lake"))
+    counts = {d: n for d, n in _weeks(np.random.default_rng(3), 8).items() if d.weekday() != 5}
+    _bronze(lake, bronze_table(sales.name), counts)
+    floor, _ = _row_bounds(lake, sales, MONDAY + dt.timedelta(days=56))
+    assert floor >= 0.8 * 900
+    bare = sales.model_copy(update={"batch": sales.batch.model_copy(update={
+        "min_rows_vs_recent_median": None, "min_rows": 5})})
+    empty = Lake(str(tmp_path / "empty"))
+    _bronze(empty, bronze_table(sales.name), dict(list(counts.items())[:3]))
+    assert _row_bounds(empty, bare, MONDAY + dt.timedelta(days=3))[0] == 5

@@ -60,16 +60,17 @@ def covariate_columns(contract: Contract) -> list[str]:
     return [c for c in dict.fromkeys([*r.known, *r.unknown]) if c not in (r.target, r.price)]
 
 
-def _complete(base: pl.DataFrame, day: dt.date, contract: Contract,
+def _complete(base: pl.DataFrame, start: dt.date, day: dt.date, contract: Contract,
               calendar: BusinessCalendar) -> pl.DataFrame:
-    """Every series seen in the look-back gets a row on every open day up to ``day``: a
-    missing row is a target of zero (the contract says so), its covariates and price carried
-    forward from the series' previous row."""
+    """Every series seen in the history gets a row on every open day from ``start`` (the
+    look-back's first day, whatever the first row: a nightly and a backfill then average the
+    same zeros) up to ``day``: a missing row is a target of zero (the contract says so), its
+    covariates and price carried forward from the series' previous row. Which series get a
+    row *on a day* is ``_alive``'s rule."""
     r = contract.roles
     if base.is_empty():
         return base
-    days = pl.Series(PARTITION_COLUMN, calendar.open_days(base[PARTITION_COLUMN].min(), day),
-                     dtype=pl.Date)
+    days = pl.Series(PARTITION_COLUMN, calendar.open_days(start, day), dtype=pl.Date)
     grid = base.select(SERIES_ID, *[c for c in r.series if c != SERIES_ID]) \
         .unique(subset=SERIES_ID).join(
             pl.DataFrame([days, calendar.index_series(days).alias(TIME_INDEX)]), how="cross")
@@ -81,6 +82,21 @@ def _complete(base: pl.DataFrame, day: dt.date, contract: Contract,
             .with_columns(pl.col(TARGET).fill_null(0.0),
                           *[pl.col(c).forward_fill().backward_fill().over(SERIES_ID)
                             for c in carried]))
+
+
+def _alive(rows: pl.DataFrame, real: pl.DataFrame, lookback: int) -> pl.DataFrame:
+    """The completed rows of series that have a real row in their day's own look-back (the
+    ``lookback`` open days up to it): the series a nightly run of that day sees. Why: a
+    backfill completes every series of its whole range on every day of it, a nightly only
+    those of its look-back, so the same day got 450 series one way and 444 the other; by
+    this rule a series absent for longer than the look-back leaves both, and one not yet
+    seen joins neither."""
+    last_seen = rows.select(SERIES_ID, TIME_INDEX).unique().sort(TIME_INDEX).join_asof(
+        real.unique().sort(TIME_INDEX).with_columns(pl.col(TIME_INDEX).alias("_seen")),
+        on=TIME_INDEX, by=SERIES_ID, strategy="backward", check_sortedness=False)
+    alive = last_seen.filter(pl.col(TIME_INDEX) - pl.col("_seen") <= lookback) \
+        .select(SERIES_ID, TIME_INDEX)
+    return rows.join(alive, on=[SERIES_ID, TIME_INDEX], how="semi")
 
 
 def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
@@ -97,8 +113,9 @@ def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
         pl.col(r.target).cast(pl.Float64).alias(TARGET),
         calendar.index_series(history[PARTITION_COLUMN]).alias(TIME_INDEX),
     ).filter(pl.col(TIME_INDEX).is_not_null())
+    real = base.select(SERIES_ID, TIME_INDEX)
     if r.missing_rows == "zero":
-        base = _complete(base, until, contract, calendar)
+        base = _complete(base, lookback_days(calendar, day), until, contract, calendar)
     price = [] if r.price is None else [
         pl.col(r.price).cast(pl.Float64).rolling_mean_by(TIME_INDEX, f"{4 * season}i",
                                                          closed="left")
@@ -111,6 +128,8 @@ def series_features(history: pl.DataFrame, day: dt.date, contract: Contract,
         *price,
     )
     today = rolled.filter(pl.col(PARTITION_COLUMN).is_between(day, until))
+    if r.missing_rows == "zero":
+        today = _alive(today, real, lookback_periods(season))
     for lag in lags(season):  # joins on the open-day index: a missing day is a null
         lagged = base.select(SERIES_ID, (pl.col(TIME_INDEX) + lag).alias(TIME_INDEX),
                              pl.col(TARGET).alias(f"target_lag_{lag}"))
