@@ -90,7 +90,7 @@ def _child(scratch: str, model: str, version: str, rows: str) -> None:
     classifier = load_classifier(registry, registry.get(model, version))
     frame = pl.read_parquet(rows)
     if frame.height:  # a day without rows: loading is the check
-        classifier.score(frame, compute("cpu"))
+        classifier.score(frame, compute())  # the device scoring would use
 
 
 if __name__ == "__main__":
