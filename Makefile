@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.lakeloop/dagster_home
 
-.PHONY: setup system-deps demo test lint dev clean
+.PHONY: setup system-deps demo test test-fast docs lint dev clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,14 +41,23 @@ system-deps:  ## install the Debian packages the tests need, if missing (postgre
 demo: setup  ## simulate days and run the nightly pipeline through Dagster
 	$(BIN)/lakeloop demo --fresh
 
-test: setup system-deps  ## lint, then the test suite
+test: setup system-deps  ## lint, type-check the core, then the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/mypy
+	$(BIN)/pytest --durations=25
+
+test-fast: setup  ## the edit loop: lint and the unit tier, no training, no servers (~2 min)
+	$(BIN)/ruff check .
+	$(BIN)/pytest tests/unit -m "not slow" --durations=10
+
+# mkdocs-material prints a banner about its successor on every run: not the user's doing
+docs: setup  ## the documentation site on http://127.0.0.1:8001 (mkdocs-material)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8001
 
 # Evidently's UI on the monitoring workspace (lakeloop.settings.EvidentlySettings) runs beside
 # it, http://127.0.0.1:8000 (the port of LAKELOOP_EVIDENTLY_URL), and stops when dagster dev does
 dev: setup  ## the Dagster UI on the demo's instance: http://127.0.0.1:3000, Evidently's: :8000
-	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/lakeloop init --dagster-home $(DAGSTER_HOME)
 	evidently="from urllib.parse import urlsplit; from lakeloop.settings import Settings; \
 	e = Settings.from_env().evidently()" && \
 	ws="$$($(BIN)/python -c "$$evidently; print(e.workspace)")" && mkdir -p "$$ws" && \

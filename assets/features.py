@@ -7,9 +7,10 @@ import dagster as dg
 
 from assets.metadata import final_on_interrupt, refused, table_metadata
 from assets.partitions import backfill_policy, lookback, partition_days
-from lakeloop import features
-from lakeloop.bronze import bronze_table, missing_days
-from lakeloop.domains import Domain, ingest_asset
+from lakeloop import features, names
+from lakeloop.contracts.domains import Domain
+from lakeloop.ingest.bronze import missing_days
+from lakeloop.names import bronze_table, ingest_asset
 from lakeloop.storage import Lake
 from resources import LakeResource, LandingResource
 
@@ -73,7 +74,8 @@ def event_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefin
             features.LABEL_LOOKBACK_DAYS, until=-1)))
 
     @dg.asset(
-        name=domain.features_asset, partitions_def=partitions, group_name=f"{domain.name}_features",
+        name=domain.features_asset, partitions_def=partitions,
+        group_name=names.group(domain.name, "features"),
         backfill_policy=backfill_policy(days_per_run),  # a backfill computes in one pass
         kinds={"delta", "polars"}, deps=deps, check_specs=[_lookback_spec(domain)],
         description=f"`{domain.features_table}`: per-entity windows (1h/24h/7d), label history "
@@ -120,7 +122,7 @@ def event_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefin
 def series_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefinition,
                          days_per_run: int | None = None, on_missing: str = "flag"
                          ) -> dg.AssetsDefinition:
-    from lakeloop.business_calendar import BusinessCalendar
+    from lakeloop.contracts.calendar import BusinessCalendar
 
     main = domain.main
     calendar = BusinessCalendar(domain.calendar)
@@ -130,7 +132,8 @@ def series_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefi
             ) // calendar.periods_per_week + 7
 
     @dg.asset(
-        name=domain.features_asset, partitions_def=partitions, group_name=f"{domain.name}_features",
+        name=domain.features_asset, partitions_def=partitions,
+        group_name=names.group(domain.name, "features"),
         backfill_policy=backfill_policy(days_per_run),  # a backfill computes in one pass
         kinds={"delta", "polars"}, check_specs=[_lookback_spec(domain)],
         deps=[dg.AssetDep(ingest_asset(main.name), partition_mapping=lookback(back))],

@@ -13,7 +13,10 @@ import polars as pl
 
 from assets.metadata import PREVIEW_ROWS, final_on_interrupt, preview, refused, table_metadata
 from assets.partitions import backfill_policy, partition_days
-from lakeloop.bronze import (
+from lakeloop import names
+from lakeloop.contracts import CalendarSpec, Contract
+from lakeloop.contracts.domains import Domain
+from lakeloop.ingest.bronze import (
     DayBatch,
     DaysRead,
     bronze_table,
@@ -22,8 +25,7 @@ from lakeloop.bronze import (
     unpaired_ingests,
     write_days,
 )
-from lakeloop.contracts import CalendarSpec, Contract
-from lakeloop.domains import Domain, ingest_asset
+from lakeloop.names import ingest_asset
 from lakeloop.storage import Lake
 from resources import ContractsResource, LakeResource, LandingResource
 
@@ -97,7 +99,7 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
         name=name,
         partitions_def=partitions,
         backfill_policy=backfill_policy(days_per_run),  # a backfill reads and commits in one pass
-        group_name=f"{contract.domain}_ingest",
+        group_name=names.group(contract.domain, "ingest"),
         kinds={"delta", "polars"},
         output_required=False,  # a closed day materializes nothing, and that is no failure
         description=f"Bronze `{bronze_table(dataset)}`: one day of `{dataset}` landing files, "

@@ -10,6 +10,8 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from lakeloop import names
+
 PREVIEW_ROWS = 5
 DIGITS = 4  # floats in metadata: what a reader compares, not float noise
 
@@ -107,3 +109,32 @@ def refused(description: str, metadata: dict[str, object] | None = None) -> dg.F
     """A step failure that retrying cannot fix (bad data, a missing upstream, a wrong config):
     it fails at once, where the jobs' retry policy would run the step again."""
     return dg.Failure(description=description, metadata=metadata, allow_retries=False)
+
+
+def promotion_check(model_asset: str) -> dg.AssetCheckSpec:
+    """The champion/challenger gate, visible on the model asset: every retrain records
+    whether its challenger was promoted and why, as the check's result."""
+    return dg.AssetCheckSpec(
+        names.PROMOTION_CHECK, asset=model_asset,
+        description="Passes when the challenger was promoted (it beat the champion beyond "
+        "the noise, or it is the first model); warns with the reason when the champion was "
+        "kept - a valid outcome of a retrain, not a failure of it.")
+
+
+def promotion_result(decision: Any, version: str, champion_before: str | None
+                     ) -> dg.AssetCheckResult:
+    """``decision``: ``lakeloop.registry.promotion.Decision`` of the retrain."""
+    def fmt(x: float | None) -> str:
+        return "-" if x is None else f"{x:.4f}"
+
+    return dg.AssetCheckResult(
+        check_name=names.PROMOTION_CHECK, passed=bool(decision.promote),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=("promoted: " if decision.promote else "kept the champion: ")
+        + decision.reason[:300],
+        metadata={"challenger": f"{version} ({decision.family or '-'})",
+                  "champion_before": champion_before or "none",
+                  "metric": decision.metric,
+                  "challenger_value": fmt(decision.challenger),
+                  "champion_value": fmt(decision.champion),
+                  "baseline_value": fmt(decision.baseline)})

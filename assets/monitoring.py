@@ -8,19 +8,20 @@ from pydantic import Field
 
 from assets.metadata import final_on_interrupt, not_materialized, rounded
 from assets.partitions import partition_day
-from lakeloop.domains import Domain
+from lakeloop import names
+from lakeloop.contracts.domains import Domain
 from resources import LakeResource, RegistryResource
 
 if TYPE_CHECKING:
-    from lakeloop.evidently_workspace import MonitoringWorkspace
-    from lakeloop.monitoring import StoredReport
+    from lakeloop.monitoring.domain_monitor import StoredReport
+    from lakeloop.monitoring.evidently_workspace import MonitoringWorkspace
 
 MEASURED = "measured"  # metadata flag: False on an observed day, True on a materialized one
 
 
 class _Calibrated(dg.Config):
     """What both domains' drift monitors share: thresholds learnt from the champion's own
-    history to a false-alarm budget (``lakeloop.drift_calibration``); the fixed thresholds of
+    history to a false-alarm budget (``lakeloop.monitoring.calibration``); the fixed thresholds of
     each domain's config only decide while no calibration can be learnt (fewer than 5 quiet
     days before the reference week) or with ``calibrate: false``."""
 
@@ -90,7 +91,7 @@ class PerformanceConfig(dg.Config):
 
 
 def _workspace(lake: LakeResource) -> "MonitoringWorkspace":
-    from lakeloop.evidently_workspace import workspace_for
+    from lakeloop.monitoring.evidently_workspace import workspace_for
 
     return workspace_for(lake.root)
 
@@ -128,7 +129,8 @@ def _calibration_metadata(drift) -> dict:  # noqa: ANN001 - a DayDrift
 
 def _result(context: dg.AssetExecutionContext, lake: LakeResource, drift  # noqa: ANN001
             ) -> dg.MaterializeResult | dg.AssetObservation:
-    from lakeloop.monitoring import drift_table, store_reports
+    from lakeloop.monitoring.domain_monitor import store_reports
+    from lakeloop.names import drift_table
 
     if drift is None:
         return not_materialized(context, "no champion yet: no reference to measure drift "
@@ -158,8 +160,8 @@ def drift_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
     events = domain.kind == "classification"
     config_type = EventDriftConfig if events else SeriesDriftConfig
 
-    @dg.asset(name=f"{domain.name}_drift", partitions_def=partitions,
-              group_name=f"{domain.name}_monitoring", kinds={"evidently"},
+    @dg.asset(name=names.drift_asset(domain.name), partitions_def=partitions,
+              group_name=names.group(domain.name, "monitoring"), kinds={"evidently"},
               output_required=False,  # nothing to measure: observed, not green
               deps=[domain.features_asset, domain.predictions_asset],
               description="Drift of the day vs the champion's newest training week: its inputs "
@@ -171,8 +173,8 @@ def drift_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
     def _drift(context: dg.AssetExecutionContext, config: config_type,  # type: ignore[valid-type]
                lake: LakeResource, registry: RegistryResource
                ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-        from lakeloop.drift import DriftConfig
-        from lakeloop.monitoring import event_day_drift, series_day_drift
+        from lakeloop.monitoring.domain_monitor import event_day_drift, series_day_drift
+        from lakeloop.monitoring.measure import DriftConfig
 
         measure = event_day_drift if events else series_day_drift
         cfg = DriftConfig(**config.model_dump())  # type: ignore[attr-defined]
@@ -184,10 +186,10 @@ def drift_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
 
 def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
                       ) -> dg.AssetsDefinition:
-    label_deps = [f"{domain.labels.name}_raw"] if domain.labels else []
+    label_deps = [names.ingest_asset(domain.labels.name)] if domain.labels else []
 
-    @dg.asset(name=f"{domain.name}_performance", partitions_def=partitions,
-              group_name=f"{domain.name}_monitoring", kinds={"polars", "evidently"},
+    @dg.asset(name=names.performance_asset(domain.name), partitions_def=partitions,
+              group_name=names.group(domain.name, "monitoring"), kinds={"polars", "evidently"},
               output_required=False,  # nothing to measure: observed, not green
               deps=[domain.predictions_asset, *label_deps],
               description="The champion's realised PR-AUC / recall on the day whose labels just "
@@ -198,14 +200,14 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
                      ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl
 
-        from lakeloop.drift import DriftConfig
-        from lakeloop.monitoring import (
+        from lakeloop.monitoring.domain_monitor import (
             budget_for,
             classification_performance,
             performance_table,
             store_report,
         )
-        from lakeloop.quality_reports import classification_report
+        from lakeloop.monitoring.measure import DriftConfig
+        from lakeloop.monitoring.quality_reports import classification_report
 
         day, storage = partition_day(context), lake.lake()
         realised = classification_performance(
@@ -219,7 +221,7 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
         result = realised.figures
         report = classification_report(realised.rows, "y", "score")  # pooled week
         links = {} if report is None else _report_links(store_report(
-            lake.store(), _workspace(lake), f"{domain.name}_performance", day, *report,
+            lake.store(), _workspace(lake), names.performance_asset(domain.name), day, *report,
             {"domain": domain.name, "champion": str(result["model_version"])}))
         # evolve: tables written before the learnt decay verdict gain its columns
         storage.overwrite_partition(performance_table(domain.name), pl.DataFrame([result]), day,
@@ -237,8 +239,8 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
 
 
 def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(name=f"{domain.name}_accuracy", partitions_def=partitions,
-              group_name=f"{domain.name}_monitoring", kinds={"polars", "evidently"},
+    @dg.asset(name=names.accuracy_asset(domain.name), partitions_def=partitions,
+              group_name=names.group(domain.name, "monitoring"), kinds={"polars", "evidently"},
               output_required=False,  # nothing to measure: observed, not green
               deps=[domain.features_asset, domain.predictions_asset],
               description="Realised MAE / sMAPE / WAPE and p10-p90 coverage of every forecast "
@@ -248,8 +250,12 @@ def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
                   ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl
 
-        from lakeloop.monitoring import accuracy_table, forecast_accuracy, store_report
-        from lakeloop.quality_reports import regression_report
+        from lakeloop.monitoring.domain_monitor import (
+            forecast_accuracy,
+            store_report,
+        )
+        from lakeloop.monitoring.quality_reports import regression_report
+        from lakeloop.names import accuracy_table
 
         day, storage = partition_day(context), lake.lake()
         realised = forecast_accuracy(storage, domain, day)
@@ -259,7 +265,7 @@ def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         result = realised.figures
         by_h = {str(k): round(v, 3) for k, v in result.pop("mae_by_horizon").items()}
         links = _report_links(store_report(
-            lake.store(), _workspace(lake), f"{domain.name}_accuracy", day,
+            lake.store(), _workspace(lake), names.accuracy_asset(domain.name), day,
             *regression_report(realised.rows, "actual", "p50"),
             {"domain": domain.name, "champion": str(result["model_version"])}))
         storage.overwrite_partition(accuracy_table(domain.name), pl.DataFrame([result]), day)
@@ -279,15 +285,15 @@ def episodes_evaluation(domain: str, lake) -> dg.AssetCheckEvaluation:  # noqa: 
     warning) while one is open - what the drift sensor last told people, at a glance on the
     drift asset. The nightly run evaluates it, and the sensor reports it on every tick that
     opens or resolves an episode."""
-    from lakeloop.catalog import ALERTS_TABLE
-    from lakeloop.episodes import episodes, episodes_markdown
+    from lakeloop.alerting.episodes import episodes, episodes_markdown
+    from lakeloop.names import ALERTS_TABLE
 
     alerts = lake.scan(ALERTS_TABLE).collect() if lake.exists(ALERTS_TABLE) else None
     frame = episodes(alerts, domain)
     open_now = frame.filter("open")
     newest = frame.row(0, named=True) if frame.height else None
     return dg.AssetCheckEvaluation(
-        asset_key=dg.AssetKey(f"{domain}_drift"), check_name=episodes_check_name(domain),
+        asset_key=dg.AssetKey(names.drift_asset(domain)), check_name=episodes_check_name(domain),
         passed=open_now.is_empty(), severity=dg.AssetCheckSeverity.WARN,
         description=(f"{domain}: drift episode {open_now['episode'][0]} open since "
                      f"{open_now['opened'][0]}" if open_now.height else
@@ -298,7 +304,7 @@ def episodes_evaluation(domain: str, lake) -> dg.AssetCheckEvaluation:  # noqa: 
 
 
 def episodes_check(domain: Domain) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=f"{domain.name}_drift", name=episodes_check_name(domain.name),
+    @dg.asset_check(asset=names.drift_asset(domain.name), name=episodes_check_name(domain.name),
                     blocking=False,
                     description="Alerts view: every drift episode the sensor alerted on, open "
                     "and resolved, newest first; warns while one is open.")

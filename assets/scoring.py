@@ -6,7 +6,8 @@ import dagster as dg
 
 from assets.metadata import final_on_interrupt, not_materialized, refused, table_metadata
 from assets.partitions import partition_day
-from lakeloop.domains import Domain
+from lakeloop import names
+from lakeloop.contracts.domains import Domain
 from resources import ComputeResource, LakeResource, RegistryResource
 
 SCORE = "score"
@@ -15,7 +16,7 @@ SCORE = "score"
 def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=domain.predictions_asset, partitions_def=partitions,
-        group_name=f"{domain.name}_scoring", kinds={"delta", "pytorch"},
+        group_name=names.group(domain.name, "scoring"), kinds={"delta", "pytorch"},
         deps=[domain.features_asset],
         output_required=False,  # before any champion exists nothing is scored, nothing green
         description=f"`{domain.predictions_table}`: calibrated probability per event, scored "
@@ -30,8 +31,8 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
         import polars as pl
 
         from lakeloop.features.events import key_columns
-        from lakeloop.models.fraud_lifecycle import load_classifier
-        from lakeloop.models.smoke import ModelUnusable, ensure_loadable
+        from lakeloop.models.classification.lifecycle import load_classifier
+        from lakeloop.models.classification.smoke import ModelUnusable, ensure_loadable
 
         day, storage, reg = partition_day(context), lake.lake(), registry.registry()
         champion = reg.champion(domain.name)
@@ -67,7 +68,7 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
 def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=domain.predictions_asset, partitions_def=partitions,
-        group_name=f"{domain.name}_scoring", kinds={"delta", "pytorch"},
+        group_name=names.group(domain.name, "scoring"), kinds={"delta", "pytorch"},
         deps=[domain.features_asset],
         output_required=False,  # before any champion exists nothing is forecast, nothing green
         description=f"`{domain.predictions_table}`: quantile forecasts (p10/p50/p90) for the "
@@ -82,16 +83,16 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
                    ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl
 
-        from lakeloop.business_calendar import BusinessCalendar
+        from lakeloop.contracts.calendar import BusinessCalendar
         from lakeloop.features.series import reindex_open_days
-        from lakeloop.models.demand import to_pandas
-        from lakeloop.models.demand_lifecycle import (
+        from lakeloop.models.forecast.lifecycle import (
             demand_family,
             forecast_with_fallback,
             from_day,
             history_open_days,
             load_demand_model,
         )
+        from lakeloop.models.forecast.nhits import to_pandas
 
         day, storage, reg = partition_day(context), lake.lake(), registry.registry()
         champion = reg.champion(domain.name)

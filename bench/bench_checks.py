@@ -5,7 +5,7 @@ Prints a table and writes ``bench/results/checks.json``; asserts nothing.
 
 What is measured, each with the project's own code path:
 
-* GX: ``lakeloop.validation.validate_days`` (what ``process_days`` runs at ingest: row rules
+* GX: ``lakeloop.ingest.validation.validate_days`` (what ``process_days`` runs at ingest: row rules
   over every row, then batch rules over the per-day summary, each in a GX 1.x ephemeral
   context) against the built-in ``transactions`` contract. The input is simulated
   (``SimConfig(scale=1.0)``: ~50,000 transactions a day, as many days as the rows need), read
@@ -14,7 +14,7 @@ What is measured, each with the project's own code path:
   evaluating the suites), ``gx_setup`` the rest of the two GX runs (context, data source,
   suite, pandas conversion), ``polars`` the bookkeeping around them (quarantine reasons, day
   summary, per-day results).
-* Evidently: ``lakeloop.drift.compute_drift`` with the fraud domain's drift settings
+* Evidently: ``lakeloop.monitoring.drift.compute_drift`` with the fraud domain's drift settings
   (``EventDriftConfig``: PSI, thresholds) on a synthetic reference and current of ``--rows``
   rows each and ``--columns`` columns (a fifth categorical, two of them high-cardinality and
   bucketed to top-20 + other; one integer column named as codes in ``categorical``; some
@@ -22,7 +22,7 @@ What is measured, each with the project's own code path:
   sample of 5,000 rows per side, and (b) on all rows (``sample_size`` = rows).
   ``evidently_run`` is ``Report.run``, the rest is lakeloop's planning (sampling, per-column
   checks, bucketing) and the snapshot's JSON.
-* Evidently classification quality: ``lakeloop.quality_reports.classification_report``
+* Evidently classification quality: ``lakeloop.monitoring.quality_reports.classification_report``
   (``ClassificationPreset`` + PR-AUC + recall at 1 % / 5 %) on ``--rows`` scored rows.
 
 Imports and the first call of each library (GX, Evidently) are warmed up on a small input
@@ -50,11 +50,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from lakeloop.ingest import coerce, read_landed
+from lakeloop.ingest.landed import coerce, read_landed
+from lakeloop.ingest.validation import DAY
 from lakeloop.settings import Settings
 from lakeloop.simulate import SimConfig, simulate
 from lakeloop.storage import ObjectStore
-from lakeloop.validation import DAY
 
 START = dt.date(2024, 1, 1)
 RESULTS = Path(__file__).parent / "results" / "checks.json"
@@ -138,7 +138,7 @@ def transactions(root: Path, rows: int) -> pl.DataFrame:
 def gx_case(frame: pl.DataFrame) -> dict[str, Any]:
     import great_expectations as gx
 
-    import lakeloop.validation as validation
+    import lakeloop.ingest.validation as validation
 
     contract = Settings.from_env().load_domains()["fraud"].main
     days = frame[DAY].unique().sort().to_list()
@@ -198,7 +198,7 @@ def drift_frames(rows: int, columns: int, seed: int = 7
 
 def drift_config(sample_size: int | None) -> Any:
     from assets.monitoring import EventDriftConfig
-    from lakeloop.drift import DriftConfig
+    from lakeloop.monitoring.measure import DriftConfig
 
     cfg = DriftConfig(**EventDriftConfig().model_dump())  # what the fraud_drift asset runs
     return cfg if sample_size is None else DriftConfig(
@@ -209,7 +209,7 @@ def drift_case(ref: pl.DataFrame, cur: pl.DataFrame, names: list[str], categoric
                sample_size: int | None) -> dict[str, Any]:
     import evidently
 
-    from lakeloop.drift import compute_drift
+    from lakeloop.monitoring.drift import compute_drift
 
     cfg = drift_config(sample_size)
     spent: list[float] = []
@@ -225,7 +225,7 @@ def drift_case(ref: pl.DataFrame, cur: pl.DataFrame, names: list[str], categoric
 
 
 def quality_case(rows: int, seed: int = 7) -> dict[str, Any]:
-    from lakeloop.quality_reports import classification_report
+    from lakeloop.monitoring.quality_reports import classification_report
 
     rng = np.random.default_rng(seed)
     y = (rng.random(rows) < 0.02).astype(np.int64)

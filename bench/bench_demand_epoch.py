@@ -1,6 +1,6 @@
 """A demand (N-HiTS) training epoch on ~60k windows: windows rebuilt every epoch (what
 pytorch-forecasting's ``to_dataloader`` does) vs built once and served from memory
-(``lakeloop.models.window_cache``, the default). Prints a table; asserts nothing.
+(``lakeloop.models.forecast.window_cache``, the default). Prints a table; asserts nothing.
 
     .venv/bin/python bench/bench_demand_epoch.py [--series 100] [--days 660] [--epochs 2]
 
@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from lakeloop.compute import compute
-from lakeloop.models.demand import DemandConfig, to_pandas, train_demand
+from lakeloop.models.compute import compute
+from lakeloop.models.forecast.nhits import DemandConfig, to_pandas, train_demand
 
 KNOWN = ["promo", "temperature"]
 

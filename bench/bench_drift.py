@@ -7,7 +7,8 @@ Each shape (``bench/drift_shapes.py``) is a run of days: 21 null days, a referen
 quiet monitored days, then a drift injected from a known day and 12 days monitored after it
 (series: 84 days of history before the reference week, as the demand monitor reads). Every
 monitored day is judged by each method, and the verdicts are fed through the project's
-episode policy (``lakeloop.policy.step``, default ``RetrainPolicy``: an episode opens when 2
+episode policy (``lakeloop.alerting.policy.step``, default ``RetrainPolicy``: an episode opens
+when 2
 of the last 3 measured days drifted, resolves after 3 quiet days or when the reference
 moves). Every method gets the loop's answer to an opened episode (``loop``): a retrain,
 promoted, so from the next day the reference is the newest week and (``lakeloop``) the
@@ -24,8 +25,9 @@ that follows. Per shape and method:
 
 The methods:
 
-* ``lakeloop``: the calibrated monitor. ``lakeloop.drift_calibration.calibrate`` on the null
-  days (pooled to the calibration's fixed current size as ``lakeloop.monitoring`` pools them)
+* ``lakeloop``: the calibrated monitor. ``lakeloop.monitoring.calibration.calibrate`` on the null
+  days (pooled to the calibration's fixed current size as
+  ``lakeloop.monitoring.domain_monitor`` pools them)
   against the reference week, with the model's gain importance as weights (events: LightGBM
   trained on the history days; series: equal), budget 1 false episode per 60 days, k=2 of
   n=3, the budget split as the monitor splits it (events: 3 signals - data, prediction and
@@ -77,9 +79,9 @@ from drift_shapes import (  # bench/
     wide_shape,
 )
 
-from lakeloop.drift import DriftConfig, measure
-from lakeloop.drift_calibration import Budget, Calibration, age_days, calibrate_days
-from lakeloop.policy import EpisodeState, RetrainPolicy, step
+from lakeloop.alerting.policy import EpisodeState, RetrainPolicy, step
+from lakeloop.monitoring.calibration import Budget, Calibration, age_days, calibrate_days
+from lakeloop.monitoring.measure import DriftConfig, measure
 
 RESULTS = Path(__file__).parent / "results" / "drift.json"
 METHODS = ("lakeloop", "previous", "evidently_default")
@@ -135,7 +137,11 @@ class Monitored:
     def _series(self, shape: Shape) -> pl.DataFrame:
         """Indices as ``series_day_drift`` computes them: levels from the history before the
         reference week; null days with leave-one-out levels (``leave_one_out_indices``)."""
-        from lakeloop.monitoring import _indices, demand_levels, leave_one_out_indices
+        from lakeloop.monitoring.domain_monitor import (
+            _indices,
+            demand_levels,
+            leave_one_out_indices,
+        )
 
         t = shape.timeline
         first = t.ref_days[0]
@@ -150,7 +156,8 @@ class Monitored:
                 ref_last: dt.date | None = None) -> tuple[pl.DataFrame, int]:
         """The day, or - while it holds fewer than ``min_rows`` rows - pooled with the days
         before it, newest first, at most ``max_days`` and never onto the reference (its last
-        day ``ref_last``; ``lakeloop.monitoring.current_since``). Returns the frame and the
+        day ``ref_last``; ``lakeloop.monitoring.domain_monitor.current_since``). Returns the
+        frame and the
         days it spans."""
         if not min_rows:
             return self.by_day[day], 1
@@ -179,7 +186,7 @@ def _by_day(frame: pl.DataFrame) -> dict[dt.date, pl.DataFrame]:
 
 def gain_importance(shape: Shape, seed: int = 7) -> dict[str, float]:
     """LightGBM total gain per model input, normalised to sum to 1, from a model trained on
-    the history days (null + reference week): what ``lakeloop.models.importance``
+    the history days (null + reference week): what ``lakeloop.models.classification.importance``
     stores for a tree champion."""
     import lightgbm as lgb
 
@@ -225,7 +232,7 @@ def lakeloop_judge(m: Monitored, reference: pl.DataFrame, history: pl.DataFrame,
     shape = m.shape
     cfg = SERIES_CFG if shape.kind == "series" else EVENT_CFG
     policy = RetrainPolicy()
-    from lakeloop.monitoring import CLASSIFICATION_SIGNALS
+    from lakeloop.monitoring.domain_monitor import CLASSIFICATION_SIGNALS
 
     # as the monitor splits the budget: a classification domain's third signal is its
     # realised performance (not modelled here: labels mature after the days monitored)
@@ -405,7 +412,7 @@ def check_days(m: Monitored, cal: Calibration | None, n: int) -> dict[str, Any]:
     from evidently import Report
     from evidently.metrics import DriftedColumnsCount
 
-    from lakeloop.drift import compute_drift
+    from lakeloop.monitoring.drift import compute_drift
 
     if n <= 0:
         return {}
@@ -443,7 +450,7 @@ def check_days(m: Monitored, cal: Calibration | None, n: int) -> dict[str, Any]:
 
 def loop(m: Monitored, build: Callable[[pl.DataFrame, pl.DataFrame, dt.date], Judge | None]
          ) -> tuple[dict[dt.date, bool], dict[str, Any]]:
-    """The days judged and fed through ``lakeloop.policy.step``, and the loop's answer to
+    """The days judged and fed through ``lakeloop.alerting.policy.step``, and the loop's answer to
     every opened episode: a retrain on the days up to it, promoted, so the next day is
     measured against the newest ``Timeline.ref`` days (and, for ``lakeloop``, calibrated on the
     days before them), which resolves the episode (``step(..., reference=)``) - what the

@@ -12,7 +12,7 @@ Input: the fraud domain's landing zone simulated for ``--days`` days at the scal
 ``--rows`` transactions (``scale = rows / (days x 50,000)``: 1M = scale 0.2, 10M = scale 2.0;
 the simulator's card and merchant populations grow with the volume, so per-entity density is
 the same at both sizes), typed and validated by the project's own ingest
-(``lakeloop.bronze.process_days``, in chunks of days) into the bronze frames of
+(``lakeloop.ingest.bronze.process_days``, in chunks of days) into the bronze frames of
 ``transactions`` and ``fraud_labels``, cached as Parquet under ``--root`` (default
 ``$TMPDIR/lakeloop-bench-features``) so re-runs skip generation.
 
@@ -61,8 +61,7 @@ import pandas as pd
 import polars as pl
 from polars.testing import assert_series_equal
 
-from lakeloop.bronze import process_days
-from lakeloop.domains import Domain
+from lakeloop.contracts.domains import Domain
 from lakeloop.features.events import (
     AMOUNT_STATS,
     COUNT_WINDOWS,
@@ -75,6 +74,7 @@ from lakeloop.features.events import (
     known_labels_from_dataset,
     label_history_entities,
 )
+from lakeloop.ingest.bronze import process_days
 from lakeloop.settings import Settings
 from lakeloop.simulate import SimConfig, simulate
 from lakeloop.simulate.fraud import BASE_TRANSACTIONS_PER_DAY

@@ -10,7 +10,7 @@ event features, point-in-time training set with its date split), and generated t
 split 70/10/20, covariate drift), plus one "real-card-like" run at the size of issue 11's real
 data set (~400k rows, 146 columns, 3.5 % fraud) whose full retrain time is reported.
 
-Every candidate trains through ``lakeloop.models.fraud_lifecycle.train_candidates`` (the
+Every candidate trains through ``lakeloop.models.classification.lifecycle.train_candidates`` (the
 code the nightly retrain runs), early-stopped on the validation split; the winner (``*``) is
 the candidate with the best validation PR-AUC, as the promotion rule picks it. Test metrics
 are on the newest, time-ordered split. ``train s`` is wall-clock time of the whole call
@@ -40,18 +40,19 @@ import torch
 from fraud_shapes import generate, real_card_like, shapes  # bench/fraud_shapes.py
 
 from lakeloop import features
-from lakeloop.bronze import ClosedDay, bronze_table, process_day, write_day
-from lakeloop.compute import Compute, compute
-from lakeloop.domains import Domain, load_domains
+from lakeloop.contracts.domains import Domain, load_domains
 from lakeloop.features import event_schema
-from lakeloop.models.baselines import fraud_baselines
-from lakeloop.models.classifier_config import TabMConfig
-from lakeloop.models.fraud_lifecycle import train_candidates
+from lakeloop.ingest.bronze import ClosedDay, process_day, write_day
+from lakeloop.models.classification.baselines import fraud_baselines
+from lakeloop.models.classification.config import TabMConfig
+from lakeloop.models.classification.lifecycle import train_candidates
+from lakeloop.models.compute import Compute, compute
 from lakeloop.models.metrics import classification_metrics
+from lakeloop.names import bronze_table
 from lakeloop.settings import TrainingSettings
 from lakeloop.simulate import SimConfig, profile_contracts, simulate
 from lakeloop.storage import Lake, ObjectStore
-from lakeloop.training_sets import (
+from lakeloop.training.training_sets import (
     LABEL,
     MIN_TEST_POSITIVES,
     SplitWindow,
@@ -61,7 +62,8 @@ from lakeloop.training_sets import (
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "bench" / "results" / "fraud_models.json"
 FAMILIES = ("torch", "lightgbm")
-FLOOR = "logreg"  # lakeloop.models.baselines: logistic regression, reported, never served
+# lakeloop.models.classification.baselines: logistic regression, reported, never served
+FLOOR = "logreg"
 SIM_START = dt.date(2026, 1, 1)
 WARMUP_DAYS = 14  # simulated days before the training window: entity and label history
 DEMO_LABEL_WINDOW = 14  # `lakeloop demo --label-window` default (reported labels)

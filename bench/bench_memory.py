@@ -58,7 +58,7 @@ def ingest_child(root: Path) -> dict:
     """In a fresh process: ingest the large day as the asset does, peak RSS vs after imports."""
     import great_expectations  # noqa: F401 - imported before the baseline, as in a run
 
-    from lakeloop.bronze import process_days, write_days
+    from lakeloop.ingest.bronze import process_days, write_days
     from lakeloop.settings import Settings
     from lakeloop.storage import Lake, ObjectStore
 

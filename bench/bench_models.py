@@ -40,10 +40,10 @@ from bench_demand_epoch import KNOWN, panel  # noqa: E402
 from fraud_shapes import generate, real_card_like  # noqa: E402
 from results_file import save  # noqa: E402
 
-from lakeloop.compute import compute  # noqa: E402
-from lakeloop.models.classifier_config import TabMConfig  # noqa: E402
-from lakeloop.models.demand import DemandConfig, to_pandas, train_demand  # noqa: E402
-from lakeloop.models.fraud_tabm import train_tabm  # noqa: E402
+from lakeloop.models.classification.config import TabMConfig  # noqa: E402
+from lakeloop.models.classification.tabm import train_tabm  # noqa: E402
+from lakeloop.models.compute import compute  # noqa: E402
+from lakeloop.models.forecast.nhits import DemandConfig, to_pandas, train_demand  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "training.json"
 

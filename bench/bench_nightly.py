@@ -41,6 +41,7 @@ from lakeloop.settings import Settings
 from lakeloop.simulate import SimConfig, simulate
 from lakeloop.storage import ObjectStore
 from pipelines.definitions import build_definitions
+from pipelines.jobs import retrain_run_config
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 START = dt.date(2024, 1, 1)
@@ -109,8 +110,8 @@ class Nights:
 
     def train(self) -> None:
         job = self.defs.resolve_job_def(f"retrain_{self.domain}")
-        config = self.settings.training.run_config(
-            self.settings.load_domains()[self.domain], day(self.done - 1))
+        config = retrain_run_config(self.settings.training,
+                                    self.settings.load_domains()[self.domain], day(self.done - 1))
         for asset, extra in SHORT_TRAINING[self.domain].items():
             config.setdefault(asset, {"config": {}})["config"].update(extra["config"])
         assert job.execute_in_process(instance=self.instance,

@@ -49,9 +49,11 @@ import dagster as dg
 import results_file  # bench/, on the path when a bench is run as a script
 from bench_nightly import QUIET, TRAIN_AFTER_DAYS, Nights, day, step_seconds
 
-from lakeloop.domains import Domain, ingest_asset
+from lakeloop.contracts.domains import Domain
+from lakeloop.names import ingest_asset
 from pipelines.dagster_dev import DagsterDev
-from pipelines.demo import DAGSTER_YAML, demo_environment
+from pipelines.demo import demo_environment
+from pipelines.instance import DAGSTER_YAML
 
 RESULTS = Path(__file__).parent / "results" / "overhead.json"
 RUN_TIMES = """

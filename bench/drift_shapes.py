@@ -52,7 +52,8 @@ REF_DAYS = 7
 QUIET_DAYS = 60
 AFTER_DAYS = 12
 FRAUD_WARMUP_DAYS = 31  # 7-day entity windows and the 30-day label history filled
-SERIES_HISTORY_DAYS = 84  # lakeloop.monitoring.LEVEL_HISTORY_DAYS: levels and null days
+# lakeloop.monitoring.domain_monitor.LEVEL_HISTORY_DAYS: levels and null days
+SERIES_HISTORY_DAYS = 84
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,13 @@ def simulated_events(profile: str, scale: float, seed: int, quiet: int, after: i
     it into bronze and compute the event features of every day after the warm-up in one
     pass; the label is whether the event is known positive at the end."""
     from lakeloop import features
-    from lakeloop.bronze import bronze_table, process_days, write_days
-    from lakeloop.domains import load_domains
-    from lakeloop.monitoring import monitored_columns
+    from lakeloop.contracts.domains import load_domains
+    from lakeloop.ingest.bronze import process_days, write_days
+    from lakeloop.monitoring.domain_monitor import monitored_columns
+    from lakeloop.names import bronze_table
     from lakeloop.simulate import DRIFT_KINDS, SimConfig, parse_drift, profile_contracts, simulate
     from lakeloop.storage import Lake, ObjectStore
-    from lakeloop.training_sets import LABEL, known_positive_ids
+    from lakeloop.training.training_sets import LABEL, known_positive_ids
 
     domain = next(d for d in load_domains(profile_contracts(profile)).values()
                   if d.kind == "classification")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from lakeloop.training_columns import LABEL, SPLIT
+from lakeloop.training.columns import LABEL, SPLIT
 
 TIME = "t"
 SPLITS = (("train", 0.7), ("validation", 0.1), ("test", 0.2))

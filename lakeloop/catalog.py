@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import polars as pl
 
-from lakeloop.bronze import bronze_table, quarantine_table
-from lakeloop.domains import Domain
-from lakeloop.monitoring import accuracy_table, drift_table, performance_table
+from lakeloop.contracts.domains import Domain
+from lakeloop.names import (
+    ALERTS_TABLE,
+    accuracy_table,
+    bronze_table,
+    drift_table,
+    performance_table,
+    quarantine_table,
+)
 from lakeloop.storage.lake import PARTITION_COLUMN, Lake
-
-ALERTS_TABLE = "alerts/log"
 
 
 def data_tables(domains: dict[str, Domain]) -> list[str]:

@@ -1,19 +1,27 @@
 """One settings object, read from the environment with defaults that work on a laptop.
 
+Each setting is declared once, with ``setting(default, env=..., doc=...)``: its default, the
+environment variable that overrides it, and what it does. From that one declaration come the
+loader (``Settings.from_env``), the environment a child process is given (``to_env``: the
+demo's code location) and the documentation's configuration table (``settings_table``).
+
 Read it where it is needed (``Settings.from_env()``), never at import time, so tests and the
 Dagster code location can set the environment first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lakeloop.domains import Domain
+    from lakeloop.contracts.domains import Domain
 
 
 def project_root() -> Path:
@@ -26,17 +34,124 @@ def _default_home() -> Path:
     return project_root() / ".lakeloop"
 
 
+HOME_ENV = "LAKELOOP_HOME"  # the base folder of every path below that is not set itself
+_NO_DEFAULT: Any = dataclasses.MISSING
+
+
+def setting(default: Any = _NO_DEFAULT, *, env: str, doc: str, shown: str | None = None,
+            also: str | None = None, under_home: str | None = None) -> Any:
+    """A dataclass field that is a setting: ``env`` overrides ``default``; ``doc`` says what it
+    does (the docs table); ``shown``: the default as the table shows it; ``also``: a second
+    variable read when ``env`` is unset (a standard name, e.g. ``AWS_DEFAULT_REGION``);
+    ``under_home``: no default of its own - this folder under ``LAKELOOP_HOME``."""
+    meta = {"env": env, "doc": doc, "shown": shown, "also": also, "under_home": under_home}
+    if default is _NO_DEFAULT:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _parse(text: str, hint: Any) -> Any:
+    """An environment variable's text as the field's type (``X | None``: empty is None)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return None if not text.strip() else _parse(text, args[0])
+    if hint is bool:
+        return text.strip().lower() in {"1", "true", "yes", "on"}
+    if typing.get_origin(hint) is tuple:
+        return tuple(x.strip() for x in text.split(",") if x.strip())
+    return hint(text)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def _load(cls: Any, env: Mapping[str, str], home: Path) -> Any:
+    """``cls`` from the environment: each setting's variable, else its default."""
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[f.name] = _load(hint, env, home)
+            continue
+        if "env" not in f.metadata:
+            continue
+        text = env.get(f.metadata["env"]) or (env.get(f.metadata["also"] or "") or None)
+        if text is not None:
+            kwargs[f.name] = _parse(text, hint)
+        elif f.metadata["under_home"]:
+            kwargs[f.name] = _parse(str(home / f.metadata["under_home"]), hint)
+    return cls(**kwargs)
+
+
+def to_env(settings: Any) -> dict[str, str]:
+    """The environment that makes ``Settings.from_env`` rebuild ``settings`` in another
+    process (every setting that has a value)."""
+    out: dict[str, str] = {}
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if dataclasses.is_dataclass(value):
+            out |= to_env(value)
+        elif "env" in f.metadata and value is not None:
+            out[f.metadata["env"]] = _text(value)
+    return out
+
+
+def settings_table() -> str:
+    """The documentation's configuration table, one row a setting (``docs/hooks.py``)."""
+    rows = [f"| `{HOME_ENV}` | `./.lakeloop` | base folder of the paths not set themselves |"]
+
+    def walk(cls: Any) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(hints[f.name]):
+                walk(hints[f.name])
+                continue
+            m = f.metadata
+            if "env" not in m:
+                continue
+            default = m["shown"] or (f"`${HOME_ENV}/{m['under_home']}`" if m["under_home"]
+                                     else "-" if f.default in (None, _NO_DEFAULT)
+                                     else f"`{_text(f.default)}`")
+            name = f"`{m['env']}`" + (f" (or `{m['also']}`)" if m["also"] else "")
+            rows.append(f"| {name} | {default} | {' '.join(m['doc'].split())} |")
+
+    walk(Settings)
+    walk(EvidentlySettings)
+    return "\n".join(["| variable | default | what |", "|---|---|---|", *rows])
+
+
+# A rolling classification split (``lakeloop.training.split.SplitWindow``): the newest matured
+# days, the last TEST_DAYS for test, the VAL_DAYS before them for validation, the rest of
+# WINDOW_DAYS to train; labels count as matured after LABEL_WINDOW_DAYS
+SPLIT_WINDOW_DAYS = 28
+SPLIT_VAL_DAYS = 4
+SPLIT_TEST_DAYS = 5
+LABEL_WINDOW_DAYS = 30
+
+
 @dataclass(frozen=True)
 class S3Settings:
     """Non-secret S3 connection settings; credentials come from the standard AWS chain."""
 
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    allow_http: bool = False
+    endpoint_url: str | None = setting(
+        None, env="AWS_ENDPOINT_URL", doc="an S3-compatible endpoint (MinIO, a local moto)")
+    region: str = setting("us-east-1", env="AWS_REGION", also="AWS_DEFAULT_REGION",
+                          doc="the S3 region")
+    allow_http: bool = setting(False, env="AWS_ALLOW_HTTP", doc="plain HTTP to the endpoint")
     # Transient errors (a dropped connection, a 5xx, throttling) are retried with exponential
     # backoff for up to this long, by boto3 and by delta-rs alike; an outage that lasts
     # longer fails the step with the S3 error, every table at its last committed version.
-    retry_timeout_s: int = 60
+    retry_timeout_s: int = setting(
+        60, env="LAKELOOP_S3_RETRY_TIMEOUT_S",
+        doc="how long S3 errors that may pass (dropped connections, 5xx, throttling) are "
+            "retried with backoff, by boto3 and delta-rs, before the step fails; a failed step "
+            "leaves every table at its last commit")
 
 
 EVIDENTLY_URL = "http://127.0.0.1:8000"  # where `make dev` serves `evidently ui`
@@ -51,8 +166,12 @@ class EvidentlySettings:
     ``<lake root>/evidently`` beside a local lake, else ``<LAKELOOP_HOME>/evidently``;
     ``LAKELOOP_EVIDENTLY_WORKSPACE`` / ``LAKELOOP_EVIDENTLY_URL`` override them."""
 
-    workspace: Path
-    url: str = EVIDENTLY_URL
+    workspace: Path = setting(
+        env="LAKELOOP_EVIDENTLY_WORKSPACE", shown="`$LAKELOOP_LAKE/evidently`",
+        doc="the Evidently workspace the daily snapshots go to (`$LAKELOOP_HOME/evidently` "
+            "for an S3 lake)")
+    url: str = setting(EVIDENTLY_URL, env="LAKELOOP_EVIDENTLY_URL",
+                       doc="where `evidently ui` serves the workspace (the UI's links)")
 
     @classmethod
     def from_env(cls, lake_root: str, environ: Mapping[str, str] | None = None
@@ -73,11 +192,19 @@ class EvidentlySettings:
 class TrainingSettings:
     """Retraining knobs the sensors pass to the retrain jobs (and the demo shortens)."""
 
-    label_window_days: int = 30  # reported labels count as final after this many days
-    drift_train_days: int = 7  # drifted days with matured labels a drift retrain learns from
-    forecast_horizon: int = 14
-    encoder_length: int = 28
-    backtest_origins: int = 3
+    label_window_days: int = setting(
+        LABEL_WINDOW_DAYS, env="LAKELOOP_LABEL_WINDOW_DAYS",
+        doc="days after which reported labels count as matured (a label column's own "
+            "`maturity_days` wins)")
+    drift_train_days: int = setting(
+        7, env="LAKELOOP_DRIFT_TRAIN_DAYS",
+        doc="drifted days with matured labels a classification drift retrain waits for")
+    forecast_horizon: int = setting(14, env="LAKELOOP_FORECAST_HORIZON",
+                                    doc="open days a forecast covers")
+    encoder_length: int = setting(28, env="LAKELOOP_ENCODER_LENGTH",
+                                  doc="open days of history a forecaster reads")
+    backtest_origins: int = setting(3, env="LAKELOOP_BACKTEST_ORIGINS",
+                                    doc="rolling origins a forecast candidate is backtested on")
 
     def label_window(self, domain: Domain) -> int:
         """Days until a classification domain's labels count as final: the label column's
@@ -97,24 +224,8 @@ class TrainingSettings:
         the new level, so the new champion's reference week is all new level."""
         if domain.kind != "classification":
             return 7
-        from lakeloop.training_sets import SplitWindow
-
-        split = SplitWindow()
-        return self.label_window(domain) + split.val_days + split.test_days \
+        return self.label_window(domain) + SPLIT_VAL_DAYS + SPLIT_TEST_DAYS \
             + self.drift_train_days
-
-    def run_config(self, domain: Domain, as_of: str, drift: bool = False) -> dict:
-        """Run config of ``retrain_<domain>`` (``drift``: requested by the drift sensor; it
-        already waited ``drift_wait_days``, so the same matured-label rules apply)."""
-        name = domain.name
-        if domain.kind == "classification":
-            label = domain.main.roles.label
-            reported = label is not None and label.dataset is not None
-            window = {"label_window_days": self.label_window_days} if reported else {}
-            return {f"{name}_training_set": {"config": {"as_of": as_of, **window}}}
-        return {f"{name}_training_set": {"config": {
-            "as_of": as_of, "horizon": self.forecast_horizon,
-            "encoder_length": self.encoder_length, "backtest_origins": self.backtest_origins}}}
 
 
 @dataclass(frozen=True)
@@ -136,7 +247,7 @@ class Settings:
     """
 
     def load_domains(self) -> dict[str, Domain]:
-        from lakeloop.domains import load_domains
+        from lakeloop.contracts.domains import load_domains
 
         return load_domains(self.contracts_dir, list(self.domains) if self.domains else None)
 
@@ -145,64 +256,53 @@ class Settings:
         their lake resource, so both always name the same workspace."""
         return EvidentlySettings.from_env(self.lake_root, environ)
 
-    lake_root: str
-    landing_root: str
-    dagster_home: Path
-    partitions_start: str = "2026-01-01"
-    partitions_end: str | None = None
-    contracts_dir: Path | None = None
-    device: str = "auto"
+    lake_root: str = setting(env="LAKELOOP_LAKE", under_home="lake",
+                             doc="Delta tables; a folder or `s3://bucket/prefix`")
+    landing_root: str = setting(env="LAKELOOP_LANDING", under_home="landing",
+                                doc="landing zone; a folder or `s3://bucket/prefix`")
+    dagster_home: Path = setting(env="DAGSTER_HOME", under_home="dagster_home",
+                                 doc="the Dagster instance (SQLite unless its dagster.yaml "
+                                     "says otherwise)")
+    partitions_start: str = setting("2026-01-01", env="LAKELOOP_PARTITIONS_START",
+                                    doc="first daily partition")
+    partitions_end: str | None = setting(
+        None, env="LAKELOOP_PARTITIONS_END", shown="today",
+        doc="the day after the last partition, where history loaded into the lake ends "
+            "(`lakeloop demo` sets it)")
+    contracts_dir: Path | None = setting(
+        None, env="LAKELOOP_CONTRACTS", shown="built-in",
+        doc="folder with your own dataset contracts (replaces the built-ins)")
+    device: str = setting("auto", env="LAKELOOP_DEVICE",
+                          doc="torch device for training and scoring: `auto` (CUDA when "
+                              "present, else CPU), `cpu`, `cuda[:N]`, `mps`")
     s3: S3Settings = field(default_factory=S3Settings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
-    sensor_interval_s: int = 300  # drift sensors: least time between two ticks
-    # alert_outbox sensor: least time between two looks for pending alerts (each alert
-    # then waits its own backoff, AlertsResource.retry_first_s doubling to retry_max_s)
-    alert_retry_interval_s: int = 60
-    domains: tuple[str, ...] | None = None  # enabled domains; None: every domain of the contracts
-    # how a run executes its steps: "in_process" (one process: the heavy imports - GX,
-    # Evidently, torch - are paid once per run, not once per step) or "multiprocess"
-    # (a process per step, steps of one stage in parallel). The cluster uses its own.
-    executor: str = "in_process"
-    # a backfill of ingest + features over many days: one run reading and committing the whole
-    # range (None), or runs of at most this many days (bounds memory on very large days)
-    backfill_days_per_run: int | None = None
-    # an open day missing from a feature look-back (its ingest failed or never ran): "flag"
-    # (the features are built and their lookback_complete check warns, naming the days) or
-    # "fail" (the features are refused until the day is ingested)
-    missing_lookback: str = "flag"
+    sensor_interval_s: int = setting(300, env="LAKELOOP_SENSOR_INTERVAL_S",
+                                     doc="least seconds between two drift-sensor ticks")
+    # each alert then waits its own backoff, AlertsResource.retry_first_s doubling to
+    # retry_max_s
+    alert_retry_interval_s: int = setting(
+        60, env="LAKELOOP_ALERT_RETRY_INTERVAL_S",
+        doc="least seconds between two looks of the `alert_outbox` sensor for pending alerts")
+    domains: tuple[str, ...] | None = setting(
+        None, env="LAKELOOP_DOMAINS", shown="every domain of the contracts",
+        doc="domains to run, comma-separated, e.g. `demand`")
+    executor: str = setting(
+        "in_process", env="LAKELOOP_EXECUTOR",
+        doc="how a run executes its steps: `in_process` (heavy imports paid once a run) or "
+            "`multiprocess` (a process per step, a stage's steps side by side)")
+    backfill_days_per_run: int | None = setting(
+        None, env="LAKELOOP_BACKFILL_DAYS_PER_RUN", shown="- (one run)",
+        doc="a backfill of ingest + features: runs of at most this many days instead of one "
+            "run for the whole range (bounds memory on very large days)")
+    missing_lookback: str = setting(
+        "flag", env="LAKELOOP_MISSING_LOOKBACK",
+        doc="an open day missing from a feature look-back: `flag` (built; the "
+            "`lookback_complete` check warns with the days) or `fail` (refused until the day "
+            "is ingested)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Every setting from its environment variable, else its default."""
         env = os.environ if environ is None else environ
-        home = Path(env.get("LAKELOOP_HOME", str(_default_home())))
-        contracts = env.get("LAKELOOP_CONTRACTS")
-        return cls(
-            lake_root=env.get("LAKELOOP_LAKE", str(home / "lake")),
-            landing_root=env.get("LAKELOOP_LANDING", str(home / "landing")),
-            dagster_home=Path(env.get("DAGSTER_HOME", str(home / "dagster_home"))),
-            partitions_start=env.get("LAKELOOP_PARTITIONS_START", "2026-01-01"),
-            partitions_end=env.get("LAKELOOP_PARTITIONS_END") or None,
-            contracts_dir=Path(contracts) if contracts else None,
-            device=env.get("LAKELOOP_DEVICE", "auto"),
-            sensor_interval_s=int(env.get("LAKELOOP_SENSOR_INTERVAL_S", "300")),
-            alert_retry_interval_s=int(env.get("LAKELOOP_ALERT_RETRY_INTERVAL_S", "60")),
-            executor=env.get("LAKELOOP_EXECUTOR", "in_process"),
-            backfill_days_per_run=int(env["LAKELOOP_BACKFILL_DAYS_PER_RUN"])
-            if env.get("LAKELOOP_BACKFILL_DAYS_PER_RUN") else None,
-            missing_lookback=env.get("LAKELOOP_MISSING_LOOKBACK", "flag"),
-            domains=tuple(d.strip() for d in env["LAKELOOP_DOMAINS"].split(",") if d.strip())
-            if env.get("LAKELOOP_DOMAINS") else None,
-            training=TrainingSettings(
-                label_window_days=int(env.get("LAKELOOP_LABEL_WINDOW_DAYS", "30")),
-                drift_train_days=int(env.get("LAKELOOP_DRIFT_TRAIN_DAYS", "7")),
-                forecast_horizon=int(env.get("LAKELOOP_FORECAST_HORIZON", "14")),
-                encoder_length=int(env.get("LAKELOOP_ENCODER_LENGTH", "28")),
-                backtest_origins=int(env.get("LAKELOOP_BACKTEST_ORIGINS", "3")),
-            ),
-            s3=S3Settings(
-                endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-                region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
-                allow_http=env.get("AWS_ALLOW_HTTP", "").lower() in {"1", "true", "yes"},
-                retry_timeout_s=int(env.get("LAKELOOP_S3_RETRY_TIMEOUT_S", "60")),
-            ),
-        )
+        return _load(cls, env, Path(env.get(HOME_ENV) or _default_home()))

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.demand_training import forecast_training_assets
+from assets.classification_training import classification_training_assets
 from assets.features import MISSING_LOOKBACK, feature_assets
-from assets.fraud_training import classification_training_assets
+from assets.forecast_training import forecast_training_assets
 from assets.ingest import ingest_assets
 from assets.monitoring import monitoring_assets
 from assets.partitions import daily_partitions
 from assets.scoring import scoring_assets
-from lakeloop.domains import Domain
+from lakeloop.contracts.domains import Domain
 from lakeloop.settings import Settings
 from pipelines.jobs import nightly_job, retrain_job
 from pipelines.schedules import nightly_schedule

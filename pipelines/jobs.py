@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakeloop.domains import Domain
+from lakeloop import names
+from lakeloop.contracts.domains import Domain
+from lakeloop.settings import TrainingSettings
 
 NIGHTLY_STAGES = ("ingest", "features", "scoring", "monitoring")
 # A step that failed on something that may pass (S3 or the network gone for a few seconds:
@@ -18,7 +20,7 @@ STEP_RETRIES = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONEN
 def nightly_job(domain: Domain, partitions: dg.PartitionsDefinition
                 ) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        f"nightly_{domain.name}",
+        names.nightly_job(domain.name),
         selection=dg.AssetSelection.groups(*(f"{domain.name}_{s}" for s in NIGHTLY_STAGES)),
         partitions_def=partitions,
         op_retry_policy=STEP_RETRIES,
@@ -29,9 +31,27 @@ def nightly_job(domain: Domain, partitions: dg.PartitionsDefinition
 
 def retrain_job(domain: Domain) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        f"retrain_{domain.name}",
-        selection=dg.AssetSelection.assets(f"{domain.name}_training_set", f"{domain.name}_model"),
+        names.retrain_job(domain.name),
+        selection=dg.AssetSelection.assets(names.training_set_asset(domain.name),
+                                           names.model_asset(domain.name)),
         op_retry_policy=STEP_RETRIES,
         description=f"Rebuild the {domain.name} training set, train and evaluate a challenger, "
         "promote it if it wins.",
     )
+
+
+def retrain_run_config(training: TrainingSettings, domain: Domain, as_of: str,
+                       drift: bool = False) -> dict:
+    """The ``ops`` run config of ``retrain_<domain>`` as of a day (``drift``: requested by the
+    drift sensor, which already waited ``drift_wait_days``, so the same matured-label rules
+    apply). Keyed by asset name, so it lives with the jobs, not in the core."""
+    name = names.training_set_asset(domain.name)
+    if domain.kind == "classification":
+        label = domain.main.roles.label
+        reported = label is not None and label.dataset is not None
+        window = {"label_window_days": training.label_window_days} if reported else {}
+        return {name: {"config": {"as_of": as_of, **window}}}
+    return {name: {"config": {
+        "as_of": as_of, "horizon": training.forecast_horizon,
+        "encoder_length": training.encoder_length,
+        "backtest_origins": training.backtest_origins}}}

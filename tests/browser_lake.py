@@ -21,7 +21,7 @@ from lakeloop.settings import Settings
 from lakeloop.simulate import SimConfig, simulate
 from lakeloop.storage import ObjectStore
 from pipelines.definitions import build_definitions
-from pipelines.demo import prepare_home
+from pipelines.instance import prepare_home
 from tests.conftest import TINY
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}

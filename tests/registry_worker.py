@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from lakeloop.registry import ModelRegistry
+from lakeloop.registry.model_registry import ModelRegistry
 from lakeloop.settings import S3Settings
 from lakeloop.storage import ObjectStore
 

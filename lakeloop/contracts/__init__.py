@@ -15,6 +15,10 @@ A contract has three parts:
 Every dataset belongs to a ``domain``. A domain's *kind* follows from its main dataset's roles:
 a ``label`` makes a classification domain (fraud), ``series`` + ``target`` a forecasting domain
 (demand). A contract is validated when loaded; errors name the file, the field and the fix.
+
+Modules: this one (the contract models and loading), ``calendar`` (a contract's calendar and the
+open-day arithmetic built on it), ``domains`` (contracts grouped into domains), ``base`` (the
+strict base model); the built-in contracts are the YAML files beside them.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from lakeloop.contracts.base import StrictModel as _Strict
+from lakeloop.contracts.calendar import BusinessCalendar, CalendarSpec
 
 DType = Literal["string", "int64", "float64", "bool", "date", "datetime"]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 BUILTIN_DIR = Path(__file__).parent
 EVENT_TIME = "event_time"  # lakeloop's name for an event time it derives (epoch, date + time)
@@ -46,10 +52,6 @@ NUMERIC = ("int64", "float64")
 
 class ContractError(ValueError):
     """A contract file that cannot be used; the message names the file and the fix."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ColumnSpec(_Strict):
@@ -86,7 +88,7 @@ class ColumnSpec(_Strict):
 class BatchRules(_Strict):
     min_rows: int = 1
     # a day's lower bound learnt from the same weekday over the last ``volume_weeks`` weeks
-    # (``lakeloop.volume_bounds``), at this budget of false refusals
+    # (``lakeloop.ingest.volume_bounds``), at this budget of false refusals
     false_refusals: float = 1.0
     false_refusal_days: int = 365
     volume_weeks: int = 8
@@ -236,37 +238,6 @@ class Roles(_Strict):
     monitoring: Monitoring = Field(default_factory=Monitoring)
 
 
-class HolidaySource(_Strict):
-    """Public holidays from the ``holidays`` package, and/or recurring month-days."""
-
-    country: str | None = Field(None, description="ISO country code, e.g. DE")
-    subdiv: str | None = Field(None, description="subdivision, e.g. BY")
-    recurring: list[str] = Field(default_factory=list, description='month-days, e.g. "12-25"')
-
-
-class CalendarSpec(_Strict):
-    """When a domain is open. A closed day is neither a failure nor an alert; look-backs,
-    horizons and seasons count open days."""
-
-    closed_weekdays: list[Weekday] = Field(default_factory=list)
-    closed_dates: list[str] = Field(default_factory=list, description="YYYY-MM-DD")
-    open_dates: list[str] = Field(default_factory=list, description="YYYY-MM-DD days open "
-                                  "although a closed weekday or a holiday would close them "
-                                  "(a trading Saturday)")
-    holidays: HolidaySource | None = None
-    closed_on_holidays: bool = False
-    no_files_means_closed: bool = Field(
-        False, description="a day with no landing files is a closed day, not a failure")
-
-    @model_validator(mode="after")
-    def _open_or_closed(self) -> CalendarSpec:
-        both = sorted(set(self.open_dates) & set(self.closed_dates))
-        if both:
-            raise ValueError(f"calendar: {both} in both open_dates and closed_dates; keep "
-                             "each date in one")
-        return self
-
-
 class Contract(_Strict):
     name: str
     domain: str = Field(description="the domain this dataset feeds (fraud, demand, ...)")
@@ -390,8 +361,6 @@ class Contract(_Strict):
             raise ValueError(f"landing columns {dup} are mapped by more than one declared "
                              "column (`source`); one column, several roles: use roles instead")
         if self.calendar is not None:
-            from lakeloop.business_calendar import BusinessCalendar
-
             BusinessCalendar(self.calendar)  # bad country, dates, every day closed: fail now
 
     # -- reading --------------------------------------------------------------------------

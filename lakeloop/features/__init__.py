@@ -2,6 +2,9 @@
 
 Each function takes exactly the look-back its windows need (the caller reads that window from
 the lake, nothing more) and returns features for one day's rows only.
+
+``events``  a classification domain's event features: per-entity windows, label history
+``series``  a forecasting domain's per-series features over open days
 """
 
 from lakeloop.features.events import (

@@ -20,8 +20,8 @@ import datetime as dt
 
 import polars as pl
 
-from lakeloop.business_calendar import BusinessCalendar
 from lakeloop.contracts import Contract
+from lakeloop.contracts.calendar import BusinessCalendar
 from lakeloop.storage.lake import PARTITION_COLUMN
 
 SERIES_ID = "series_id"

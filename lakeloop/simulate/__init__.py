@@ -11,10 +11,15 @@ Same seed and arguments give byte-identical files. That is the default ``simulat
 
     payments/date=YYYY-MM-DD/part-0.csv         card payments with a 0/1 isFraud column
     shop_sales/date=YYYY-MM-DD/part-0.parquet   a shop's sku sales (no file on closed days)
+
+Modules: ``config`` (settings, summary, file encoding), ``calendar`` (the simulator's clock
+and holidays), ``fraud`` and ``demand`` (the default profile's two datasets), ``partner``
+(the other team's profile), ``drift`` (``KIND@DAY`` injections).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +37,20 @@ from lakeloop.simulate.fraud import (
 )
 from lakeloop.storage.objects import ObjectStore
 
-__all__ = ["DRIFT_KINDS", "PROFILES", "Drift", "SimConfig", "SimSummary", "parse_drift",
-           "simulate"]
+__all__ = ["DRIFT_KINDS", "PROFILES", "Drift", "SimConfig", "SimSummary", "config_from_args",
+           "parse_drift", "simulate"]
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    """The simulator settings of ``lakeloop simulate`` and ``lakeloop demo`` (their shared
+    options: start, days, seed, scale, shape, drifts, format, profile)."""
+    return SimConfig(
+        start=args.start, days=args.days, seed=args.seed, scale=args.scale,
+        stores=args.stores, items=args.items,
+        drifts=tuple(parse_drift(d, args.start) for d in args.drift),
+        transactions_format=args.transactions_format,
+        profile=args.profile, skus=args.skus,
+    )
 
 
 def simulate(

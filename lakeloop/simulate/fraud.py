@@ -276,7 +276,7 @@ def chargebacks(transactions: pl.DataFrame, seed: int, day: dt.date) -> pl.DataF
         card_id="card_id",
         merchant_id="merchant_id",
         tx_ts="ts",
-        reported_date=pl.lit(day) + pl.duration(days=pl.Series(delay, dtype=pl.Int64)),
+        reported_date=pl.lit(day) + pl.duration(days=pl.lit(pl.Series(delay, dtype=pl.Int64))),
         amount="amount",
         reason_code="pattern",
     )

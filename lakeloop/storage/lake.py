@@ -24,7 +24,7 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
-from deltalake.transaction import AddAction, create_table_with_add_actions
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from lakeloop.settings import S3Settings
 from lakeloop.storage.objects import ObjectStore, is_s3, join
@@ -247,7 +247,8 @@ class Lake:
                 if current is None:
                     raise  # (else another writer created it meanwhile: commit on theirs)
         current.create_write_transaction(
-            files, mode="overwrite", schema=_merged(table, current.schema(), written, evolve),
+            list[AddAction | RemoveAction](files), mode="overwrite",
+            schema=_merged(table, current.schema(), written, evolve),
             partition_by=[PARTITION_COLUMN],
             partition_filters=[(PARTITION_COLUMN, ">=", start.isoformat()),
                                (PARTITION_COLUMN, "<=", end.isoformat())],
