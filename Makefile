@@ -46,9 +46,11 @@ test: setup system-deps  ## lint, type-check the core, then the whole test suite
 	$(BIN)/mypy
 	$(BIN)/pytest --durations=25
 
+# the unit tier without the tests marked slow (model training, weeks of simulated features),
+# on both cores (pytest-xdist): each unit test owns its temporary folders, so they run apart
 test-fast: setup  ## the edit loop: lint and the unit tier, no training, no servers (~2 min)
 	$(BIN)/ruff check .
-	$(BIN)/pytest tests/unit -m "not slow" --durations=10
+	$(BIN)/pytest tests/unit -m "not slow" -n 2 --durations=10
 
 # mkdocs-material prints a banner about its successor on every run: not the user's doing
 docs: setup  ## the documentation site on http://127.0.0.1:8001 (mkdocs-material)

@@ -37,6 +37,8 @@ from lakeloop.models.forecast.nhits import (
 from lakeloop.registry.model_registry import ModelRegistry
 from lakeloop.storage import ObjectStore
 
+pytestmark = pytest.mark.slow  # trains N-HiTS: make test, not make test-fast
+
 CAL = BusinessCalendar(CalendarSpec(closed_weekdays=["sun"], holidays=HolidaySource(country="FR"),
                                     closed_on_holidays=True))
 SEASON = CAL.periods_per_week  # 6

@@ -72,6 +72,7 @@ def test_budget_sets_the_per_day_rate_through_the_episode_rule() -> None:
         pytest.approx(1 / 120)
 
 
+@pytest.mark.slow
 def test_calibration_on_a_synthetic_null_keeps_the_budgeted_rate() -> None:
     """Quiet days like the history: the share of days called drifted stays near the per-day
     rate the budget allows (tolerance: within a factor 2.5 either way over 240 days - the
@@ -91,6 +92,7 @@ def test_calibration_on_a_synthetic_null_keeps_the_budgeted_rate() -> None:
     assert episodes <= 2 * days / 60  # budget 1 per 60 days, with the same tolerance
 
 
+@pytest.mark.slow
 def test_fixed_thresholds_alarm_on_the_same_quiet_days() -> None:
     """Why calibration: the previous fixed settings call most of these quiet days drifted."""
     previous = DriftConfig(column_threshold=0.05, drift_share=0.15, min_drifted_columns=3,

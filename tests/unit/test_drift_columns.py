@@ -190,6 +190,7 @@ def test_the_prediction_is_not_also_a_column() -> None:
                       prediction="hour")
 
 
+@pytest.mark.slow
 def test_a_handful_of_drifted_columns_in_a_wide_table_is_drift() -> None:
     """40 columns, 4 of them shifted: a 10 % share stays under a 15 % share threshold, but 4
     drifted columns reach ``min_drifted_columns``; without it the day would look quiet."""

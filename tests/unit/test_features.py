@@ -26,6 +26,8 @@ from lakeloop.names import bronze_table
 from lakeloop.storage import Lake, ObjectStore
 from tests.conftest import day
 
+pytestmark = pytest.mark.slow  # builds weeks of simulated features: make test only
+
 TX = load_contract("transactions")
 LABELS = load_contract("fraud_labels")
 SALES = load_contract("sales")

@@ -34,6 +34,8 @@ from lakeloop.training.split import SplitWindow
 from lakeloop.training.training_sets import LABEL, classification_training_set
 from tests.conftest import day, write_landing
 
+pytestmark = pytest.mark.slow  # trains networks and trees: make test, not make test-fast
+
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = load_domains()["fraud"]
 MODEL_NAME = DOMAIN.name
