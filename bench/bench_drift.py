@@ -223,7 +223,8 @@ def ranks(weights: dict[str, float]) -> dict[str, int]:
 # A judge is built on a reference (and, for ``lakeloop``, the null days before it) and says
 # whether a day drifted. ``loop`` rebuilds it when the loop moves the reference.
 
-Judge = Callable[[dt.date], bool]
+# a day's verdict, or (verdict, evidence, evidence threshold) for the sequential rule
+Judge = Callable[[dt.date], "bool | tuple[bool, float | None, float | None]"]
 
 
 def lakeloop_judge(m: Monitored, reference: pl.DataFrame, history: pl.DataFrame,
@@ -259,8 +260,8 @@ def lakeloop_judge(m: Monitored, reference: pl.DataFrame, history: pl.DataFrame,
         meas = measure(reference, current, shape.columns, cfg, shape.categorical,
                        current_rows=cal.current_rows)
         age = age_days(ref_first, ref_last, day - dt.timedelta(days=span - 1), day)
-        scores[day] = cal.assess(meas, age)
-        return scores[day].drifted_day
+        scores[day] = s = cal.assess(meas, age)
+        return s.drifted_day, s.evidence, s.evidence_threshold
 
     return judge
 
@@ -284,6 +285,9 @@ def lakeloop_detail(m: Monitored, scores: dict[dt.date, Any], info: dict[str, An
         "daily_score": [round(scores[d].value, 3) if d in scores else None for d in m.days],
         "daily_threshold": [round(scores[d].threshold, 3) if d in scores else None
                             for d in m.days],
+        # the sequential rule's evidence per day (``lakeloop.alerting.sequential``)
+        "daily_evidence": [None if d not in scores or scores[d].evidence is None
+                           else round(scores[d].evidence, 3) for d in m.days],
     }
 
 
@@ -472,8 +476,12 @@ def loop(m: Monitored, build: Callable[[pl.DataFrame, pl.DataFrame, dt.date], Ju
     for day in m.days:
         if day >= drift_day and not seen_drift:  # a false episode still open when it starts
             open_at_drift, seen_drift = state.open, True
-        verdicts[day] = judge(day)
-        actions = step(state, day, verdicts[day], policy, shape.name, reference=reference_id)
+        verdict = judge(day)
+        drifted, evidence, threshold = (verdict, None, None) if isinstance(verdict, bool) \
+            else verdict
+        verdicts[day] = drifted
+        actions = step(state, day, drifted, policy, shape.name, reference=reference_id,
+                       evidence=evidence, evidence_threshold=threshold)
         if any(a.kind == "open" for a in actions):
             opened.append(day)
             reference, history = m.moved_to(day)

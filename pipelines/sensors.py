@@ -79,7 +79,7 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
         name=names.drift_sensor(domain), job_name=job, minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Requests {job} when {domain} drift persists ({policy.k} of the last "
-        f"{policy.n} days drifted"
+        f"{policy.n} days drifted, or the days' drift evidence built up past its threshold"
         + (", or the champion's realised PR-AUC decayed" if classification else "")
         + f"), at most once per episode and per {policy.cooldown_days}-day "
         "cooldown; alerts when an episode opens, when it resolves (quiet days, or the "
@@ -104,7 +104,9 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
         requests, alerted = [], False
         for judged in days:
             day = judged.day
-            actions = step(state, day, judged.drifted, policy, domain, reference=judged.reference)
+            evidence, evidence_threshold = judged.evidence
+            actions = step(state, day, judged.drifted, policy, domain, reference=judged.reference,
+                           evidence=evidence, evidence_threshold=evidence_threshold)
             kinds = {a.kind: a for a in actions}
             if "retrain" in kinds:
                 requests.append(_retrain_request(spec, day, kinds["retrain"], training))

@@ -3,8 +3,10 @@
 A pure state machine over the daily drift history, so the sensor is a thin loop and the
 rules are tested without Dagster:
 - a day "drifted" if its dataset drift or prediction drift flag is set;
-- an episode opens when at least ``k`` of the last ``n`` measured days drifted: one alert, and
-  one retrain unless the previous retrain is younger than ``cooldown_days``;
+- an episode opens when at least ``k`` of the last ``n`` measured days drifted, or when the
+  days' evidence has built up past its threshold (``sequential``: a drift too small for any
+  one day's verdict but kept up day after day): one alert, and one retrain unless the
+  previous retrain is younger than ``cooldown_days``;
 - the retrain can wait ``retrain_after_days`` after the alert, so the drifted days' labels
   (fraud) or actuals (demand) are in the training data when it runs;
 - it resolves after ``quiet_days`` quiet days in a row: one "resolved" alert;
@@ -22,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from lakeloop.alerting.sequential import cusum_step
 
 # A reference id: the champion version, plus "+baseline:<first day>" after a re-baseline
 # (``lakeloop.monitoring.rebaseline.Baseline.reference_id``).
@@ -50,6 +54,7 @@ class EpisodeState:
     reference: str | None = None  # what the latest day was measured against
     opened_reference: str | None = None  # what the open episode's days were measured against
     persisting_noted: bool = False  # the open episode's "persisting" notice was given
+    evidence: float = 0.0  # Page's sum of the days' evidence since the last reset (``sequential``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,7 +106,8 @@ def _move_reference(state: EpisodeState, reference: str | None, iso: str,
         state.opened_reference = previous or reference  # an episode from an older cursor
     if previous is None or previous == reference:
         return []
-    state.recent, state.quiet_streak = [], 0  # only days since the move count from now on
+    # only days since the move count from now on
+    state.recent, state.quiet_streak, state.evidence = [], 0, 0.0
     if not state.open:
         return []
     old = state.opened_reference or previous
@@ -110,14 +116,13 @@ def _move_reference(state: EpisodeState, reference: str | None, iso: str,
 
 
 def _open(state: EpisodeState, day: dt.date, policy: RetrainPolicy,
-          domain: str) -> list[Action]:
+          domain: str, why: str) -> list[Action]:
     """Open an episode on ``day``: the alert, and the retrain (now, later, or not at all
     within the cooldown)."""
     iso = day.isoformat()
     state.open, state.opened, state.quiet_streak = True, iso, 0
     state.opened_reference, state.persisting_noted = state.reference, False
     episode = f"{domain}-{iso}"
-    why = f"drift on {sum(state.recent)} of the last {len(state.recent)} days"
     actions = [Action("open", iso, episode, why)]
     last = dt.date.fromisoformat(state.last_retrain) if state.last_retrain else None
     if last is not None and (day - last).days < policy.cooldown_days:
@@ -150,23 +155,43 @@ def _persisting(state: EpisodeState, day: dt.date, policy: RetrainPolicy,
                    f"`lakeloop monitoring accept {domain} --from {state.opened}`, or retrain")]
 
 
+def _why_open(state: EpisodeState, policy: RetrainPolicy,
+              evidence_threshold: float | None) -> str | None:
+    """Why an episode opens today, or None: ``k`` of ``n`` drifted days, or the days'
+    evidence past its threshold."""
+    if sum(state.recent) >= policy.k:
+        return f"drift on {sum(state.recent)} of the last {len(state.recent)} days"
+    if evidence_threshold is not None and state.evidence >= evidence_threshold:
+        return (f"drift building up over days: evidence {state.evidence:.1f} reached its "
+                f"threshold {evidence_threshold:.1f}")
+    return None
+
+
 def step(state: EpisodeState, day: dt.date, drifted: bool, policy: RetrainPolicy,
-         domain: str, reference: str | None = None) -> list[Action]:
+         domain: str, reference: str | None = None, evidence: float | None = None,
+         evidence_threshold: float | None = None) -> list[Action]:
     """Advance ``state`` by one measured day; returns what to do (mutates ``state``).
 
     ``reference``: the id of what the day was measured against (the champion version, with
-    ``+baseline:<day>`` after a re-baseline); None keeps the rules that ignore it."""
+    ``+baseline:<day>`` after a re-baseline); None keeps the rules that ignore it.
+    ``evidence``: the day's calibrated evidence of drift (a standard normal score on quiet
+    days) and ``evidence_threshold`` the sequential rule's threshold (``sequential``); None
+    (an uncalibrated monitor, a day reported but not judged): the day adds nothing to it."""
     iso = day.isoformat()
     actions = _move_reference(state, reference, iso, domain)
     state.recent = [*state.recent, drifted][-policy.n:]
+    if evidence is not None and evidence_threshold is not None and not state.open:
+        state.evidence = cusum_step(state.evidence, evidence)
     state.last_day = iso
     if state.retrain_due and iso >= state.retrain_due:
         state.last_retrain, state.retrain_due = iso, None
         actions.append(Action("retrain", iso, f"{domain}-{state.opened}",
                               f"scheduled when the episode opened on {state.opened}"))
     if not state.open:
-        if sum(state.recent) >= policy.k:
-            actions += _open(state, day, policy, domain)
+        why = _why_open(state, policy, evidence_threshold)
+        if why is not None:
+            state.evidence = 0.0  # the next episode builds its own evidence
+            actions += _open(state, day, policy, domain, why)
         return actions
     episode = f"{domain}-{state.opened}"
     state.quiet_streak = 0 if drifted else state.quiet_streak + 1

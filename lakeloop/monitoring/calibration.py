@@ -31,12 +31,17 @@ own history varies when nothing is wrong:
    fitted by a scaled chi-square with matched mean and variance (Satterthwaite 1946, Box
    1954: the law of a positive weighted sum of squares), at the per-day rate the budget
    allows.
-5. **The budget** is false episodes per days (default 1 per 60, issue 25). An episode opens
-   when ``k`` of the last ``n`` days drifted (``lakeloop.alerting.policy``); with independent days
-   at a per-day rate ``p`` that happens ``p * C(n-1, k-1) p^(k-1) (1-p)^(n-k)`` of days, solved
-   for ``p`` and split evenly between the day's signals (Bonferroni): the expected run length
-   between false alarms is set by the budget, as alibi-detect's online detectors are
-   configured by their expected run time.
+5. **The budget** is false episodes per days (default 1 per 60, issue 25), shared by two
+   rules (``SEQUENTIAL_SHARE`` each). *Day by day*: an episode opens when ``k`` of the last
+   ``n`` days drifted (``lakeloop.alerting.policy``); with independent days at a per-day rate
+   ``p`` that happens ``p * C(n-1, k-1) p^(k-1) (1-p)^(n-k)`` of days, solved for ``p`` and
+   split evenly between the day's signals (Bonferroni). *Over days*: each day's score is
+   mapped to its evidence, the normal quantile of its tail under the same predictive null
+   law (``evidence``), and Page's CUSUM of the evidence opens an episode when it reaches the
+   threshold whose average run length is the rule's share of the budget
+   (``lakeloop.alerting.sequential``): a drift too small for one day's verdict but kept up
+   is found in days. Either way the expected run length between false alarms is set by the
+   budget, as alibi-detect's online detectors are configured by their expected run time.
 6. **Per-column thresholds** (what the report and the metadata show as a column "drifted")
    are each statistic's value at the family-wise z of the same rate over all columns: on a
    quiet day the expected number of flagged columns stays below the day's rate.
@@ -55,6 +60,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from lakeloop.alerting.sequential import K, cusum_threshold
 from lakeloop.monitoring.measure import (
     DriftConfig,
     Measured,
@@ -76,6 +82,10 @@ SPLITS = 5  # random halves of the first week measured for the prediction null's
 VIEW_FLOORS = {"location": delta_spread, "range": share_spread}
 MIN_TREND_DAYS = 8  # null days needed before a wander with age is fitted (``fit_signed``)
 TREND_P = 0.05  # one-sided significance at which the null days show a wander
+# the false-alarm budget's part given to the sequential rule (the rest: k of n days); an
+# even split, so neither rule's thresholds depend on how the other is doing
+SEQUENTIAL_SHARE = 0.5
+LAW_SAMPLES = 200  # bootstrap fits of the null score's law kept with the calibration
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,10 @@ class Budget:
     @property
     def rate(self) -> float:
         return self.false_episodes / self.per_days
+
+    def share(self, fraction: float) -> Budget:
+        """The part of this budget given to one of the rules that spend it."""
+        return Budget(self.false_episodes * fraction, self.per_days)
 
     def describe(self) -> str:
         return f"<= {self.false_episodes:g} false episode per {self.per_days} days"
@@ -271,10 +285,20 @@ class DayScore:
     contributions: dict[str, float]  # column -> its share of the score (weight x squares)
     # why the day is reported but not judged (empty: judged); see ``Calibration.judge``
     unjudged: str = ""
+    # the day's evidence for the sequential rule (``Calibration.evidence``) and that rule's
+    # threshold; None when the day is not judged or the calibration predates the rule
+    evidence: float | None = None
+    evidence_threshold: float | None = None
 
     @property
     def drifted_day(self) -> bool:
-        return not self.unjudged and self.value >= self.threshold
+        """Over the day's threshold - or so unusual that the day alone carries the
+        sequential rule's whole threshold (it opens an episode by itself either way)."""
+        if self.unjudged:
+            return False
+        alone = (self.evidence is not None and self.evidence_threshold is not None
+                 and self.evidence - K >= self.evidence_threshold)
+        return self.value >= self.threshold or alone
 
 
 def _square(z: float | None) -> float:
@@ -317,6 +341,26 @@ class Calibration:
     # view (``lakeloop.monitoring.measure.VIEWS``) -> column -> its signed effect's null; empty in
     # calibrations stored before views were measured
     views: dict[str, dict[str, NullModel]] = field(default_factory=dict)
+    # the null score's predictive law: bootstrap fits ``(g, h)`` of ``g * chi2(h)``
+    # (``satterthwaite_threshold``), and the sequential rule's threshold on the days'
+    # evidence (``lakeloop.alerting.sequential``); empty / None in older calibrations
+    score_law: list[list[float]] = field(default_factory=list)
+    sequential_threshold: float | None = None
+
+    def evidence(self, value: float) -> float | None:
+        """How unusual a day's score is, as a standard normal quantile of its tail under the
+        null law (quiet days: about ``N(0, 1)``, above its median positive). When the
+        current side pools ``m`` days, consecutive days share rows and their evidence is
+        correlated; divided by ``sqrt(m)``, its sum over days has the variance of ``N(0, 1)``
+        steps (a moving sum's long-run variance), which the rule's threshold assumes."""
+        if not self.score_law:
+            return None
+        from scipy.stats import chi2, norm
+
+        law = np.asarray(self.score_law, dtype=float)
+        tail = float(chi2.sf(max(value, 0.0) / law[:, 0], law[:, 1]).mean())
+        u = float(norm.isf(min(max(tail, 1e-300), 1.0 - 1e-12)))
+        return u / math.sqrt(max(self.pooled_days, 1.0))
 
     def assess(self, measured: Measured, age_days: float | None = None,
                judged: bool = True) -> DayScore:
@@ -356,7 +400,8 @@ class Calibration:
                   for c, v in by.items()}},
             contributions={c: round(v, 4) for c, v in parts.items() if v > 0})
         if not judged or m.current_rows >= self.current_rows:
-            return score
+            return replace(score, evidence=self.evidence(score.value),
+                           evidence_threshold=self.sequential_threshold)
         return replace(score, unjudged=f"{m.current_rows} rows of the {self.current_rows} the "
                        "thresholds were learnt at: reported, not judged")
 
@@ -378,6 +423,8 @@ class Calibration:
                 "" if self.pooled_days <= 1 else f"; days pooled by {self.pooled_days:g} share "
                 "rows, so each flagged day is budgeted as an episode"),
             "per_day_false_alarm_rate": round(self.rate, 5),
+            "sequential_threshold": None if self.sequential_threshold is None
+            else round(self.sequential_threshold, 3),
             "null_days": len(self.null_days),
             "null_source": self.source,
             "score_threshold": round(self.score_threshold, 4),
@@ -404,6 +451,7 @@ class Calibration:
             "source": self.source, "pooled_days": self.pooled_days,
             "views": {view: {c: m.to_dict() for c, m in by.items()}
                       for view, by in self.views.items()},
+            "score_law": self.score_law, "sequential_threshold": self.sequential_threshold,
         }
 
     @classmethod
@@ -420,7 +468,9 @@ class Calibration:
             else NullModel.from_dict(d["prediction"]), source=d.get("source", "history"),
             pooled_days=d.get("pooled_days", 1.0),
             views={view: {c: NullModel.from_dict(m) for c, m in by.items()}
-                   for view, by in d.get("views", {}).items()})
+                   for view, by in d.get("views", {}).items()},
+            score_law=d.get("score_law", []),
+            sequential_threshold=d.get("sequential_threshold"))
 
 
 def satterthwaite_threshold(null_scores: list[float], rate: float, resamples: int = 400,
@@ -440,7 +490,8 @@ def satterthwaite_threshold(null_scores: list[float], rate: float, resamples: in
     mean, var = float(s.mean()), float(s.var(ddof=1)) if s.size > 1 else 0.0
     if mean <= 0 or var <= 0:  # every null day scored the same: nothing to extrapolate from
         spread = max(mean, 1.0)
-        return mean + spread, {"mean": mean, "var": var, "df": float("nan"), "scale": 0.0}
+        return mean + spread, {"mean": mean, "var": var, "df": float("nan"), "scale": 0.0,
+                               "law": []}
     g, h = var / (2 * mean), 2 * mean ** 2 / var
     plain = float(g * chi2.ppf(1 - rate, h))
     rng = np.random.default_rng(seed)
@@ -459,8 +510,10 @@ def satterthwaite_threshold(null_scores: list[float], rate: float, resamples: in
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if tail(mid) > rate else (lo, mid)
     # never below the plain fit: a resampled variance is biased low by (m - 1) / m
+    law = [[round(float(a), 6), round(float(b), 6)]
+           for a, b in zip(gb[:LAW_SAMPLES], hb[:LAW_SAMPLES], strict=True)]
     return max(hi, plain), {"mean": round(mean, 6), "var": round(var, 6), "df": round(h, 4),
-                "scale": round(g, 6), "plain_threshold": round(plain, 6)}
+                "scale": round(g, 6), "plain_threshold": round(plain, 6), "law": law}
 
 
 def fixed_current_rows(rows_per_day: list[int], cfg: DriftConfig) -> int:
@@ -527,7 +580,10 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
         for label, frame in null_days.items()}
     floor = noise_floor(reference, columns, cfg, categorical, rows)
     ages = None if references else _null_ages(reference, null_days)
-    rate = day_rate(budget, *effective_rule(k, n, pooled_days), signals)
+    rate = day_rate(budget.share(1 - SEQUENTIAL_SHARE), *effective_rule(k, n, pooled_days),
+                    signals)
+    # the sequential rule's share, split between the signals as the day's rule is
+    sequential = cusum_threshold(max(signals, 1) / (budget.rate * SEQUENTIAL_SHARE))
     distribution, missing, uncalibrated = {}, {}, {}
     views: dict[str, dict[str, NullModel]] = {view: {} for view in VIEW_FLOORS}
     n_ref = min(reference.height, cfg.sample_size)
@@ -566,6 +622,7 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
     null_scores = [sum(w.get(c, 0.0) * column_term(*zs) for c, zs in day_z[label].items())
                    for label in labels]
     threshold, null = satterthwaite_threshold(null_scores, rate)
+    law = null.pop("law")
     null["days"] = len(null_scores)
     null["max"] = round(max(null_scores), 6)
     null["scores"] = [round(x, 6) for x in null_scores]
@@ -573,7 +630,8 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
                        distribution, missing, w, importance if weights else "equal",
                        [str(x) for x in labels], uncalibrated, source=source,
                        pooled_days=pooled_days,
-                       views={view: by for view, by in views.items() if by})
+                       views={view: by for view, by in views.items() if by},
+                       score_law=law, sequential_threshold=sequential if law else None)
 
 
 def reference_week_null(reference: pl.DataFrame, min_rows: int, max_days: int,

@@ -116,8 +116,12 @@ class DayDrift:
             "reference": [self.reference or self.champion],
             "drift_score": [f.get("drift_score")],
             "drift_score_threshold": [f.get("drift_score_threshold")],
+            "drift_evidence": [f.get("drift_evidence")],
+            "drift_evidence_threshold": [f.get("drift_evidence_threshold")],
         }, schema_overrides={"prediction_drift_score": pl.Float64, "prediction_drift": pl.Boolean,
-                             "drift_score": pl.Float64, "drift_score_threshold": pl.Float64})
+                             "drift_score": pl.Float64, "drift_score_threshold": pl.Float64,
+                             "drift_evidence": pl.Float64,
+                             "drift_evidence_threshold": pl.Float64})
 
 
 def as_of(champion: ModelVersion) -> dt.date:
@@ -208,7 +212,8 @@ def budget_for(domain: Domain, cfg: DriftConfig) -> Budget:
 
 # what a stored calibration holds; a new format is learnt anew, not read from an old file
 # (2: signed missing effects, the values' views, the age-dependent spread, 3 signals)
-CALIBRATION_FORMAT = 2
+# (3: the null score's law and the sequential rule's threshold)
+CALIBRATION_FORMAT = 3
 
 
 def _calibration_file(cfg: DriftConfig, budget: Budget) -> str:
@@ -622,6 +627,12 @@ class JudgedDay:
         """What the day was measured against (a re-baseline names itself; else the
         champion's version)."""
         return self.row.get("reference") or self.row["champion"]
+
+    @property
+    def evidence(self) -> tuple[float | None, float | None]:
+        """The day's evidence for the sequential rule and its threshold
+        (``lakeloop.alerting.sequential``); None in rows measured before it."""
+        return self.row.get("drift_evidence"), self.row.get("drift_evidence_threshold")
 
 
 def judged_days(lake: Lake, domain: str, start: dt.date, end: dt.date,

@@ -51,6 +51,9 @@ class DriftResult:
         if self.score is not None:
             out["drift_score"] = round(self.score.value, 4)
             out["drift_score_threshold"] = round(self.score.threshold, 4)
+            if self.score.evidence is not None:
+                out["drift_evidence"] = round(self.score.evidence, 4)
+                out["drift_evidence_threshold"] = round(self.score.evidence_threshold or 0, 4)
         if self.prediction_drift_score is not None:
             out["prediction_drift_score"] = round(self.prediction_drift_score, 4)
             out["prediction_drift"] = bool(self.prediction_drift)

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from lakeloop.alerting.policy import EpisodeState, RetrainPolicy, step
-from lakeloop.monitoring.calibration import Budget, Calibration, calibrate, day_rate
+from lakeloop.monitoring.calibration import Budget, Calibration, DayScore, calibrate, day_rate
 from lakeloop.monitoring.drift import compute_drift
 from lakeloop.monitoring.measure import DriftConfig, measure
 
@@ -52,9 +52,9 @@ def _calibrated(weights: dict[str, float] | None = None, days: int = 28) -> Cali
     return cal
 
 
-def _verdict(cal: Calibration, day: pl.DataFrame) -> bool:
+def _score(cal: Calibration, day: pl.DataFrame) -> DayScore:
     m = measure(_reference(), day, COLUMNS, CFG, current_rows=cal.current_rows)
-    return cal.assess(m, judged=False).drifted_day
+    return cal.assess(m)
 
 
 def test_budget_sets_the_per_day_rate_through_the_episode_rule() -> None:
@@ -72,6 +72,22 @@ def test_budget_sets_the_per_day_rate_through_the_episode_rule() -> None:
         pytest.approx(1 / 120)
 
 
+def test_the_budget_is_shared_by_the_day_rule_and_the_sequential_rule() -> None:
+    from lakeloop.alerting.sequential import cusum_threshold
+    from lakeloop.monitoring.calibration import SEQUENTIAL_SHARE
+
+    cal = _calibrated(days=12)
+    daily = Budget(1, 60).share(1 - SEQUENTIAL_SHARE)
+    assert cal.rate == pytest.approx(day_rate(daily, signals=cal.signals))
+    # over days: a false episode from the sum every signals / (share of 1/60) days
+    assert cal.sequential_threshold == pytest.approx(
+        cusum_threshold(cal.signals / (SEQUENTIAL_SHARE / 60)))
+    quiet = _score(cal, _day(9_001))
+    assert quiet.evidence is not None and quiet.evidence_threshold == cal.sequential_threshold
+    assert Calibration.from_dict(cal.to_dict()).evidence(quiet.value) == \
+        pytest.approx(quiet.evidence)
+
+
 @pytest.mark.slow
 def test_calibration_on_a_synthetic_null_keeps_the_budgeted_rate() -> None:
     """Quiet days like the history: the share of days called drifted stays near the per-day
@@ -79,17 +95,19 @@ def test_calibration_on_a_synthetic_null_keeps_the_budgeted_rate() -> None:
     threshold itself is estimated from 28 days), and episodes stay within the budget."""
     cal = _calibrated()
     days = 240
-    verdicts = [_verdict(cal, _day(5_000 + i)) for i in range(days)]
-    rate = sum(verdicts) / days
+    scores = [_score(cal, _day(5_000 + i)) for i in range(days)]
+    rate = sum(s.value >= s.threshold for s in scores) / days
     assert cal.rate / 2.5 <= rate <= cal.rate * 2.5, (rate, cal.rate)
     state, episodes = EpisodeState(), 0
     import datetime as dt
 
-    for i, drifted in enumerate(verdicts):
-        actions = step(state, dt.date(2026, 1, 1) + dt.timedelta(days=i), drifted,
-                       RetrainPolicy(), "d")
+    for i, score in enumerate(scores):
+        actions = step(state, dt.date(2026, 1, 1) + dt.timedelta(days=i), score.drifted_day,
+                       RetrainPolicy(), "d", evidence=score.evidence,
+                       evidence_threshold=score.evidence_threshold)
         episodes += any(a.kind == "open" for a in actions)
-    assert episodes <= 2 * days / 60  # budget 1 per 60 days, with the same tolerance
+    # both rules, day by day and over days: budget 1 per 60 days, with the same tolerance
+    assert episodes <= 2 * days / 60
 
 
 @pytest.mark.slow
@@ -141,7 +159,8 @@ def test_missing_share_is_its_own_calibrated_signal() -> None:
     quiet = measure(_reference(), _day(8_001), COLUMNS, CFG, current_rows=cal.current_rows)
     assert "often_missing" not in cal.assess(quiet, judged=False) \
         .missing_drifted
-    result = compute_drift(_reference(), _day(8_001, missing=0.6), COLUMNS, CFG,
+    # 0.3 -> 0.75: one of six equally weighted columns, its missing share far off
+    result = compute_drift(_reference(), _day(8_001, missing=0.75), COLUMNS, CFG,
                            calibration=cal)
     assert "often_missing (missing)" in result.drifted_columns and result.dataset_drift
 
