@@ -9,12 +9,12 @@ from pydantic import Field
 
 from assets.k8s_tags import GPU_TRAINING_TAGS
 from assets.metadata import (
-    final_on_interrupt,
     metrics_table,
     preview,
     promotion_check,
     promotion_result,
     refused,
+    step_asset,
 )
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop import names
@@ -45,10 +45,6 @@ def top_inputs(values: dict[str, float], n: int = 10) -> dg.MarkdownMetadataValu
     lines = ["| input | weight |", "|---|---|"]
     lines += [f"| {c} | {w:.4f} |" for c, w in top(values, n)]
     return dg.MetadataValue.md("\n".join(lines))
-
-
-def training_table(domain: Domain) -> str:
-    return names.training_table(domain.name)
 
 
 class ClassificationTrainingSetConfig(dg.Config):
@@ -101,20 +97,19 @@ class ClassificationModelConfig(dg.Config):
 
 def classification_training_assets(domain: Domain, default_label_window: int
                                    ) -> list[dg.AssetsDefinition]:
-    table = training_table(domain)
+    table = names.training_table(domain.name)
     label = domain.main.roles.label
     assert label is not None
     label_window = label.maturity_days if label.column else default_label_window
     label_deps = [names.ingest_asset(domain.labels.name)] if domain.labels else []
 
-    @dg.asset(
+    @step_asset(
         name=names.training_set_asset(domain.name), group_name=names.group(domain.name, "training"),
         kinds={"delta", "polars"}, deps=[domain.features_asset, *label_deps],
         description=f"`{table}`: matured events with labels known as of a day, split by date "
         "into train / validation / test (rolling or explicit ranges, optional gap); records "
         "the Delta versions it read.",
     )
-    @final_on_interrupt
     def _training_set(context: dg.AssetExecutionContext, config: ClassificationTrainingSetConfig,
                       lake: LakeResource) -> dg.MaterializeResult:
         from lakeloop.training.split import SplitWindow
@@ -148,7 +143,7 @@ def classification_training_assets(domain: Domain, default_label_window: int
             "splits": preview(splits, rows=3),
         })
 
-    @dg.asset(
+    @step_asset(
         name=names.model_asset(domain.name), group_name=names.group(domain.name, "training"),
         kinds={"pytorch", "lightgbm"}, deps=[_training_set], op_tags=GPU_TRAINING_TAGS,
         check_specs=[promotion_check(names.model_asset(domain.name))],
@@ -158,7 +153,6 @@ def classification_training_assets(domain: Domain, default_label_window: int
         "bootstrap interval, minimum positives), register it in its own safe format, "
         "promote it only if it wins beyond the noise. The first model always serves.",
     )
-    @final_on_interrupt
     def _model(context: dg.AssetExecutionContext, config: ClassificationModelConfig,
                lake: LakeResource, registry: RegistryResource, compute: ComputeResource
                ) -> dg.MaterializeResult:

@@ -5,7 +5,7 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.metadata import final_on_interrupt, refused, table_metadata
+from assets.metadata import refused, step_asset, table_metadata
 from assets.partitions import backfill_policy, lookback, partition_days
 from lakeloop import features, names
 from lakeloop.contracts.domains import Domain
@@ -73,7 +73,7 @@ def event_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefin
         deps.append(dg.AssetDep(ingest_asset(labels.name), partition_mapping=lookback(
             features.LABEL_LOOKBACK_DAYS, until=-1)))
 
-    @dg.asset(
+    @step_asset(
         name=domain.features_asset, partitions_def=partitions,
         group_name=names.group(domain.name, "features"),
         backfill_policy=backfill_policy(days_per_run),  # a backfill computes in one pass
@@ -81,7 +81,6 @@ def event_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefin
         description=f"`{domain.features_table}`: per-entity windows (1h/24h/7d), label history "
         "known before the day, calendar and the contract's feature columns; one row per event.",
     )
-    @final_on_interrupt
     def _features(context: dg.AssetExecutionContext, lake: LakeResource,
                   landing: LandingResource) -> dg.MaterializeResult:
         days, storage = partition_days(context), lake.lake()
@@ -131,7 +130,7 @@ def series_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefi
     back = (features.series.lookback_periods(calendar.periods_per_week) * 7
             ) // calendar.periods_per_week + 7
 
-    @dg.asset(
+    @step_asset(
         name=domain.features_asset, partitions_def=partitions,
         group_name=names.group(domain.name, "features"),
         backfill_policy=backfill_policy(days_per_run),  # a backfill computes in one pass
@@ -141,7 +140,6 @@ def series_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefi
         "days, calendar (the contract's holidays), price ratio and known covariates; one row "
         "per series and open day, with the day's target.",
     )
-    @final_on_interrupt
     def _features(context: dg.AssetExecutionContext, lake: LakeResource,
                   landing: LandingResource) -> dg.MaterializeResult:
         days, storage = partition_days(context), lake.lake()

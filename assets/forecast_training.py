@@ -8,11 +8,11 @@ from pydantic import Field
 
 from assets.k8s_tags import GPU_TRAINING_TAGS
 from assets.metadata import (
-    final_on_interrupt,
     metrics_table,
     promotion_check,
     promotion_result,
     refused,
+    step_asset,
 )
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop import names
@@ -100,13 +100,12 @@ def _plan(frame: "pl.DataFrame", config: ForecastTrainingSetConfig) -> "Backtest
 def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
     table = names.training_table(domain.name)
 
-    @dg.asset(
+    @step_asset(
         name=names.training_set_asset(domain.name), group_name=names.group(domain.name, "training"),
         kinds={"delta", "polars"}, deps=[domain.features_asset],
         description=f"`{table}`: per-series history up to a day (open days), with the "
         "rolling-origin backtest cut-offs; records the Delta version it read.",
     )
-    @final_on_interrupt
     def _training_set(context: dg.AssetExecutionContext, config: ForecastTrainingSetConfig,
                       lake: LakeResource) -> dg.MaterializeResult:
         import polars as pl
@@ -147,7 +146,7 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
             "lineage": dg.MetadataValue.json(lineage),
         })
 
-    @dg.asset(
+    @step_asset(
         name=names.model_asset(domain.name), group_name=names.group(domain.name, "training"),
         kinds={"pytorch"},
         deps=[_training_set], op_tags=GPU_TRAINING_TAGS,
@@ -158,7 +157,6 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         "the challenger and promoted if it beats the champion by the margin (the first one "
         "always serves). The metadata says which family serves and why.",
     )
-    @final_on_interrupt
     def _model(context: dg.AssetExecutionContext, config: ForecastModelConfig,
                lake: LakeResource, registry: RegistryResource, compute: ComputeResource
                ) -> dg.MaterializeResult:

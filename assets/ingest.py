@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from assets.metadata import PREVIEW_ROWS, final_on_interrupt, preview, refused, table_metadata
+from assets.metadata import PREVIEW_ROWS, preview, refused, step_asset, table_metadata
 from assets.partitions import backfill_policy, partition_days
 from lakeloop import names
 from lakeloop.contracts import CalendarSpec, Contract
@@ -95,7 +95,7 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
     check = suite_check_name(dataset)
     docs = contract.column_docs()
 
-    @dg.asset(
+    @step_asset(
         name=name,
         partitions_def=partitions,
         backfill_policy=backfill_policy(days_per_run),  # a backfill reads and commits in one pass
@@ -114,7 +114,6 @@ def build_ingest_asset(contract: Contract, partitions: dg.PartitionsDefinition,
             description=f"Great Expectations suite for {dataset} (row and batch rules).",
         )],
     )
-    @final_on_interrupt
     def _ingest(
         context: dg.AssetExecutionContext,
         lake: LakeResource,

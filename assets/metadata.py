@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 
 from lakeloop import names
+from lakeloop.registry.promotion import Decision
 
 PREVIEW_ROWS = 5
 DIGITS = 4  # floats in metadata: what a reader compares, not float noise
@@ -105,6 +106,15 @@ def final_on_interrupt(fn: Callable[..., Any]) -> Callable[..., Any]:
     return step
 
 
+def step_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """``dg.asset`` for a body whose interruption ends its step for good
+    (``final_on_interrupt``): every asset of lakeloop is declared through it, so none
+    can forget it."""
+    def declare(fn: Callable[..., Any]) -> dg.AssetsDefinition:
+        return dg.asset(**kwargs)(final_on_interrupt(fn))
+    return declare
+
+
 def refused(description: str, metadata: dict[str, object] | None = None) -> dg.Failure:
     """A step failure that retrying cannot fix (bad data, a missing upstream, a wrong config):
     it fails at once, where the jobs' retry policy would run the step again."""
@@ -121,9 +131,9 @@ def promotion_check(model_asset: str) -> dg.AssetCheckSpec:
         "kept - a valid outcome of a retrain, not a failure of it.")
 
 
-def promotion_result(decision: Any, version: str, champion_before: str | None
+def promotion_result(decision: Decision, version: str, champion_before: str | None
                      ) -> dg.AssetCheckResult:
-    """``decision``: ``lakeloop.registry.promotion.Decision`` of the retrain."""
+    """The check's result from the retrain's promotion decision."""
     def fmt(x: float | None) -> str:
         return "-" if x is None else f"{x:.4f}"
 

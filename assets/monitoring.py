@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from assets.metadata import final_on_interrupt, not_materialized, rounded
+from assets.metadata import not_materialized, rounded, step_asset
 from assets.partitions import partition_day
 from lakeloop import names
 from lakeloop.contracts.domains import Domain
@@ -160,7 +160,7 @@ def drift_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
     events = domain.kind == "classification"
     config_type = EventDriftConfig if events else SeriesDriftConfig
 
-    @dg.asset(name=names.drift_asset(domain.name), partitions_def=partitions,
+    @step_asset(name=names.drift_asset(domain.name), partitions_def=partitions,
               group_name=names.group(domain.name, "monitoring"), kinds={"evidently"},
               output_required=False,  # nothing to measure: observed, not green
               deps=[domain.features_asset, domain.predictions_asset],
@@ -169,7 +169,6 @@ def drift_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
               "missing shares; prediction drift vs its first week; the Evidently snapshot in "
               f"the workspace's '{domain.name} drift' project (linked), JSON under "
               f"reports/{domain.name}_drift/.")
-    @final_on_interrupt
     def _drift(context: dg.AssetExecutionContext, config: config_type,  # type: ignore[valid-type]
                lake: LakeResource, registry: RegistryResource
                ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
@@ -188,13 +187,12 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
                       ) -> dg.AssetsDefinition:
     label_deps = [names.ingest_asset(domain.labels.name)] if domain.labels else []
 
-    @dg.asset(name=names.performance_asset(domain.name), partitions_def=partitions,
+    @step_asset(name=names.performance_asset(domain.name), partitions_def=partitions,
               group_name=names.group(domain.name, "monitoring"), kinds={"polars", "evidently"},
               output_required=False,  # nothing to measure: observed, not green
               deps=[domain.predictions_asset, *label_deps],
               description="The champion's realised PR-AUC / recall on the day whose labels just "
               "matured, pooled over a week vs its test PR-AUC: `decayed` feeds the drift sensor.")
-    @final_on_interrupt
     def _performance(context: dg.AssetExecutionContext, config: PerformanceConfig,
                      lake: LakeResource, registry: RegistryResource
                      ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
@@ -239,13 +237,12 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
 
 
 def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(name=names.accuracy_asset(domain.name), partitions_def=partitions,
+    @step_asset(name=names.accuracy_asset(domain.name), partitions_def=partitions,
               group_name=names.group(domain.name, "monitoring"), kinds={"polars", "evidently"},
               output_required=False,  # nothing to measure: observed, not green
               deps=[domain.features_asset, domain.predictions_asset],
               description="Realised MAE / sMAPE / WAPE and p10-p90 coverage of every forecast "
               "that targeted the day, now that its actuals landed.")
-    @final_on_interrupt
     def _accuracy(context: dg.AssetExecutionContext, lake: LakeResource
                   ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         import polars as pl

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from assets.metadata import final_on_interrupt, not_materialized, refused, table_metadata
+from assets.metadata import not_materialized, refused, step_asset, table_metadata
 from assets.partitions import partition_day
 from lakeloop import names
 from lakeloop.contracts.domains import Domain
@@ -14,7 +14,7 @@ SCORE = "score"
 
 
 def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
+    @step_asset(
         name=domain.predictions_asset, partitions_def=partitions,
         group_name=names.group(domain.name, "scoring"), kinds={"delta", "pytorch"},
         deps=[domain.features_asset],
@@ -24,7 +24,6 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
         "carries its keys and the model version. Before any model exists the "
         "partition stays unmaterialized (an observation says why).",
     )
-    @final_on_interrupt
     def _scores(context: dg.AssetExecutionContext, lake: LakeResource,
                 registry: RegistryResource, compute: ComputeResource
                 ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
@@ -66,7 +65,7 @@ def score_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.Asset
 
 
 def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
+    @step_asset(
         name=domain.predictions_asset, partitions_def=partitions,
         group_name=names.group(domain.name, "scoring"), kinds={"delta", "pytorch"},
         deps=[domain.features_asset],
@@ -77,7 +76,6 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         "history) get a stated fallback, marked in `method`. Before any model exists the "
         "partition stays unmaterialized (an observation says why).",
     )
-    @final_on_interrupt
     def _forecasts(context: dg.AssetExecutionContext, lake: LakeResource,
                    registry: RegistryResource, compute: ComputeResource
                    ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:

@@ -179,13 +179,15 @@ class EvidentlySettings:
         """The one place the defaults live: the assets and sensors only know the lake root
         (their resource), ``Settings.evidently`` and ``make dev`` call this too."""
         env = os.environ if environ is None else environ
-        if env.get("LAKELOOP_EVIDENTLY_WORKSPACE"):
-            workspace = Path(env["LAKELOOP_EVIDENTLY_WORKSPACE"])
+        # each variable named once, in its field
+        declared = {f.name: f.metadata["env"] for f in dataclasses.fields(cls)}
+        if env.get(declared["workspace"]):
+            workspace = Path(env[declared["workspace"]])
         elif lake_root.startswith("s3://"):
-            workspace = Path(env.get("LAKELOOP_HOME", str(_default_home()))) / "evidently"
+            workspace = Path(env.get(HOME_ENV, str(_default_home()))) / "evidently"
         else:
             workspace = Path(lake_root) / "evidently"
-        return cls(workspace, (env.get("LAKELOOP_EVIDENTLY_URL") or EVIDENTLY_URL).rstrip("/"))
+        return cls(workspace, (env.get(declared["url"]) or EVIDENTLY_URL).rstrip("/"))
 
 
 @dataclass(frozen=True)
