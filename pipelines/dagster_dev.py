@@ -11,6 +11,7 @@ APIs: the ``dagster dev`` command, ``DagsterGraphQLClient`` and GraphQL queries.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import dagster as dg
 from dagster_graphql import DagsterGraphQLClient
 
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -52,6 +54,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _signal_group(group: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # none of it is left
+        os.killpg(group, sig)
+
+
+def _unwind_on_sigterm() -> Any:
+    """Make SIGTERM (``kill``, a CI timeout, a container stop) unwind the ``with`` block like
+    Ctrl-C does, so the server's processes are stopped, not orphaned; returns the handler it
+    replaced (None off the main thread, where Python cannot set one)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def unwind(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, unwind)
+
+
 class DagsterDev:
     """``dagster dev -m <module>`` for the length of a ``with`` block.
 
@@ -67,6 +89,7 @@ class DagsterDev:
         self._process: subprocess.Popen | None = None
         self.client: DagsterGraphQLClient | None = None
         self.location = self.repository = ""
+        self._previous_sigterm: Any = None
 
     def __enter__(self) -> DagsterDev:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -82,23 +105,28 @@ class DagsterDev:
             self.stop()
             raise
         self.client = DagsterGraphQLClient("127.0.0.1", port_number=self.port)
+        self._previous_sigterm = _unwind_on_sigterm()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
         self.stop()
 
     def stop(self) -> None:
         """SIGINT to the process group (``dagster dev`` stops webserver, daemon and code
-        server on it), SIGKILL if anything is left after 30 s."""
-        if self._process is None or self._process.poll() is not None:
+        server on it), then SIGKILL to whatever of the group is left - after 30 s, or at once
+        for the run workers a stopped daemon leaves behind."""
+        if self._process is None:
             return
-        os.killpg(self._process.pid, signal.SIGINT)
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+        group = self._process.pid
+        if self._process.poll() is None:
+            _signal_group(group, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=30)
+        _signal_group(group, signal.SIGKILL)
+        self._process.wait()
 
     def query(self, query: str, variables: Mapping[str, Any] | None = None) -> dict:
         request = urllib.request.Request(
@@ -132,13 +160,17 @@ class DagsterDev:
                               f"{self.start_timeout_s:.0f} s ({last}); see {self.log}")
 
     def submit(self, job: str, tags: Mapping[str, str] | None = None,
-               run_config: Mapping[str, Any] | None = None) -> str:
-        """Submit a run of ``job`` (``dagster/partition`` in ``tags`` for a partition), as the
-        UI's launch button does; returns its run id. It waits in the run queue for the daemon."""
+               run_config: Mapping[str, Any] | None = None,
+               assets: Iterable[str] | None = None) -> str:
+        """Submit a run of ``job`` (``dagster/partition`` in ``tags`` for a partition, or
+        ``dagster/asset_partition_range_start``/``_end`` for a range in one run), as the UI's
+        launch button does; ``assets``: only these of the job's assets. Returns its run id; it
+        waits in the run queue for the daemon."""
         assert self.client is not None, "use DagsterDev in a with block"
         return self.client.submit_job_execution(
             job, repository_location_name=self.location, repository_name=self.repository,
-            run_config=dict(run_config or {}), tags=dict(tags or {}))
+            run_config=dict(run_config or {}), tags=dict(tags or {}),
+            asset_selection=None if assets is None else [dg.AssetKey(a) for a in assets])
 
     def wait(self, run_ids: Iterable[str], timeout_s: float | None = None) -> dict[str, str]:
         """Until every run has ended; returns each run's final status (SUCCESS, FAILURE,

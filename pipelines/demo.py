@@ -6,8 +6,9 @@ the drift sensors, whose retrain runs the demo waits for before the next day. Ev
 the persistent instance in DAGSTER_HOME (SQLite unless its dagster.yaml says otherwise), so
 ``make dev`` afterwards shows every run under its job, every sensor tick and alert.
 
-The demo's clock: its days end yesterday by default (``--start`` = today - ``--days``), so the
-UI's plots by partition, which look back from today, show them.
+The demo's calendar is fixed (``lakeloop.app.cli.DEMO_START``): the same days, data and
+models on every run, so the same story. The history before the first model is loaded as a
+team brings it - one single-run backfill per domain - and the days after it night by night.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 
 from lakeloop import names
+from lakeloop.contracts.domains import Domain
 from lakeloop.registry.model_registry import ModelRegistry
 from lakeloop.settings import Settings, to_env
 from lakeloop.storage import ObjectStore
@@ -33,6 +35,15 @@ from pipelines.jobs import retrain_run_config
 
 # The console shows the progress bar and errors; every event is still in the instance.
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# a run over a range of partitions, as a single-run backfill launches it
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def history_assets(domain: Domain) -> list[str]:
+    """What a history backfill materializes: the domain's datasets and features (their
+    backfill policy reads and commits a range in one pass). Scoring and monitoring need a
+    champion, which the history is for."""
+    return [*(names.ingest_asset(c.name) for c in domain.datasets), domain.features_asset]
 
 
 def _wipe(*roots: str | Path) -> None:
@@ -86,7 +97,7 @@ def run_demo(args: argparse.Namespace) -> DemoRun:
     from lakeloop.simulate import config_from_args, profile_contracts, simulate
     from lakeloop.simulate.drift import Drift
 
-    # the demo's clock: by default its last day is yesterday, as a nightly pipeline's is
+    # without --start (a caller of run_demo): the last day is yesterday, as a nightly's is
     start = args.start or dt.date.today() - dt.timedelta(days=args.days)
     args = argparse.Namespace(**{**vars(args), "start": start})
     base = Settings.from_env()
@@ -122,29 +133,11 @@ def run_demo(args: argparse.Namespace) -> DemoRun:
                         log=settings.dagster_home / "demo_dagster_dev.log")
     with server, dg.DagsterInstance.get() as instance, \
             tqdm(total=cfg.days, desc="closed loop", unit="day", disable=args.quiet) as bar:
-        bar.set_postfix_str(f"dagster dev on {server.url}")
-        for i in range(cfg.days):
-            day = cfg.day(i).isoformat()
-            bar.set_postfix_str(day)
-            nightly = {server.submit(names.nightly_job(d), {"dagster/partition": day,
-                                                     "lakeloop/trigger": "demo clock"}, QUIET): d
-                       for d in domains}  # the domains' runs side by side, as scheduled
-            for run_id, status in server.wait(nightly).items():
-                if status != "SUCCESS":
-                    failed.append(f"{day} nightly_{nightly[run_id]}")
-            ended = time.time()
-            if i + 1 == args.train_after:  # warm-up done: what a team does by hand once
-                bar.set_postfix_str(f"{day} first training")
-                launched = {server.submit(
-                    names.retrain_job(d), {"lakeloop/trigger": "warm-up"},
-                    {**QUIET, "ops": retrain_run_config(settings.training, domains[d], day)}): d
-                    for d in domains}
-            elif i + 1 > args.train_after:  # the daemon's sensor tick after the nightly runs
-                bar.set_postfix_str(f"{day} sensors")
-                launched = {run_id: d for d in domains
-                            for run_id in server.tick_after(names.drift_sensor(d), ended)}
-            else:
-                launched = {}
+
+        def phase(text: str) -> None:
+            bar.set_description_str(text)
+
+        def retrained(launched: dict[str, str], day: str) -> None:
             server.wait(launched)
             for run_id, domain in launched.items():
                 record = _retrain_record(instance, run_id, domain, day)
@@ -155,6 +148,38 @@ def run_demo(args: argparse.Namespace) -> DemoRun:
                 version = registry.champion_version(domain)
                 if version and (not champions[domain] or champions[domain][-1][1] != version):
                     champions[domain].append((day, version))
+
+        history = min(args.train_after, cfg.days)
+        if history:  # the history a team brings: one backfill run per domain, then one training
+            first, day = cfg.day(0).isoformat(), cfg.day(history - 1).isoformat()
+            phase(f"history {first}..{day}: one backfill run per domain")
+            backfills = {server.submit(
+                names.nightly_job(d), {RANGE_START: first, RANGE_END: day,
+                                       "lakeloop/trigger": "demo history backfill"},
+                QUIET, assets=history_assets(spec)): d for d, spec in domains.items()}
+            for run_id, status in server.wait(backfills).items():
+                if status != "SUCCESS":
+                    failed.append(f"{first}..{day} backfill_{backfills[run_id]}")
+            bar.update(history)
+            if history < cfg.days:
+                phase(f"{day} first training")
+                retrained({server.submit(
+                    names.retrain_job(d), {"lakeloop/trigger": "warm-up"},
+                    {**QUIET, "ops": retrain_run_config(settings.training, domains[d], day)}): d
+                    for d in domains}, day)
+        for i in range(history, cfg.days):  # then night by night, as the schedule runs them
+            day = cfg.day(i).isoformat()
+            phase(f"{day} nightly")
+            nightly = {server.submit(names.nightly_job(d), {"dagster/partition": day,
+                                                     "lakeloop/trigger": "demo clock"}, QUIET): d
+                       for d in domains}  # the domains' runs side by side, as scheduled
+            for run_id, status in server.wait(nightly).items():
+                if status != "SUCCESS":
+                    failed.append(f"{day} nightly_{nightly[run_id]}")
+            ended = time.time()
+            phase(f"{day} sensors")  # the daemon's tick after the nightly runs
+            retrained({run_id: d for d in domains
+                       for run_id in server.tick_after(names.drift_sensor(d), ended)}, day)
             bar.update()
     return DemoRun(settings=settings, domains=domains, start=cfg.start,
                    last=cfg.day(cfg.days - 1), drift_day=drift_day, retrains=retrains,

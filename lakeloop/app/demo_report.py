@@ -27,6 +27,7 @@ from lakeloop.settings import Settings
 from lakeloop.storage import Lake, ObjectStore
 
 METRIC = {"classification": "pr_auc", "forecast": "wape_next_day"}
+HIGHER_IS_BETTER = {"pr_auc": True, "wape_next_day": False}
 LABEL_MATURITY_DAYS = 7  # the median chargeback delay: later days' labels are mostly to come
 
 
@@ -69,13 +70,33 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def _recovered(before: float | None, during: float | None, after: float | None
-               ) -> float | None:
-    """Share of the drift's loss the retrain won back: (after - during) / (before - during),
-    for any metric direction; None when there was no loss to win back."""
-    if before is None or during is None or after is None or abs(before - during) < 1e-9:
+def _recovered(before: float | None, during: float | None, after: float | None,
+               higher_is_better: bool = True) -> float | None:
+    """Share of the drift's loss the retrain won back: (after - during) / (before - during);
+    None when there was no loss to win back (the drift did not make the metric worse)."""
+    if before is None or during is None or after is None:
+        return None
+    loss = before - during if higher_is_better else during - before
+    if loss < 1e-9:
         return None
     return round((after - during) / (before - during), 3)
+
+
+def drift_note(metric: str, before: float | None, during: float | None,
+               after: float | None, detected: bool) -> str:
+    """The loop's outcome in words, so a drift that did not hurt the served model is not
+    read as a failed recovery (a negative "recovered" share)."""
+    if before is None or during is None:
+        return "no drift window measured" if detected else "drift not detected"
+    better = HIGHER_IS_BETTER[metric]
+    hurt = during < before if better else during > before
+    if not hurt:
+        return (f"the drift did not hurt the served model ({metric} {before:.3f} before, "
+                f"{during:.3f} during): nothing to recover")
+    if after is None:
+        return (f"the drift hurt ({metric} {before:.3f} -> {during:.3f}); no retrained model "
+                "served long enough to measure a recovery")
+    return f"the drift hurt ({metric} {before:.3f} -> {during:.3f}); after the retrain {after:.3f}"
 
 
 def build_summary(lake: Lake, domains: dict[str, Domain], first: dt.date, last: dt.date,
@@ -130,7 +151,10 @@ def build_summary(lake: Lake, domains: dict[str, Domain], first: dt.date, last: 
             "metric_before_drift": _mean(before),
             "metric_during_drift": _mean(during),
             "metric_after_retrain": _mean(after),
-            "loss_recovered": _recovered(_mean(before), _mean(during), _mean(after)),
+            "loss_recovered": _recovered(_mean(before), _mean(during), _mean(after),
+                                         HIGHER_IS_BETTER[METRIC[spec.kind]]),
+            "outcome": drift_note(METRIC[spec.kind], _mean(before), _mean(during),
+                                  _mean(after), detected is not None),
             "daily_metric": {d.isoformat(): round(v, 4) for d, v in sorted(daily.items())},
         }
     return summary
@@ -221,6 +245,8 @@ def print_loop(summary: dict) -> None:
               f"{fmt(s['metric_during_drift']):>7s} {fmt(s['metric_after_retrain']):>7s} "
               f"{'-' if s['loss_recovered'] is None else format(s['loss_recovered'], '.0%'):>9s}")
         print(f"{'':8s} champions: " + ", ".join(f"{v} from {d}" for d, v in s["champions"]))
+        if summary["drift_injected_day"]:
+            print(f"{'':8s} outcome: {s['outcome']}")
         print(f"{'':8s} episodes: " + (", ".join(
             f"{e['opened']} -> {e['resolved'] or 'still open'}" for e in s["episodes"])
             or "none"))

@@ -49,3 +49,64 @@ def test_dagster_dev_shows_the_runs(settings: Settings, tmp_path: Path) -> None:
         assert state["status"] == "RUNNING"
         tick = next(t for t in state["ticks"] if t["status"] != "STARTED")
         assert tick["status"] == "SKIPPED" and "no new fraud drift" in tick["skipReason"]
+
+
+HOLD = """
+import json, sys, time
+from pathlib import Path
+from pipelines.dagster_dev import DagsterDev
+with DagsterDev(json.loads(sys.argv[1]), log=Path(sys.argv[2])) as server:
+    print(server.submit("nightly_fraud", {"dagster/partition": sys.argv[3]}), flush=True)
+    time.sleep(600)
+"""
+
+
+def _processes_of(home: Path) -> list[str]:
+    """Every process whose environment points at this Dagster home: the server's webserver,
+    daemon and code server, and the run workers the daemon launched."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if p.environ().get("DAGSTER_HOME") == str(home):
+                found.append(f"{p.pid}: {' '.join(p.info['cmdline'] or [])[:120]}")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def test_sigterm_stops_the_server_and_the_runs_it_launched(settings: Settings,
+                                                            tmp_path: Path) -> None:
+    """``kill`` of a process holding ``dagster dev`` (``lakeloop demo``) while a run is in
+    flight leaves nothing behind: not the server, daemon or code server, not the run worker."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    home = prepare_home(tmp_path / "home")
+    env = {"DAGSTER_HOME": str(home), "LAKELOOP_LAKE": settings.lake_root,
+           "LAKELOOP_LANDING": settings.landing_root, "LAKELOOP_DOMAINS": "fraud"}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, json.dumps(env), str(tmp_path / "dev.log"),
+         day(0).isoformat()], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, **env})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip()  # submitted
+        deadline = time.monotonic() + 120
+        # the run's worker: a multiprocessing child of the code server (``dagster._grpc``)
+        while not any("spawn_main" in p for p in _processes_of(home)):
+            assert time.monotonic() < deadline, _processes_of(home)
+            time.sleep(0.5)
+        assert len(_processes_of(home)) >= 4  # holder, dagster dev's processes, the worker
+        holder.send_signal(signal.SIGTERM)
+        assert holder.wait(timeout=60) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 30
+        while _processes_of(home):
+            assert time.monotonic() < deadline, f"left behind: {_processes_of(home)}"
+            time.sleep(0.5)
+    finally:
+        if holder.poll() is None:
+            holder.kill()

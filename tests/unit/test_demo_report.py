@@ -33,3 +33,18 @@ def test_summary_counts_episodes_detection_and_false_alarms(tmp_path: Path) -> N
         {"episode": "fraud-2026-02-10", "opened": "2026-02-10", "resolved": "2026-02-14"},
         {"episode": "fraud-2026-03-02", "opened": "2026-03-02", "resolved": None}]
     assert demand["detection_delay_days"] == 2 and demand["false_alarms"] == 0
+
+
+def test_a_drift_that_did_not_hurt_is_said_so_not_read_as_a_failed_recovery() -> None:
+    from lakeloop.app.demo_report import _recovered, drift_note
+
+    # PR-AUC rose during the drift (the 2026-12-07 run: 0.771 -> 0.822 -> 0.992)
+    assert _recovered(0.771, 0.822, 0.992, higher_is_better=True) is None
+    assert "did not hurt" in drift_note("pr_auc", 0.771, 0.822, 0.992, detected=True)
+    # it fell, and the retrain won back 90 % of the loss
+    assert _recovered(0.85, 0.35, 0.80) == 0.9
+    assert "after the retrain 0.800" in drift_note("pr_auc", 0.85, 0.35, 0.80, detected=True)
+    # lower is better (WAPE): a rise is the loss
+    assert _recovered(0.30, 0.50, 0.32, higher_is_better=False) == 0.9
+    assert "did not hurt" in drift_note("wape_next_day", 0.30, 0.25, None, detected=True)
+    assert "no retrained model" in drift_note("wape_next_day", 0.30, 0.50, None, detected=True)
