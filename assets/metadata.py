@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -111,7 +112,10 @@ def step_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinit
     (``final_on_interrupt``): every asset of lakeloop is declared through it, so none
     can forget it."""
     def declare(fn: Callable[..., Any]) -> dg.AssetsDefinition:
-        return dg.asset(**kwargs)(final_on_interrupt(fn))
+        with warnings.catch_warnings():  # backfill_policy is beta, and what a backfill needs
+            warnings.filterwarnings("ignore", category=dg.BetaWarning,
+                                    message=".*backfill_policy")
+            return dg.asset(**kwargs)(final_on_interrupt(fn))
     return declare
 
 

@@ -1,6 +1,6 @@
 """Loading history: a single-run backfill of one domain's ingest + features (what the backfill
 daemon launches under ``BackfillPolicy.single_run``, and what
-``dagster asset materialize --partition-range`` runs) vs the same days as nightly runs, one day
+``dg launch --partition-range`` runs) vs the same days as nightly runs, one day
 at a time. Prints a table (the backfill's steps too, from its event log) and writes
 ``bench/results/backfill.json``; asserts nothing.
 

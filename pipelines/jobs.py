@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import dagster as dg
 
 from lakeloop import names
@@ -9,6 +12,12 @@ from lakeloop.contracts.domains import Domain
 from lakeloop.settings import TrainingSettings
 
 NIGHTLY_STAGES = ("ingest", "features", "scoring", "monitoring")
+# A nightly job holds single-run assets (ingest and features read and commit a backfill's
+# range in one pass) and per-day ones (scoring and monitoring); Dagster then warns on every
+# load that the policies vary and runs the job at the smallest - one day a run, which is
+# what a nightly is. By design, so not shown to every user of every command.
+warnings.filterwarnings("ignore", message=f"Asset job {re.escape(names.nightly_job(''))}"
+                        r"\w+ materializes assets with varying BackfillPolicies")
 # A step that failed on something that may pass (S3 or the network gone for a few seconds:
 # delta-rs spends its own retries in about 2 s) runs again, twice, 5 then 10 s later (+-
 # jitter). Every step replaces what it writes, so a retry never duplicates. A refusal of bad

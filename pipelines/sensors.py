@@ -127,7 +127,7 @@ def drift_sensor(spec: Domain, training: TrainingSettings | None = None,
 
 
 # every run of the instance, not only this code location's: a run launched from the command
-# line (``dagster asset materialize -m pipelines.definitions``, the README's backfill) has
+# line (``dg launch -m pipelines.definitions``, the README's backfill) has
 # another origin than the workspace's, and its failure went unalerted
 @dg.run_failure_sensor(name=names.RUN_FAILURE_SENSOR, default_status=dg.DefaultSensorStatus.RUNNING,
                        monitor_all_code_locations=True,

@@ -236,9 +236,8 @@ def test_a_run_failed_from_the_command_line_alerts_once(settings, tmp_path: Path
            "LAKELOOP_LANDING": settings.landing_root, "LAKELOOP_DOMAINS": "fraud"}
     with DagsterDev(env, log=tmp_path / "dagster_dev.log"):
         cli = subprocess.run(
-            [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m",
-             "pipelines.definitions", "--select", "group:fraud_ingest", "--partition",
-             "2026-01-01"],
+            [str(Path(sys.executable).parent / "dg"), "launch", "-m", "pipelines.definitions",
+             "--assets", "group:fraud_ingest", "--partition", "2026-01-01"],
             env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
         assert cli.returncode != 0, cli.stdout[-2000:]
         lake, deadline, alerts = Lake(settings.lake_root), time.monotonic() + 240, []
