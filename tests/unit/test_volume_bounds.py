@@ -90,3 +90,19 @@ def test_a_share_the_contract_sets_still_holds_beside_the_learnt_floor(tmp_path:
     empty = Lake(str(tmp_path / "empty"))
     _bronze(empty, bronze_table(sales.name), dict(list(counts.items())[:3]))
     assert _bounds(empty, bare, MONDAY + dt.timedelta(days=3))[0] == 5
+
+
+def test_weeks_that_happen_to_agree_do_not_refuse_ordinary_sampling() -> None:
+    """The bench's partner feed: eight Sundays within 0.6 % of each other (4,768-4,853
+    rows), then a Sunday of 4,588 - 3.4 % under, about 2.4 of a Poisson count's spreads.
+    A floor from the eight days' own spread (~4,734) refused it; a count varies at least
+    as a Poisson count does, so the floor stays under such a day. Poisson days of the same
+    mean are refused about at the budget's rate."""
+    sundays = [4768, 4831, 4885, 4842, 4808, 4799, 4839, 4820]
+    rate = 1 / 365
+    floor = learnt_floor(sundays, rate)
+    assert floor is not None and floor < 4588
+    rng = np.random.default_rng(5)
+    days = rng.poisson(4_820, 20_000)
+    assert (days < floor).mean() < 5 * rate  # the floor still refuses a collapse
+    assert learnt_floor(sundays, rate) > 4_820 * 0.9
