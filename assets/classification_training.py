@@ -20,6 +20,7 @@ from assets.partitions import as_of_day, newest_training_set
 from lakeloop import names
 from lakeloop.contracts.domains import Domain
 from lakeloop.models.classification.config import TabMConfig
+from lakeloop.names import PARTITION_COLUMN
 from lakeloop.training.split import SplitWindow
 from lakeloop.training.training_sets import MIN_TEST_POSITIVES
 from resources import ComputeResource, LakeResource, RegistryResource
@@ -132,8 +133,8 @@ def classification_training_assets(domain: Domain, default_label_window: int
         version = storage.overwrite(table, ts.frame, commit_metadata=ts.lineage())
         splits = ts.frame.group_by("split").agg(pl.len().alias("rows"),
                                                 pl.col(LABEL).sum().alias("positives"),
-                                                pl.col("date").min().alias("first"),
-                                                pl.col("date").max().alias("last")).sort("first")
+                                                pl.col(PARTITION_COLUMN).min().alias("first"),
+                                                pl.col(PARTITION_COLUMN).max().alias("last")).sort("first")
         context.log.info(f"{domain.name} training set as of {as_of}: {ts.frame.height} rows")
         return dg.MaterializeResult(metadata={
             "dagster/row_count": ts.frame.height, "delta_version": version,

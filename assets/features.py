@@ -10,7 +10,7 @@ from assets.partitions import backfill_policy, lookback, partition_days
 from lakeloop import features, names
 from lakeloop.contracts.domains import Domain
 from lakeloop.ingest.bronze import missing_days
-from lakeloop.names import bronze_table, ingest_asset
+from lakeloop.names import PARTITION_COLUMN, SERIES_ID, bronze_table, ingest_asset
 from lakeloop.storage import Lake
 from resources import LakeResource, LandingResource
 
@@ -154,7 +154,7 @@ def series_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefi
         out = storage.overwrite_days(domain.features_table, frame, day, last)
         # a series seen in the look-back but absent on the last day is a gap, not a zero
         seen = history.select(features.series.series_key(main.roles.series)).to_series()
-        on_last = frame.filter(frame["date"] == last)["series_id"].to_list()
+        on_last = frame.filter(frame[PARTITION_COLUMN] == last)[SERIES_ID].to_list()
         absent = sorted(set(seen.unique().to_list()) - set(on_last))
         if absent:
             context.log.warning(f"{len(absent)} series have no row on {last} (gaps, not "
@@ -162,7 +162,7 @@ def series_feature_asset(domain: Domain, partitions: dg.TimeWindowPartitionsDefi
         return dg.MaterializeResult(check_results=[check], metadata={
             **table_metadata(storage.uri(domain.features_table), out, frame,
                              main.column_docs()),
-            "series": frame["series_id"].n_unique(),
+            "series": frame[SERIES_ID].n_unique(),
             "series_absent_today": len(absent),
             "lookback_start": first.isoformat(),
             "source_versions": dg.MetadataValue.json({table: version}),

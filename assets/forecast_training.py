@@ -17,6 +17,7 @@ from assets.metadata import (
 from assets.partitions import as_of_day, newest_training_set
 from lakeloop import names
 from lakeloop.contracts.domains import Domain
+from lakeloop.names import PARTITION_COLUMN, SERIES_ID
 from lakeloop.storage import ObjectStore
 from resources import ComputeResource, LakeResource, RegistryResource
 
@@ -76,11 +77,12 @@ def _plan(frame: "pl.DataFrame", config: ForecastTrainingSetConfig) -> "Backtest
                                         config.backtest_origins)
     if config.backtest_start is None or config.backtest_end is None:
         raise ValueError("explicit split: give both backtest_start and backtest_end")
-    days = frame.select("date", "t").unique()
+    days = frame.select(PARTITION_COLUMN, "t").unique()
 
     def t_of(text: str, first: bool) -> int:
         day = dt.date.fromisoformat(text)
-        hit = days.filter(pl.col("date") >= day if first else pl.col("date") <= day)
+        when = pl.col(PARTITION_COLUMN)
+        hit = days.filter(when >= day if first else when <= day)
         if hit.is_empty():
             raise ValueError(f"explicit split: no open day with data "
                              f"{'on or after' if first else 'on or before'} {text}")
@@ -118,7 +120,7 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         source_version = storage.version(domain.features_table)
         first = as_of - dt.timedelta(days=config.history_days - 1)
         frame = storage.scan(domain.features_table, first, as_of, version=source_version) \
-            .sort("series_id", "date").collect()
+            .sort(SERIES_ID, PARTITION_COLUMN).collect()
         frame = reindex_open_days(frame, BusinessCalendar(domain.calendar))
         periods = frame["t"].n_unique()
         need = config.encoder_length + config.horizon * (config.backtest_origins + 2)
@@ -141,8 +143,9 @@ def forecast_training_assets(domain: Domain) -> list[dg.AssetsDefinition]:
                          f"{periods} open days")
         return dg.MaterializeResult(metadata={
             "dagster/row_count": frame.height, "delta_version": version,
-            "as_of": as_of.isoformat(), "series": frame["series_id"].n_unique(),
-            "open_days": periods, "first_day": str(frame.select(pl.col("date").min()).item()),
+            "as_of": as_of.isoformat(), "series": frame[SERIES_ID].n_unique(),
+            "open_days": periods,
+            "first_day": str(frame.select(pl.col(PARTITION_COLUMN).min()).item()),
             "lineage": dg.MetadataValue.json(lineage),
         })
 

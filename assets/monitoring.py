@@ -10,6 +10,7 @@ from assets.metadata import not_materialized, rounded, step_asset
 from assets.partitions import partition_day
 from lakeloop import names
 from lakeloop.contracts.domains import Domain
+from lakeloop.names import PARTITION_COLUMN
 from resources import LakeResource, RegistryResource
 
 if TYPE_CHECKING:
@@ -230,7 +231,7 @@ def performance_asset(domain: Domain, partitions: dg.PartitionsDefinition
                                 f"{result['decay_floor']:.3f} (test {result['test_pr_auc']:.3f})")
         meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
                 for k, v in result.items()
-                if k != "date" and v is not None and v == v}  # v != v: NaN, not judged
+                if k != PARTITION_COLUMN and v is not None and v == v}  # v != v: NaN, not judged
         yield dg.MaterializeResult(metadata={"measured": True, **rounded(meta), **links})
 
     return _performance
@@ -267,7 +268,7 @@ def accuracy_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
             {"domain": domain.name, "champion": str(result["model_version"])}))
         storage.overwrite_partition(accuracy_table(domain.name), pl.DataFrame([result]), day)
         yield dg.MaterializeResult(metadata={
-            "measured": True, **rounded({k: v for k, v in result.items() if k != "date"}),
+            "measured": True, **rounded({k: v for k, v in result.items() if k != PARTITION_COLUMN}),
             "mae_by_horizon": dg.MetadataValue.json(by_h), **links})
 
     return _accuracy

@@ -8,6 +8,7 @@ import warnings
 import dagster as dg
 
 from assets.metadata import refused
+from lakeloop.names import PARTITION_COLUMN
 
 
 def daily_partitions(start: str, end: str | None = None) -> dg.DailyPartitionsDefinition:
@@ -40,7 +41,7 @@ def as_of_day(as_of: str | None, lake, table: str) -> dt.date:  # noqa: ANN001 -
         return dt.date.fromisoformat(as_of)
     import polars as pl
 
-    newest = lake.scan(table).select(pl.col("date").max()).collect().item() \
+    newest = lake.scan(table).select(pl.col(PARTITION_COLUMN).max()).collect().item() \
         if lake.exists(table) else None
     if newest is None:
         raise refused(f"{table} is empty: materialize its asset first")

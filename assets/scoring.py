@@ -8,6 +8,7 @@ from assets.metadata import not_materialized, refused, step_asset, table_metadat
 from assets.partitions import partition_day
 from lakeloop import names
 from lakeloop.contracts.domains import Domain
+from lakeloop.names import PARTITION_COLUMN, SERIES_ID
 from resources import ComputeResource, LakeResource, RegistryResource
 
 SCORE = "score"
@@ -108,23 +109,23 @@ def forecast_asset(domain: Domain, partitions: dg.PartitionsDefinition) -> dg.As
         issued = forecast_with_fallback(model, history, compute.compute(), calendar)
         fc = from_day(issued, day, calendar)  # only days after this one, horizons from it
         frame = pl.from_pandas(fc).select(
-            pl.lit(day).alias("date"),
-            pl.col("series_id"),
+            pl.lit(day).alias(PARTITION_COLUMN),
+            pl.col(SERIES_ID),
             pl.col("target_date").cast(pl.Date),
             pl.col("horizon").cast(pl.Int32),
             pl.col("q0.1").alias("p10"), pl.col("q0.5").alias("p50"),
             pl.col("q0.9").alias("p90"),
             pl.col("method"),
             pl.lit(champion.version).alias("model_version"),
-        ).sort("series_id", "horizon")
+        ).sort(SERIES_ID, "horizon")
         version = storage.overwrite_partition(domain.predictions_table, frame, day)
-        fallback = frame.filter(pl.col("method") != family)["series_id"].n_unique()
+        fallback = frame.filter(pl.col("method") != family)[SERIES_ID].n_unique()
         yield dg.MaterializeResult(metadata={
             **table_metadata(storage.uri(domain.predictions_table), version, frame),
             "scored": True,
             "model_version": champion.version,
             "model_family": family,
-            "series": frame["series_id"].n_unique(),
+            "series": frame[SERIES_ID].n_unique(),
             "fallback_series": fallback,
             # series whose newest row is older than the day: their steps on or before it
             "steps_not_after_day": len(issued) - len(fc),

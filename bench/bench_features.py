@@ -75,11 +75,11 @@ from lakeloop.features.events import (
     label_history_entities,
 )
 from lakeloop.ingest.bronze import process_days
+from lakeloop.names import PARTITION_COLUMN
 from lakeloop.settings import Settings
 from lakeloop.simulate import SimConfig, simulate
 from lakeloop.simulate.fraud import BASE_TRANSACTIONS_PER_DAY
 from lakeloop.storage import Lake, ObjectStore
-from lakeloop.storage.lake import PARTITION_COLUMN
 
 START = dt.date(2024, 1, 1)
 CHUNK_DAYS = 10  # ingest this many days per process_days call (bounded memory)

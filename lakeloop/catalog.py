@@ -9,13 +9,14 @@ import polars as pl
 from lakeloop.contracts.domains import Domain
 from lakeloop.names import (
     ALERTS_TABLE,
+    PARTITION_COLUMN,
     accuracy_table,
     bronze_table,
     drift_table,
     performance_table,
     quarantine_table,
 )
-from lakeloop.storage.lake import PARTITION_COLUMN, Lake
+from lakeloop.storage.lake import Lake
 
 
 def data_tables(domains: dict[str, Domain]) -> list[str]:

@@ -13,6 +13,8 @@ from typing import Literal
 Kind = Literal["classification", "forecast"]
 
 # -- Delta tables (paths under the lake root) ------------------------------------------------
+PARTITION_COLUMN = "date"  # every table's day: its Delta partition and the Dagster partition
+SERIES_ID = "series_id"  # a forecast domain's series key in features, forecasts and models
 ALERTS_TABLE = "alerts/log"
 REPORTS = "reports"  # the folder beside the tables: Evidently JSON, plots, demo summaries
 

@@ -21,6 +21,7 @@ from sklearn.metrics import average_precision_score
 from lakeloop import names
 from lakeloop.catalog import data_tables
 from lakeloop.contracts.domains import Domain
+from lakeloop.names import PARTITION_COLUMN, SERIES_ID
 from lakeloop.registry.describe import print_versions
 from lakeloop.registry.model_registry import ModelRegistry
 from lakeloop.settings import Settings
@@ -43,7 +44,7 @@ def daily_pr_auc(lake: Lake, domain: Domain, until: dt.date) -> dict[dt.date, fl
         .join(labels, on=domain.main.roles.id, how="left") \
         .with_columns(pl.col("y").fill_null(0)).collect()
     out = {}
-    for (day,), g in scored.partition_by("date", as_dict=True).items():
+    for (day,), g in scored.partition_by(PARTITION_COLUMN, as_dict=True).items():
         if 0 < g["y"].sum() < g.height:
             out[day] = float(average_precision_score(g["y"].to_numpy(), g["score"].to_numpy()))
     return out
@@ -58,11 +59,11 @@ def daily_wape(lake: Lake, domain: Domain) -> dict[dt.date, float]:
         return {}
     fc = lake.scan(domain.predictions_table).filter(pl.col("horizon") == 1)
     actual = lake.scan(domain.features_table).select(
-        "series_id", pl.col("date").alias("target_date"), "target")
-    joined = fc.join(actual, on=["series_id", "target_date"], how="inner") \
-        .select("date", "p50", "target").collect()
+        SERIES_ID, pl.col(PARTITION_COLUMN).alias("target_date"), "target")
+    joined = fc.join(actual, on=[SERIES_ID, "target_date"], how="inner") \
+        .select(PARTITION_COLUMN, "p50", "target").collect()
     return {day: wape(g["target"].to_numpy(), g["p50"].to_numpy())
-            for (day,), g in joined.partition_by("date", as_dict=True).items()}
+            for (day,), g in joined.partition_by(PARTITION_COLUMN, as_dict=True).items()}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -173,9 +174,10 @@ def timeline_png(lake: Lake, summary: dict[str, Any]) -> bytes:
     for ax, domain in zip(axes[:, 0], domains, strict=True):
         table = names.drift_table(domain)
         if lake.exists(table):
-            h = lake.scan(table).sort("date").collect()
-            ax.plot(h["date"], h["drift_share"], label="share of drifted columns", color="C0")
-            ax.plot(h["date"], h["prediction_drift_score"], label="prediction drift",
+            h = lake.scan(table).sort(PARTITION_COLUMN).collect()
+            ax.plot(h[PARTITION_COLUMN], h["drift_share"], label="share of drifted columns",
+                    color="C0")
+            ax.plot(h[PARTITION_COLUMN], h["prediction_drift_score"], label="prediction drift",
                     color="C1")
         info = summary[domain]
         if drift_day:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from lakeloop.contracts import Contract, matches
-from lakeloop.storage.lake import PARTITION_COLUMN
+from lakeloop.names import PARTITION_COLUMN
 
 EVENT_LOOKBACK_DAYS = 7  # longest event window
 LABEL_LOOKBACK_DAYS = 30  # label-history window

@@ -22,9 +22,8 @@ import polars as pl
 
 from lakeloop.contracts import Contract
 from lakeloop.contracts.calendar import BusinessCalendar
-from lakeloop.storage.lake import PARTITION_COLUMN
+from lakeloop.names import PARTITION_COLUMN, SERIES_ID
 
-SERIES_ID = "series_id"
 TARGET = "target"
 TIME_INDEX = "t"
 PRICE_RATIO = "price_ratio"

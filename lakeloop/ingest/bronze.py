@@ -30,9 +30,9 @@ from lakeloop.ingest.landing_files import UnreadableRows
 from lakeloop.ingest.staging import StagedDay, Staging, bronze_stream
 from lakeloop.ingest.validation import DAY, REASON, RowChecks, ValidationResult
 from lakeloop.ingest.volume_bounds import learnt_floor
-from lakeloop.names import bronze_table, quarantine_table
+from lakeloop.names import PARTITION_COLUMN, bronze_table, quarantine_table
 from lakeloop.storage import Lake, ObjectStore
-from lakeloop.storage.lake import PARTITION_COLUMN, FrameStream
+from lakeloop.storage.lake import FrameStream
 
 
 @dataclass

@@ -22,7 +22,8 @@ from typing import Final
 import polars as pl
 
 from lakeloop.ingest.landed import PARSE_ERRORS, ROW_NUMBER, SOURCE_FILE
-from lakeloop.storage.lake import PARTITION_COLUMN, FrameStream
+from lakeloop.names import PARTITION_COLUMN
+from lakeloop.storage.lake import FrameStream
 
 STAGING_COMPRESSION: Final = "lz4"  # written once, read once, soon: speed over size
 

@@ -69,6 +69,7 @@ from lakeloop.monitoring.measure import (
     prediction_drift_score,
     share_spread,
 )
+from lakeloop.names import PARTITION_COLUMN
 
 # A log-distance that barely varied on the null days is still given this spread (a 10 %
 # relative change per standard deviation): a numerical guard against dividing by ~0 when a
@@ -635,7 +636,7 @@ def calibrate(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
 
 
 def reference_week_null(reference: pl.DataFrame, min_rows: int, max_days: int,
-                        date: str = "date"
+                        date: str = PARTITION_COLUMN
                         ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
     """Null chunks from the reference week itself, for a champion whose history before it
     is too short (a first model on a few weeks of data): each chunk of days (pooled to
@@ -664,8 +665,9 @@ def calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list
     ``pooled_chunks``); when it holds fewer than ``MIN_NULL_DAYS`` chunks, the reference week
     itself, leave one chunk out (``reference_week_null``). Returns the calibration, or None
     and why none could be learnt."""
-    counts = dict(history.group_by("date").agg(pl.len()).iter_rows()) if history.height else {}
-    ref_counts = dict(reference.group_by("date").agg(pl.len()).iter_rows())
+    counts = dict(history.group_by(PARTITION_COLUMN).agg(pl.len()).iter_rows()) \
+        if history.height else {}
+    ref_counts = dict(reference.group_by(PARTITION_COLUMN).agg(pl.len()).iter_rows())
     rows = fixed_current_rows(list(counts.values()) or list(ref_counts.values()), cfg)
     chunks = pooled_chunks(counts, rows, cfg.max_current_days)
     common: dict[str, Any] = {
@@ -674,7 +676,7 @@ def calibrate_days(history: pl.DataFrame, reference: pl.DataFrame, columns: list
         "pooled_days": pooled_span(chunks or pooled_chunks(ref_counts, rows,
                                                            cfg.max_current_days))}
     if len(chunks) >= MIN_NULL_DAYS:
-        null = {f"{c[0]}..{c[-1]}": history.filter(pl.col("date").is_between(c[0], c[-1]))
+        null = {f"{c[0]}..{c[-1]}": history.filter(pl.col(PARTITION_COLUMN).is_between(c[0], c[-1]))
                 for c in chunks}
         calibration = calibrate(reference, null, columns, cfg, categorical, **common)
     else:
@@ -722,7 +724,7 @@ def age_days(ref_first: Any, ref_last: Any, first: Any, last: Any) -> float:
 
 
 def _null_ages(reference: pl.DataFrame, null_days: Mapping[str, pl.DataFrame],
-               date: str = "date") -> dict[str, float] | None:
+               date: str = PARTITION_COLUMN) -> dict[str, float] | None:
     """Each null chunk's ``age_days`` from the reference; None without dates."""
     frames = [reference, *null_days.values()]
     if any(date not in f.columns or not f.height for f in frames):

@@ -28,7 +28,7 @@ from lakeloop.monitoring.calibration import (
 )
 from lakeloop.monitoring.drift import DriftResult, compute_drift
 from lakeloop.monitoring.measure import DriftConfig
-from lakeloop.names import drift_table, performance_table
+from lakeloop.names import PARTITION_COLUMN, SERIES_ID, drift_table, performance_table
 from lakeloop.registry.model_registry import ModelRegistry, ModelVersion
 from lakeloop.storage import Lake, ObjectStore
 from lakeloop.storage.objects import is_s3, split_s3
@@ -107,7 +107,7 @@ class DayDrift:
         """One row for the drift history table the sensors read."""
         f = self.result.figures()
         return pl.DataFrame({
-            "date": [self.day], "domain": [self.domain], "champion": [self.champion],
+            PARTITION_COLUMN: [self.day], "domain": [self.domain], "champion": [self.champion],
             "dataset_drift": [f["dataset_drift"]], "drift_share": [f["drift_share"]],
             "drifted_columns": [",".join(self.result.drifted_columns)],
             "max_column_drift": [f["max_column_drift"]],
@@ -314,7 +314,8 @@ def current_since(lake: Lake, table: str, day: dt.date, cfg: DriftConfig, after:
     scan = lake.scan(table, oldest, day)
     if where is not None:
         scan = scan.filter(where)
-    counts = scan.group_by("date").agg(pl.len()).collect().sort("date", descending=True)
+    counts = scan.group_by(PARTITION_COLUMN).agg(pl.len()).collect() \
+        .sort(PARTITION_COLUMN, descending=True)
     first, total = day, 0
     for d, n in counts.iter_rows():
         first, total = min(first, d), total + n
@@ -359,7 +360,7 @@ def first_week(values: Callable[[dt.date, dt.date], pl.LazyFrame], version: str,
     while len(days) < FIRST_WEEK_DAYS and start <= day:
         end = min(day, start + dt.timedelta(days=FIRST_WEEK_SEARCH_DAYS - 1))
         found = values(start, end).filter(pl.col("model_version") == version) \
-            .select(pl.col("date").unique()).collect()["date"]
+            .select(pl.col(PARTITION_COLUMN).unique()).collect()[PARTITION_COLUMN]
         days += sorted(found.to_list())
         start = end + dt.timedelta(days=1)
     days = days[:FIRST_WEEK_DAYS]
@@ -370,9 +371,9 @@ def first_week(values: Callable[[dt.date, dt.date], pl.LazyFrame], version: str,
     current = values(first, day).filter(mine).select("v").collect()["v"]
     if not len(current):
         return None
-    week = values(days[0], days[-1]).filter(mine & pl.col("date").is_in(days)) \
-        .select("date", "v").collect()
-    return FirstWeek({d: week.filter(pl.col("date") == d)["v"] for d in days}, current)
+    week = values(days[0], days[-1]).filter(mine & pl.col(PARTITION_COLUMN).is_in(days)) \
+        .select(PARTITION_COLUMN, "v").collect()
+    return FirstWeek({d: week.filter(pl.col(PARTITION_COLUMN) == d)["v"] for d in days}, current)
 
 
 def _set_prediction_drift(result: DriftResult, predictions: FirstWeek | None,
@@ -428,7 +429,7 @@ def event_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt
     table = domain.predictions_table
     scores = first_week(
         lambda start, end: lake.scan(table, start, end)
-        .select("date", "model_version", pl.col("score").alias("v")),
+        .select(PARTITION_COLUMN, "model_version", pl.col("score").alias("v")),
         champion.version, ref.predictions_after, day, since) if lake.exists(table) else None
     _set_prediction_drift(result, scores, cfg, calibration)
     return DayDrift(domain.name, day, champion.version, result, ref.id, calibration, note)
@@ -447,15 +448,15 @@ def demand_levels(history: pl.DataFrame, before: dt.date) -> pl.DataFrame:
     Levels come from days *before* the reference window, so reference days and the day
     measured are both out of sample: levels fitted on the reference days themselves make
     the reference look tighter than any new day can be (tried: quiet days then alarmed)."""
-    past = history.filter(pl.col("date") < before)
-    return past.group_by("series_id", "weekday").agg(
+    past = history.filter(pl.col(PARTITION_COLUMN) < before)
+    return past.group_by(SERIES_ID, "weekday").agg(
         pl.col("target").cast(pl.Float64).abs().mean().clip(lower_bound=1.0).alias("_level"))
 
 
 def _indices(frame: pl.DataFrame, levels: pl.DataFrame) -> pl.DataFrame:
     """Target over the series' weekday level; rows without a level (a series or weekday with
     no earlier regular day) have no index and are left out: their count is no signal."""
-    return frame.join(levels, on=["series_id", "weekday"], how="inner").with_columns(
+    return frame.join(levels, on=[SERIES_ID, "weekday"], how="inner").with_columns(
         (pl.col("target") / pl.col("_level")).alias("target_index"))
 
 
@@ -464,7 +465,7 @@ def leave_one_out_indices(past: pl.DataFrame) -> pl.DataFrame:
     the null days of demand calibration are then out of sample, as a production day is
     (a level fitted on the day itself pulls its index towards 1 and the null looks tighter
     than any new day can be)."""
-    keys = ["series_id", "weekday"]
+    keys = [SERIES_ID, "weekday"]
     return past.with_columns(
         pl.col("target").cast(pl.Float64).abs().sum().over(keys).alias("_sum"),
         pl.len().over(keys).alias("_n"),
@@ -494,7 +495,7 @@ def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: d
                         version=lineage["version"]).collect()
     history = history.filter(_regular(history.columns))
     levels = demand_levels(history, first)
-    reference = _indices(history.filter(pl.col("date").is_between(first, last)), levels)
+    reference = _indices(history.filter(pl.col(PARTITION_COLUMN).is_between(first, last)), levels)
     if ref.id != champion.version:  # re-baselined: the accepted days, on the same levels
         accepted = lake.scan(domain.features_table, ref.first, ref.last).collect()
         reference = _indices(accepted.filter(_regular(accepted.columns)), levels)
@@ -503,8 +504,8 @@ def series_day_drift(lake: Lake, registry: ModelRegistry, domain: Domain, day: d
         calibration, note = stored_calibration(
             registry, champion, cfg, budget_for(domain, cfg),
             lambda: _calibrate_days(
-                leave_one_out_indices(history.filter(pl.col("date") < first)),
-                _indices(history.filter(pl.col("date").is_between(first, last)), levels),
+                leave_one_out_indices(history.filter(pl.col(PARTITION_COLUMN) < first)),
+                _indices(history.filter(pl.col(PARTITION_COLUMN).is_between(first, last)), levels),
                 SERIES_MONITORED, set(), cfg, budget_for(domain, cfg), None, "equal"))
     since = current_since(lake, domain.features_table, day, calibrated(cfg, calibration),
                           ref.last, _regular(history.columns))
@@ -531,12 +532,13 @@ def _forecast_drift(lake: Lake, domain: Domain, version: str, after: dt.date, da
     def index(start: dt.date, end: dt.date) -> pl.LazyFrame:
         features = lake.scan(domain.features_table, start, end)
         regular = features.filter(_regular(features.collect_schema().names())) \
-            .select("series_id", "date")
+            .select(SERIES_ID, PARTITION_COLUMN)
         return (lake.scan(table, start, end).filter(pl.col("horizon") == 1)
-                .join(regular, on=["series_id", "date"], how="semi")
+                .join(regular, on=[SERIES_ID, PARTITION_COLUMN], how="semi")
                 .with_columns(pl.col("target_date").dt.weekday().alias("weekday"))
-                .join(levels.lazy(), on=["series_id", "weekday"], how="left")
-                .select("date", "model_version", (pl.col("p50") / pl.col("_level")).alias("v")))
+                .join(levels.lazy(), on=[SERIES_ID, "weekday"], how="left")
+                .select(PARTITION_COLUMN, "model_version",
+                        (pl.col("p50") / pl.col("_level")).alias("v")))
 
     _set_prediction_drift(result, first_week(index, version, after, day, since), cfg,
                           calibration)
@@ -601,7 +603,7 @@ def history(lake: Lake, table: str, start: dt.date, end: dt.date) -> pl.DataFram
     """The daily rows of a monitoring table in ``start..end`` (empty before its first day)."""
     if not lake.exists(table):
         return pl.DataFrame()
-    return lake.scan(table, start, end).sort("date").collect()
+    return lake.scan(table, start, end).sort(PARTITION_COLUMN).collect()
 
 
 def drift_history(lake: Lake, domain: str, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -643,8 +645,9 @@ def judged_days(lake: Lake, domain: str, start: dt.date, end: dt.date,
     perf = history(lake, performance_table(domain), start, end) if with_performance \
         else pl.DataFrame()
     decayed = {} if perf.is_empty() else {
-        r["date"]: r for r in perf.filter(pl.col("decayed")).iter_rows(named=True)}
-    return [JudgedDay(r["date"], r, decayed.get(r["date"])) for r in drift.iter_rows(named=True)]
+        r[PARTITION_COLUMN]: r for r in perf.filter(pl.col("decayed")).iter_rows(named=True)}
+    return [JudgedDay(r[PARTITION_COLUMN], r, decayed.get(r[PARTITION_COLUMN]))
+            for r in drift.iter_rows(named=True)]
 
 
 def classification_performance(lake: Lake, registry: ModelRegistry, domain: Domain, day: dt.date,
@@ -676,23 +679,23 @@ def classification_performance(lake: Lake, registry: ModelRegistry, domain: Doma
     pool_first = evaluated - dt.timedelta(days=pool_days - 1)
     scores = lake.scan(domain.predictions_table, pool_first, evaluated) \
         .filter(pl.col("model_version") == champion.version).collect()
-    if scores.filter(pl.col("date") == evaluated).is_empty():
+    if scores.filter(pl.col(PARTITION_COLUMN) == evaluated).is_empty():
         return None
     known = known_positive_ids(lake, domain, day, None, pool_first) \
         .rename({LABEL: "y"}).collect()
     joined = scores.join(known, on=domain.main.roles.id, how="left").with_columns(
         pl.col("y").fill_null(0))
-    one = joined.filter(pl.col("date") == evaluated)
+    one = joined.filter(pl.col(PARTITION_COLUMN) == evaluated)
     m = classification_metrics(one["y"].to_numpy(), one["score"].to_numpy())
     pooled = classification_metrics(joined["y"].to_numpy(), joined["score"].to_numpy())
     promised = champion.metrics.get("pr_auc")
     verdict = _decay(champion, pooled, budget or budget_for(domain, DriftConfig()))
     return Realised({
-        "date": day, "evaluated_day": evaluated, "model_version": champion.version,
+        PARTITION_COLUMN: day, "evaluated_day": evaluated, "model_version": champion.version,
         "maturity_days": maturity,
         **{k: m[k] for k in ("pr_auc", "roc_auc", "recall_at_1pct", "recall_at_5pct",
                              "positives", "rows")},
-        "pr_auc_pooled": pooled["pr_auc"], "pooled_days": joined["date"].n_unique(),
+        "pr_auc_pooled": pooled["pr_auc"], "pooled_days": joined[PARTITION_COLUMN].n_unique(),
         "pooled_positives": pooled["positives"],
         "validation_pr_auc": champion.meta.get("val_metrics", {}).get("pr_auc"),
         "test_pr_auc": promised,
@@ -736,8 +739,8 @@ def forecast_accuracy(lake: Lake, domain: Domain, day: dt.date) -> Realised | No
     forecasts = lake.scan(domain.predictions_table, day - dt.timedelta(days=60), day) \
         .filter(pl.col("target_date") == day).collect()
     actual = lake.scan(domain.features_table, day, day).select(
-        "series_id", pl.col("target").alias("actual")).collect()
-    joined = forecasts.join(actual, on="series_id", how="inner")
+        SERIES_ID, pl.col("target").alias("actual")).collect()
+    joined = forecasts.join(actual, on=SERIES_ID, how="inner")
     if joined.is_empty():
         return None
     err = (joined["p50"] - joined["actual"]).abs()
@@ -745,7 +748,7 @@ def forecast_accuracy(lake: Lake, domain: Domain, day: dt.date) -> Realised | No
     by_h = joined.with_columns(err.alias("e")).group_by("horizon").agg(
         pl.col("e").mean()).sort("horizon")
     inside = ((joined["actual"] >= joined["p10"]) & (joined["actual"] <= joined["p90"])).mean()
-    return Realised({"date": day, "forecasts": joined.height,
+    return Realised({PARTITION_COLUMN: day, "forecasts": joined.height,
             "mae": float(cast(float, err.mean())),
             "smape": smape(truth, p50), "wape": wape(truth, p50),
             "coverage_p10_p90": float(cast(float, inside)),

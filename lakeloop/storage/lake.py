@@ -26,10 +26,10 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from lakeloop.names import PARTITION_COLUMN
 from lakeloop.settings import S3Settings
 from lakeloop.storage.objects import ObjectStore, is_s3, join
 
-PARTITION_COLUMN = "date"
 COMMIT_ATTEMPTS = 6  # a write that loses a commit race is redone on the new snapshot
 WRITE_BATCH_ROWS = 100_000  # rows converted to Arrow at a time while a table is written
 

@@ -18,9 +18,8 @@ import polars as pl
 from lakeloop.contracts.calendar import BusinessCalendar
 from lakeloop.contracts.domains import Domain
 from lakeloop.features.events import is_positive
-from lakeloop.names import bronze_table
+from lakeloop.names import PARTITION_COLUMN, bronze_table
 from lakeloop.storage import Lake
-from lakeloop.storage.lake import PARTITION_COLUMN
 from lakeloop.training.columns import LABEL, SPLIT
 from lakeloop.training.split import SplitWindow
 

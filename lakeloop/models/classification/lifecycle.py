@@ -37,6 +37,7 @@ from lakeloop.models.classification.tabm import TabMModel, train_tabm
 from lakeloop.models.classification.trees import MODEL_FILE, TreeConfig, TreeModel, train_trees
 from lakeloop.models.compute import Compute
 from lakeloop.models.metrics import bootstrap_interval, classification_metrics
+from lakeloop.names import PARTITION_COLUMN
 from lakeloop.registry.model_registry import ModelRegistry, ModelVersion
 from lakeloop.registry.promotion import Decision, decide_paired, register_and_apply, training_meta
 from lakeloop.training.training_sets import LABEL, TrainingSet
@@ -173,7 +174,7 @@ def train_and_promote(
     importance = challenger_importance(challenger, val, categorical, numeric, compute, log)
     state = model.state() if challenger.family == "torch" else None
     files = None if challenger.family == "torch" else model.files()
-    test_days = test["date"] if "date" in test.columns else None
+    test_days = test[PARTITION_COLUMN] if PARTITION_COLUMN in test.columns else None
     version = register_and_apply(registry, model_name, state, {
         **model.meta(),
         "family": challenger.family,

@@ -27,6 +27,7 @@ from lakeloop.models import metrics as fm
 from lakeloop.models.compute import Compute
 from lakeloop.models.forecast.baselines import BaselineRule
 from lakeloop.models.forecast.nhits import TARGET, DemandModel
+from lakeloop.names import SERIES_ID
 
 POINT = "q0.5"  # the point forecast of every model: its median
 
@@ -69,8 +70,8 @@ class BacktestPlan:
 def seasonal_diff(frame: pd.DataFrame, season: int) -> pd.Series:
     """target minus the target ``season`` open days earlier (same series), NaN where that day
     is absent. Joined on time_idx, not row order, so a missing day never shifts the lag."""
-    values = frame.set_index(["series_id", "time_idx"])[TARGET]
-    lagged = pd.MultiIndex.from_arrays([frame["series_id"], frame["time_idx"] - season])
+    values = frame.set_index([SERIES_ID, "time_idx"])[TARGET]
+    lagged = pd.MultiIndex.from_arrays([frame[SERIES_ID], frame["time_idx"] - season])
     prev = values.reindex(lagged).to_numpy(dtype=float, na_value=np.nan)
     return pd.Series(frame[TARGET].to_numpy(dtype=float) - prev, index=frame.index)
 
@@ -82,7 +83,7 @@ def mase_scale(train: pd.DataFrame, season: int) -> pd.Series:
     scale is NaN and it is left out of the MASE averages rather than dividing by ~0 and
     drowning every other series."""
     diff = seasonal_diff(train, season).abs()
-    scale = diff.groupby(train["series_id"], observed=True).mean()
+    scale = diff.groupby(train[SERIES_ID], observed=True).mean()
     return scale.where(scale > 1e-12)
 
 
@@ -104,18 +105,18 @@ def backtest(model: DemandModel | None, pdf: pd.DataFrame, plan: BacktestPlan,
                 .assign(**{TARGET: np.nan})
             frames.append(model.forecast(history, future, compute)
                           .assign(model="nhits", origin=origin))
-        ids = pd.unique(history["series_id"].astype(str))
+        ids = pd.unique(history[SERIES_ID].astype(str))
         origins = pd.Series(origin, index=pd.Index(ids), dtype="int64")
         for rule in rules:
             frames.append(rule.forecast(history, origins).assign(model=rule.family,
                                                                  origin=origin))
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=["series_id", "time_idx", "horizon", POINT, "model",
+        return pd.DataFrame(columns=[SERIES_ID, "time_idx", "horizon", POINT, "model",
                                      "origin", "actual"])
     out = pd.concat(frames, ignore_index=True)
-    actual = pdf.set_index(["series_id", "time_idx"])[TARGET]
-    idx = pd.MultiIndex.from_arrays([out["series_id"], out["time_idx"]])
+    actual = pdf.set_index([SERIES_ID, "time_idx"])[TARGET]
+    idx = pd.MultiIndex.from_arrays([out[SERIES_ID], out["time_idx"]])
     out["actual"] = actual.reindex(idx).to_numpy(dtype=float, na_value=np.nan)
     return out.dropna(subset=["actual", POINT]).reset_index(drop=True)
 
@@ -133,7 +134,7 @@ def forecast_metrics(results: pd.DataFrame, train: pd.DataFrame,
         per_series = pd.Series({
             sid: fm.mase(s["actual"].to_numpy(dtype=float), s[POINT].to_numpy(dtype=float),
                          float(scale.get(sid, np.nan)))
-            for sid, s in g.groupby("series_id")}, dtype=float)
+            for sid, s in g.groupby(SERIES_ID)}, dtype=float)
         mase_series = per_series.dropna()
         out[str(name)] = {
             "mae": float(np.abs(actual - point).mean()), "smape": fm.smape(actual, point),
@@ -144,6 +145,6 @@ def forecast_metrics(results: pd.DataFrame, train: pd.DataFrame,
             "mase_p50": float(mase_series.quantile(0.5)),
             "mase_p90": float(mase_series.quantile(0.9)),
             "mase_series": len(mase_series),
-            "series": int(g["series_id"].nunique()), "points": len(g),
+            "series": int(g[SERIES_ID].nunique()), "points": len(g),
         }
     return out

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from lakeloop.models.forecast.nhits import TARGET
+from lakeloop.names import SERIES_ID
 
 FAMILIES = ("seasonal_naive", "weekday_mean", "moving_average")
 
@@ -48,10 +49,10 @@ class _Matrix:
 
     @classmethod
     def of(cls, history: pd.DataFrame) -> _Matrix:
-        ids = pd.unique(history["series_id"].astype(str))
+        ids = pd.unique(history[SERIES_ID].astype(str))
         if len(history) == 0:
             return cls(np.empty((0, 0)), np.asarray(ids, dtype=object), 0)
-        codes = pd.Categorical(history["series_id"].astype(str), categories=ids).codes
+        codes = pd.Categorical(history[SERIES_ID].astype(str), categories=ids).codes
         t = history["time_idx"].to_numpy(dtype="int64")
         t0 = int(t.min())
         values = np.full((len(ids), int(t.max()) - t0 + 1), np.nan)
@@ -77,7 +78,7 @@ def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
 
 def last_days(history: pd.DataFrame) -> pd.Series:
     """series_id (str) -> the series' last time_idx in ``history``: its own origin."""
-    return history.groupby(history["series_id"].astype(str))["time_idx"].max()
+    return history.groupby(history[SERIES_ID].astype(str))["time_idx"].max()
 
 
 def _rows(matrix: _Matrix, origins: pd.Series) -> np.ndarray:
@@ -119,7 +120,7 @@ def raw_point(family: str, history: pd.DataFrame, origins: pd.Series | None, hor
     ids = np.asarray([str(s) for s in origins.index], dtype=object)
     n = len(rows)
     return pd.DataFrame({
-        "series_id": np.repeat(ids, horizon),
+        SERIES_ID: np.repeat(ids, horizon),
         "time_idx": (np.repeat(start, horizon) + np.tile(h, n)).astype("int64"),
         "horizon": np.tile(h, n).astype("int64"),
         "forecast": _nanmean(values, axis=2).reshape(-1),
@@ -127,7 +128,7 @@ def raw_point(family: str, history: pd.DataFrame, origins: pd.Series | None, hor
 
 
 def _common(history: pd.DataFrame, origin: int) -> pd.Series:
-    ids = pd.unique(history["series_id"].astype(str))
+    ids = pd.unique(history[SERIES_ID].astype(str))
     return pd.Series(origin, index=pd.Index(ids), dtype="int64")
 
 

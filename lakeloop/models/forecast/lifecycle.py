@@ -36,6 +36,7 @@ from lakeloop.models.forecast.nhits import (
     future_rows,
     train_demand,
 )
+from lakeloop.names import SERIES_ID
 from lakeloop.registry.model_registry import ModelRegistry, ModelVersion
 from lakeloop.registry.promotion import Decision, register_and_apply, training_meta
 
@@ -297,17 +298,17 @@ def forecast_with_fallback(model: Forecaster, history: pd.DataFrame, compute: Co
     primary = primary[np.isfinite(primary[qcols].to_numpy(dtype=float)).all(axis=1)] \
         .assign(method=family)
     # every (series, step) to forecast, with the fallback's value
-    origins = history.groupby(history["series_id"].astype(str))["time_idx"].max()
+    origins = history.groupby(history[SERIES_ID].astype(str))["time_idx"].max()
     grid = raw_point("seasonal_naive", history, origins, horizon, calendar.periods_per_week)
     ordered = history.dropna(subset=[TARGET]).sort_values("time_idx")
-    last_value = ordered.groupby(ordered["series_id"].astype(str))[TARGET].last()
+    last_value = ordered.groupby(ordered[SERIES_ID].astype(str))[TARGET].last()
     has_naive = grid["forecast"].notna()
     grid["method"] = np.where(has_naive, "seasonal_naive", "last_value")
     grid["forecast"] = grid["forecast"].where(
-        has_naive, grid["series_id"].map(last_value).fillna(0.0).astype(float))
-    keys = pd.MultiIndex.from_frame(primary[["series_id", "horizon"]].astype(
-        {"series_id": str, "horizon": "int64"}))
-    missing = grid[~pd.MultiIndex.from_frame(grid[["series_id", "horizon"]]).isin(keys)]
+        has_naive, grid[SERIES_ID].map(last_value).fillna(0.0).astype(float))
+    keys = pd.MultiIndex.from_frame(primary[[SERIES_ID, "horizon"]].astype(
+        {SERIES_ID: str, "horizon": "int64"}))
+    missing = grid[~pd.MultiIndex.from_frame(grid[[SERIES_ID, "horizon"]]).isin(keys)]
     fallback = missing.assign(**{c: missing["forecast"] for c in qcols}).drop(
         columns="forecast")
     filled = [f for f in (primary, fallback) if len(f)]
@@ -315,8 +316,8 @@ def forecast_with_fallback(model: Forecaster, history: pd.DataFrame, compute: Co
     out = out.astype({"time_idx": "int64", "horizon": "int64"})
     days = {int(t): calendar.day_at(int(t)) for t in pd.unique(out["time_idx"])}
     out["target_date"] = [days[int(t)] for t in out["time_idx"]]
-    return out[["series_id", "time_idx", "horizon", *qcols, "method", "target_date"]] \
-        .sort_values(["series_id", "horizon"]).reset_index(drop=True)
+    return out[[SERIES_ID, "time_idx", "horizon", *qcols, "method", "target_date"]] \
+        .sort_values([SERIES_ID, "horizon"]).reset_index(drop=True)
 
 
 def plot_backtest(results: pd.DataFrame, pdf: pd.DataFrame, n_series: int = 4) -> bytes:
@@ -331,18 +332,18 @@ def plot_backtest(results: pd.DataFrame, pdf: pd.DataFrame, n_series: int = 4) -
     origin = results["origin"].max()
     last = results[results["origin"] == origin]
     end = int(last["time_idx"].max()) if len(last) else int(origin)
-    series = sorted(last["series_id"].unique())[:: max(1, last["series_id"].nunique() // n_series)]
+    series = sorted(last[SERIES_ID].unique())[:: max(1, last[SERIES_ID].nunique() // n_series)]
     series = series[:n_series]
     fig, axes = plt.subplots(max(len(series), 1), 1, figsize=(9, 2.2 * max(len(series), 1)),
                              sharex=True)
     for ax, s in zip(np.atleast_1d(axes), series, strict=False):
-        hist = pdf[(pdf["series_id"] == s) & (pdf["time_idx"] <= end)]
+        hist = pdf[(pdf[SERIES_ID] == s) & (pdf["time_idx"] <= end)]
         ax.plot(hist["time_idx"], hist[TARGET], color="black", lw=1, label="actual")
-        nn = last[(last["series_id"] == s) & (last["model"] == "nhits")]
+        nn = last[(last[SERIES_ID] == s) & (last["model"] == "nhits")]
         ax.fill_between(nn["time_idx"], nn["q0.1"], nn["q0.9"], alpha=0.3, label="N-HiTS 10-90%")
         ax.plot(nn["time_idx"], nn["q0.5"], label="N-HiTS median")
         for family in FAMILIES:
-            rule = last[(last["series_id"] == s) & (last["model"] == family)]
+            rule = last[(last[SERIES_ID] == s) & (last["model"] == family)]
             if len(rule):
                 ax.plot(rule["time_idx"], rule["q0.5"], ls="--", lw=1,
                         label=family.replace("_", " "))

@@ -40,6 +40,7 @@ import torch
 
 from lakeloop.models.compute import Compute, seed_everything
 from lakeloop.models.forecast.window_cache import cached_loader
+from lakeloop.names import SERIES_ID
 
 if TYPE_CHECKING:
     from lakeloop.contracts.calendar import BusinessCalendar
@@ -48,7 +49,7 @@ TARGET = "target"  # the day's value, in the series' own units (silver name)
 SCALED = "y_scaled"  # target / series scale: what pytorch-forecasting learns (internal)
 PRICE_RATIO = "price_ratio"
 SILVER_TIME_INDEX = "t"
-BASE_COLUMNS = ("series_id", "date", TARGET, "time_idx")
+BASE_COLUMNS = (SERIES_ID, "date", TARGET, "time_idx")
 CALENDAR_REALS = ("holiday", "dow_sin", "dow_cos")
 # Names lakeloop derives itself: a known covariate of the same name would shadow them.
 _RESERVED = {*BASE_COLUMNS, SCALED, SILVER_TIME_INDEX, PRICE_RATIO, *CALENDAR_REALS}
@@ -128,7 +129,7 @@ def to_pandas(frame: pl.DataFrame, known: list[str]) -> pd.DataFrame:
     every column after the four base ones is a known real (:func:`known_reals_of`).
     ``known``: the contract's known covariates as they are named in silver (not the price).
     """
-    required = ["date", "series_id", SILVER_TIME_INDEX, TARGET, "holiday"]
+    required = ["date", SERIES_ID, SILVER_TIME_INDEX, TARGET, "holiday"]
     has_price = PRICE_RATIO in frame.columns
     reals = known_reals_for(known, has_price)
     own = [c for c in reals if c not in (PRICE_RATIO, *CALENDAR_REALS)]
@@ -153,21 +154,21 @@ def to_pandas(frame: pl.DataFrame, known: list[str]) -> pd.DataFrame:
                          "days?); silver should hold open days only")
     dow = (pl.col("date").dt.weekday() - 1).cast(pl.Float64) * (2 * math.pi / 7)
     out = frame.select(
-        pl.col("series_id").cast(pl.String), "date",
+        pl.col(SERIES_ID).cast(pl.String), "date",
         pl.col(TARGET).cast(pl.Float64),
         pl.col(SILVER_TIME_INDEX).cast(pl.Int64).alias("time_idx"),
         *[pl.col(c).cast(pl.Float64) for c in own],
         *([pl.col(PRICE_RATIO).cast(pl.Float64)] if has_price else []),
         pl.col("holiday").cast(pl.Float64),
         dow.sin().alias("dow_sin"), dow.cos().alias("dow_cos"),
-    ).sort("series_id", "time_idx")
-    dupes = out.select("series_id", "time_idx").is_duplicated()
+    ).sort(SERIES_ID, "time_idx")
+    dupes = out.select(SERIES_ID, "time_idx").is_duplicated()
     if dupes.any():
-        first = out.filter(dupes).head(5).select("series_id", "date").rows()
+        first = out.filter(dupes).head(5).select(SERIES_ID, "date").rows()
         raise ValueError(f"demand features have several rows for one series and day, e.g. "
                          f"{first}; the series key columns must identify a series")
     pdf = out.to_pandas()
-    pdf["series_id"] = pdf["series_id"].astype(str)
+    pdf[SERIES_ID] = pdf[SERIES_ID].astype(str)
     pdf["time_idx"] = pdf["time_idx"].astype("int64")
     return pdf
 
@@ -191,7 +192,7 @@ def check_finite(pdf: pd.DataFrame, columns: Sequence[str], where: str) -> None:
         bad = ~np.isfinite(values)
         if bad.any():
             rows = [(str(s), str(pd.Timestamp(d).date()) if pd.notna(d) else None)
-                    for s, d in pdf.loc[bad, ["series_id", "date"]].head(5).itertuples(
+                    for s, d in pdf.loc[bad, [SERIES_ID, "date"]].head(5).itertuples(
                         index=False)]
             raise ValueError(f"{where}: {int(bad.sum())} non-finite value(s) (NaN/inf) in "
                              f"{col!r} would reach the network; first rows (series_id, date): "
@@ -209,7 +210,7 @@ def future_rows(history: pd.DataFrame, horizon: int, calendar: BusinessCalendar
     forward from the series' last row: there is no planning feed yet, and "as last seen" is
     what a merchandiser would assume without one. ``target`` is NaN.
     """
-    last = history.sort_values("time_idx").groupby("series_id", observed=True).tail(1)
+    last = history.sort_values("time_idx").groupby(SERIES_ID, observed=True).tail(1)
     days: dict[dt.date, list[dt.date]] = {}
     for d, t in zip(last["date"], last["time_idx"], strict=True):
         day = pd.Timestamp(d).date()
@@ -243,7 +244,7 @@ def series_scales(pdf: pd.DataFrame) -> dict[str, float]:
     its sales would otherwise get a tiny (or negative) scale. The floor keeps intermittent and
     near-zero series from being blown up; a series with no finite value gets 1.0.
     """
-    means = pdf[TARGET].abs().groupby(pdf["series_id"], observed=True).mean()
+    means = pdf[TARGET].abs().groupby(pdf[SERIES_ID], observed=True).mean()
     return {str(k): max(float(v), 1.0) if math.isfinite(float(v)) else 1.0
             for k, v in means.items()}
 
@@ -251,8 +252,8 @@ def series_scales(pdf: pd.DataFrame) -> dict[str, float]:
 def _with_target(pdf: pd.DataFrame, scales: dict[str, float]) -> pd.DataFrame:
     """Rows of the series in ``scales``, with the scaled target (0 on future rows: the
     dataset needs a number there, and predictions never read it)."""
-    out = pdf[pdf["series_id"].isin(scales)].copy()
-    out[SCALED] = (out[TARGET] / out["series_id"].map(scales)).fillna(0.0)
+    out = pdf[pdf[SERIES_ID].isin(scales)].copy()
+    out[SCALED] = (out[TARGET] / out[SERIES_ID].map(scales)).fillna(0.0)
     return out
 
 
@@ -279,7 +280,7 @@ def make_dataset(pdf: pd.DataFrame, cfg: DemandConfig, known_reals: Sequence[str
         if cfg.normalizer == "encoder" else TorchNormalizer(method="identity", center=False)
     reals = list(known_reals)
     return TimeSeriesDataSet(
-        pdf, time_idx="time_idx", target=SCALED, group_ids=["series_id"],
+        pdf, time_idx="time_idx", target=SCALED, group_ids=[SERIES_ID],
         max_encoder_length=cfg.encoder_length, min_encoder_length=cfg.encoder_length,
         max_prediction_length=cfg.horizon, min_prediction_length=cfg.horizon,
         time_varying_known_reals=reals, time_varying_unknown_reals=[SCALED],
@@ -305,7 +306,7 @@ def _skeleton(cfg: DemandConfig, known_reals: Sequence[str]) -> pd.DataFrame:
     """One synthetic series with exactly one full window: enough for ``from_dataset`` to size
     the network, whose shape depends on the config and the list of known reals only."""
     n = cfg.encoder_length + cfg.horizon
-    frame = pd.DataFrame({"series_id": ["_skeleton"] * n, "time_idx": np.arange(n),
+    frame = pd.DataFrame({SERIES_ID: ["_skeleton"] * n, "time_idx": np.arange(n),
                           SCALED: np.zeros(n)})
     for c in known_reals:
         frame[c] = 0.0
@@ -364,13 +365,13 @@ class DemandModel:
         """
         cfg = self.config
         qcols = [f"q{q}" for q in cfg.quantiles]
-        empty = pd.DataFrame(columns=["series_id", "time_idx", "horizon", *qcols])
-        counts = history.groupby("series_id", observed=True)["time_idx"].count()
-        ahead_ids = set(future["series_id"])  # a series without future rows: nothing to do
+        empty = pd.DataFrame(columns=[SERIES_ID, "time_idx", "horizon", *qcols])
+        counts = history.groupby(SERIES_ID, observed=True)["time_idx"].count()
+        ahead_ids = set(future[SERIES_ID])  # a series without future rows: nothing to do
         keep = {s for s in self.scales
                 if counts.get(s, 0) >= cfg.encoder_length and s in ahead_ids}
-        past = history[history["series_id"].isin(keep)]
-        ahead = future[future["series_id"].isin(keep)]
+        past = history[history[SERIES_ID].isin(keep)]
+        ahead = future[future[SERIES_ID].isin(keep)]
         if past.empty:
             return empty
         check_finite(past, [*self.known_reals, TARGET], "demand forecast (history)")
@@ -386,13 +387,13 @@ class DemandModel:
         )
         q = np.sort(out.output.detach().float().cpu().numpy(), axis=-1)  # [series, h, q]
         index = out.index.reset_index(drop=True)
-        scale = index["series_id"].astype(str).map(self.scales).to_numpy(dtype=float)
+        scale = index[SERIES_ID].astype(str).map(self.scales).to_numpy(dtype=float)
         q = q * scale[:, None, None]
-        clip = ~index["series_id"].astype(str).isin(set(self.negative_series)).to_numpy()
+        clip = ~index[SERIES_ID].astype(str).isin(set(self.negative_series)).to_numpy()
         q[clip] = np.maximum(q[clip], 0.0)
         n, horizon = q.shape[0], cfg.horizon
         result = pd.DataFrame({
-            "series_id": np.repeat(index["series_id"].astype(str).to_numpy(), horizon),
+            SERIES_ID: np.repeat(index[SERIES_ID].astype(str).to_numpy(), horizon),
             "time_idx": (np.repeat(index["time_idx"].to_numpy(dtype="int64"), horizon)
                          + np.tile(np.arange(horizon), n)).astype("int64"),
             "horizon": np.tile(np.arange(1, horizon + 1), n),
@@ -466,7 +467,7 @@ def train_demand(pdf: pd.DataFrame, val_from: int, cfg: DemandConfig, compute: C
     fit_rows = pdf[pdf["time_idx"] < val_from]
     scales = series_scales(fit_rows)
     negative = sorted(str(s) for s in pd.unique(fit_rows.loc[fit_rows[TARGET] < 0,
-                                                             "series_id"]))
+                                                             SERIES_ID]))
     data = _with_target(pdf, scales)
     train_ds = make_dataset(data[data["time_idx"] < val_from], cfg, reals)
     val_ds = make_dataset(data[data["time_idx"] < val_from + cfg.horizon], cfg, reals,
