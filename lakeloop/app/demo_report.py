@@ -75,12 +75,15 @@ def _recovered(before: float | None, during: float | None, after: float | None,
                higher_is_better: bool = True) -> float | None:
     """Share of the drift's loss the retrain won back: (after - during) / (before - during);
     None when there was no loss to win back (the drift did not make the metric worse)."""
-    if before is None or during is None or after is None:
-        return None
-    loss = before - during if higher_is_better else during - before
-    if loss < 1e-9:
+    if before is None or during is None or after is None \
+            or _loss(before, during, higher_is_better) < 1e-9:
         return None
     return round((after - during) / (before - during), 3)
+
+
+def _loss(before: float, during: float, higher_is_better: bool) -> float:
+    """How much worse the metric got during the drift (negative: it got better)."""
+    return before - during if higher_is_better else during - before
 
 
 def drift_note(metric: str, before: float | None, during: float | None,
@@ -89,9 +92,7 @@ def drift_note(metric: str, before: float | None, during: float | None,
     read as a failed recovery (a negative "recovered" share)."""
     if before is None or during is None:
         return "no drift window measured" if detected else "drift not detected"
-    better = HIGHER_IS_BETTER[metric]
-    hurt = during < before if better else during > before
-    if not hurt:
+    if _loss(before, during, HIGHER_IS_BETTER[metric]) <= 0:
         return (f"the drift did not hurt the served model ({metric} {before:.3f} before, "
                 f"{during:.3f} during): nothing to recover")
     if after is None:
